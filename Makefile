@@ -1,0 +1,19 @@
+.PHONY: run test services stop lint bootstrap
+
+run: bootstrap       ## set up and run the platform (web, worker, beat, local PostgreSQL + Redis)
+	.venv/bin/python scripts/stack.py run
+
+test:                ## set up and run lint + the whole test suite
+	scripts/test.sh
+
+bootstrap:
+	scripts/bootstrap.sh
+
+services: bootstrap  ## start only the local PostgreSQL and Redis
+	.venv/bin/python scripts/stack.py up
+
+stop:                ## stop the local PostgreSQL and Redis
+	.venv/bin/python scripts/stack.py down
+
+lint: bootstrap
+	.venv/bin/ruff check .

@@ -1,0 +1,23 @@
+from rest_framework import serializers
+
+from accounts.models import User
+
+
+class UserOut(serializers.ModelSerializer):
+    """Everything a client may know about a user; nothing sensitive."""
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "date_joined", "is_staff", "totp_enabled"]
+        read_only_fields = fields
+
+
+class TokenPairOut(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+
+
+class RefreshIn(serializers.Serializer):
+    refresh_token = serializers.CharField()

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from accounts.api import health, views
+
+urlpatterns = [
+    path("auth/register/", views.RegisterApi.as_view(), name="api-register"),
+    path("auth/login/", views.LoginApi.as_view(), name="api-login"),
+    path("auth/refresh/", views.RefreshApi.as_view(), name="api-refresh"),
+    path("auth/logout/", views.LogoutApi.as_view(), name="api-logout"),
+    path("auth/me/", views.MeApi.as_view(), name="api-me"),
+    path("health/", health.HealthApi.as_view(), name="api-health"),
+    path("health/ping/", health.PingApi.as_view(), name="api-ping"),
+]

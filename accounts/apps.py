@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts and audit"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from accounts import signals  # noqa: F401  (audit hooks)
+        from accounts.services import periodic_tasks_ensure
+
+        post_migrate.connect(periodic_tasks_ensure, sender=self)

@@ -1,0 +1,64 @@
+"""Shared fixtures: personas alice (a trader), bob (another trader), charlie (staff), API clients.
+
+Tests run on the real PostgreSQL and Redis that `make test` starts (never SQLite or fakeredis).
+"""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_clean(settings):
+    # Argon2 is the real hasher; tests that are not about hashing use a fast one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher",
+                                 *settings.PASSWORD_HASHERS]
+    cache.clear()  # throttles, heartbeats and tickers live in Redis: every test starts clean
+    yield
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts.models import User
+
+    def make(username: str, *, staff: bool = False, password: str = PASSWORD, **extra):
+        user = User.objects.create_user(username=username, email=f"{username}@example.com", password=password,
+                                        is_staff=staff, **extra)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def charlie(make_user):
+    return make_user("charlie", staff=True)
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def api():
+    """api(user) -> an APIClient carrying that user's JWT access token."""
+    from accounts.services import tokens_issue
+
+    def client_for(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_issue(user=user)['access_token']}")
+        return client
+
+    return client_for
