@@ -286,7 +286,12 @@ class Supervisor:
             proc.wait()
 
     def watch(self) -> int:
+        parent = os.getppid()
         while not self.stopping:
+            if os.getppid() != parent:
+                # `make` (or whoever started us) is gone, e.g. it got SIGTERM: stop too, orderly.
+                say("The parent process went away; stopping everything")
+                return 0
             for name, proc in self.procs.items():
                 code = proc.poll()
                 if code is not None:

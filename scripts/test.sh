@@ -11,7 +11,7 @@ export VAR_DIR="${TEST_VAR_DIR:-$ROOT/var/test}"
 export PG_PORT="${TEST_PG_PORT:-55442}" REDIS_PORT="${TEST_REDIS_PORT:-56389}"
 unset DATABASE_URL REDIS_URL
 .venv/bin/python scripts/stack.py up --fast
-trap '.venv/bin/python scripts/stack.py down >/dev/null' EXIT
+trap 'env -u DATABASE_URL -u REDIS_URL .venv/bin/python scripts/stack.py down >/dev/null' EXIT
 eval "$(.venv/bin/python scripts/stack.py env)"
 export DEBUG=false HTTPS=false ALLOWED_HOSTS="127.0.0.1,localhost,testserver"
 export SECRET_KEY="test-only-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"

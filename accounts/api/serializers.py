@@ -21,3 +21,14 @@ class TokenPairOut(serializers.Serializer):
 
 class RefreshIn(serializers.Serializer):
     refresh_token = serializers.CharField()
+
+
+class RegisterIn(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(write_only=True, max_length=128)
+
+
+class LoginIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True, max_length=128)

@@ -9,7 +9,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.api.serializers import RefreshIn, TokenPairOut, UserOut
+from accounts.api.serializers import LoginIn, RefreshIn, RegisterIn, TokenPairOut, UserOut
 from accounts.api.throttles import AuthIPThrottle, AuthUsernameThrottle
 from accounts.models import User
 from accounts.services import audit_record, token_pair, tokens_issue, user_register
@@ -31,14 +31,9 @@ class RegisterApi(APIView):
     authentication_classes: list = []
     throttle_classes = [AuthIPThrottle, AuthUsernameThrottle]
 
-    class In(serializers.Serializer):
-        username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-        email = serializers.EmailField(required=False, allow_blank=True, default="")
-        password = serializers.CharField(write_only=True, max_length=128)
-
-    @extend_schema(request=In, responses={201: UserOut})
+    @extend_schema(request=RegisterIn, responses={201: UserOut})
     def post(self, request):
-        data = self.In(data=request.data)
+        data = RegisterIn(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_register(request=request, **data.validated_data)
         return Response(UserOut(user).data, status=status.HTTP_201_CREATED)
@@ -49,13 +44,9 @@ class LoginApi(APIView):
     authentication_classes: list = []
     throttle_classes = [AuthIPThrottle, AuthUsernameThrottle]
 
-    class In(serializers.Serializer):
-        username = serializers.CharField(max_length=150)
-        password = serializers.CharField(write_only=True, max_length=128)
-
-    @extend_schema(request=In, responses={200: TokenPairOut})
+    @extend_schema(request=LoginIn, responses={200: TokenPairOut})
     def post(self, request):
-        data = self.In(data=request.data)
+        data = LoginIn(data=request.data)
         data.is_valid(raise_exception=True)
         user = authenticate(request, **data.validated_data)  # failures are audited by the signal
         if user is None:

@@ -1,0 +1,132 @@
+"""`make run` on a machine where nothing runs yet: healthy within 60 s, and a clean stop.
+
+Each test starts the whole stack (its own PostgreSQL cluster and Redis under a temporary
+VAR_DIR, uvicorn, a Celery worker and beat) exactly as a person would, with `make run`.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _leftovers(markers: list[str]) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if "State:\tZ" in (proc / "status").read_text():
+                continue
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(m in cmd for m in markers):
+            found.append(f"{proc.name}: {cmd[:160]}")
+    return found
+
+
+@pytest.fixture
+def stack(tmp_path):
+    os.chmod(tmp_path, 0o755)  # the postgres user must reach the cluster under it
+    for parent in tmp_path.parents:
+        if parent.stat().st_mode & 0o001 == 0:
+            os.chmod(parent, parent.stat().st_mode | 0o001)
+    ports = {"PORT": _free_port(), "PG_PORT": _free_port(), "REDIS_PORT": _free_port()}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "FIELD_ENCRYPTION_KEYS", "HTTPS"}}
+    env.update({k: str(v) for k, v in ports.items()})
+    env.update({"VAR_DIR": str(tmp_path / "var"), "ENV_FILE": str(tmp_path / ".env"),
+                "HEARTBEAT_INTERVAL_SECONDS": "2"})
+    log = open(tmp_path / "run.log", "w+")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(["make", "-s", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    markers = [str(tmp_path), f"--port {ports['PORT']}", f"127.0.0.1:{ports['REDIS_PORT']}", f"worker.{ports['PORT']}@"]
+
+    class Stack:
+        pass
+
+    s = Stack()
+    s.proc, s.ports, s.tmp, s.markers, s.log = proc, ports, tmp_path, markers, log
+    s.output = lambda: (log.flush(), (tmp_path / "run.log").read_text())[1]
+    yield s
+    if proc.poll() is None:  # a failed test must not leave a stack behind
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+    for _ in range(100):
+        if not _leftovers(markers):
+            break
+        time.sleep(0.2)
+    log.close()
+
+
+def _wait_healthy(stack, timeout: float = 60) -> tuple[float, dict]:
+    started = time.monotonic()
+    last = None
+    while time.monotonic() - started < timeout:
+        assert stack.proc.poll() is None, f"make run exited early:\n{stack.output()[-3000:]}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports['PORT']}/api/health/", timeout=2) as r:
+                body = json.loads(r.read())
+                return time.monotonic() - started, body
+        except OSError as exc:  # refused while starting, 503 until the worker's first heartbeat
+            last = exc
+        time.sleep(0.5)
+    pytest.fail(f"/api/health/ not ok within {timeout}s (last: {last}):\n{stack.output()[-3000:]}")
+
+
+def _wait_gone(stack, timeout: float = 45) -> list[str]:
+    deadline = time.monotonic() + timeout
+    left = []
+    while time.monotonic() < deadline:
+        left = _leftovers(stack.markers)
+        if stack.proc.poll() is not None and not left:
+            return []
+        time.sleep(0.3)
+    return left
+
+
+def test_make_run_is_healthy_within_60s_and_ctrl_c_stops_everything(stack):
+    elapsed, body = _wait_healthy(stack)
+    assert body["status"] == "ok" and all(c["ok"] for c in body["checks"].values())
+    out = stack.output()
+    assert "First run: created the staff account 'admin'" in out and "/login/" in out
+    env_file = stack.tmp / ".env"
+    assert env_file.exists() and (env_file.stat().st_mode & 0o777) == 0o600
+    assert "SECRET_KEY=" in env_file.read_text()
+
+    os.killpg(stack.proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    left = _wait_gone(stack)
+    assert not left, f"processes left after Ctrl-C: {left}\n{stack.output()[-2000:]}"
+    assert not any(_open(p) for p in stack.ports.values())
+    assert not (stack.tmp / "var" / "pg" / "postmaster.pid").exists()
+    print(f"healthy after {elapsed:.1f}s")
+
+
+def test_sigterm_to_make_stops_everything(stack):
+    _wait_healthy(stack)
+    stack.proc.send_signal(signal.SIGTERM)  # e.g. a process manager stopping `make run`
+    left = _wait_gone(stack)
+    assert not left, f"processes left after SIGTERM: {left}\n{stack.output()[-2000:]}"
+    assert not any(_open(p) for p in stack.ports.values())
