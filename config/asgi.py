@@ -14,6 +14,9 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from keys.services import encryption_verify  # noqa: E402
+
+encryption_verify()  # refuse to serve if the configured keys cannot open the stored secrets
 
 http_app = django_asgi
 if settings.SERVE_STATIC:

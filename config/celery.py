@@ -4,7 +4,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -19,3 +19,10 @@ def _first_heartbeat(**_kwargs) -> None:
     from accounts.services import heartbeat_record
 
     heartbeat_record()
+
+
+@worker_init.connect
+def _verify_encryption(**_kwargs) -> None:
+    from keys.services import encryption_verify
+
+    encryption_verify()

@@ -1,0 +1,265 @@
+"""Writes for exchange keys. Secrets go in encrypted and come out only as `Credentials`
+for the exchange adapter; nothing here logs, returns or raises them."""
+
+import base64
+import hashlib
+import logging
+import re
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.services import audit_record
+from config.api import DomainError
+from keys.crypto import CryptoConfigError, InvalidToken, Vault
+from keys.models import ExchangeKey
+
+log = logging.getLogger(__name__)
+
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no whitespace
+
+
+class KeyInvalid(DomainError):
+    code = "invalid"
+
+
+class KeyUnavailable(DomainError):
+    code = "key_disabled"
+    status = 409
+
+
+class KeyUndecryptable(DomainError):
+    code = "key_undecryptable"
+    status = 503
+
+
+@lru_cache(maxsize=4)
+def _vault_for(keys: tuple[str, ...]) -> Vault:
+    return Vault(list(keys))
+
+
+def vault() -> Vault:
+    keys = tuple(settings.FIELD_ENCRYPTION_KEYS)
+    if not keys and settings.DEBUG:
+        # Development only: a key derived from SECRET_KEY so `make run` works before any set-up.
+        keys = (base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest()).decode(),)
+    try:
+        return _vault_for(keys)
+    except CryptoConfigError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
+def encryption_verify() -> str:
+    """Fail fast at start: the keys must be well-formed and open what is stored.
+
+    Returns a one-line status; raises ImproperlyConfigured otherwise. A database that
+    cannot be reached is not this check's business (the health check reports it).
+    """
+    v = vault()
+    try:
+        sample = ExchangeKey.objects.order_by("-pk").values_list("secret_enc", flat=True).first()
+    except Exception:  # noqa: BLE001 - no database yet: nothing stored to verify
+        return "encryption keys loaded; database not reachable, stored secrets not verified"
+    if sample is None:
+        return "encryption keys loaded; no stored secrets yet"
+    try:
+        v.decrypt(sample)
+    except InvalidToken:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS cannot decrypt the stored exchange keys: the key that encrypted them is "
+            "missing. Put it back in FIELD_ENCRYPTION_KEYS (after the newest key) and restart."
+        ) from None
+    return "encryption keys loaded; stored secrets decrypt"
+
+
+@lru_cache(maxsize=32)
+def _required_credentials(exchange: str) -> dict:
+    """Which credentials the exchange asks for (ccxt's describe(); the class attribute is only the base's)."""
+    import ccxt
+
+    cls = getattr(ccxt, exchange, None)
+    return dict(cls().requiredCredentials or {}) if cls else {}
+
+
+def _validate_token(field: str, value: str, *, required: bool, min_len: int = 8, max_len: int = 512) -> str:
+    value = value or ""
+    if not value:
+        if required:
+            raise KeyInvalid(f"{field} is required.", fields={field: ["This field is required."]})
+        return ""
+    if not _TOKEN_RE.match(value):
+        msg = "Must not contain spaces, line breaks or non-ASCII characters (check for a copy-paste slip)."
+        raise KeyInvalid(f"{field}: {msg}", fields={field: [msg]})
+    if not min_len <= len(value) <= max_len:
+        msg = f"Must be {min_len} to {max_len} characters long."
+        raise KeyInvalid(f"{field}: {msg}", fields={field: [msg]})
+    return value
+
+
+def _validate(*, exchange: str, label: str, api_key: str, secret: str, passphrase: str, uid: str) -> dict:
+    if exchange not in settings.SUPPORTED_EXCHANGES:
+        msg = f"Unsupported exchange. Choose one of: {', '.join(settings.SUPPORTED_EXCHANGES)}."
+        raise KeyInvalid(msg, fields={"exchange": [msg]})
+    label = (label or "").strip()
+    if not label or len(label) > 64:
+        raise KeyInvalid("label: 1 to 64 characters.", fields={"label": ["Give the key a name of 1 to 64 characters."]})
+    needs = _required_credentials(exchange)
+    return {
+        "label": label,
+        "api_key": _validate_token("api_key", api_key, required=True),
+        "secret": _validate_token("secret", secret, required=True),
+        "passphrase": _validate_token("passphrase", passphrase, required=bool(needs.get("password")), min_len=1,
+                                      max_len=256),
+        "uid": _validate_token("uid", uid, required=bool(needs.get("uid")), min_len=1, max_len=128),
+    }
+
+
+def key_create(*, owner, exchange: str, label: str, api_key: str, secret: str, passphrase: str = "",
+               uid: str = "", sandbox: bool = False, request=None) -> ExchangeKey:
+    clean = _validate(exchange=exchange, label=label, api_key=api_key, secret=secret, passphrase=passphrase, uid=uid)
+    v = vault()
+    key = ExchangeKey(
+        owner=owner, exchange=exchange, label=clean["label"], sandbox=sandbox,
+        api_key_enc=v.encrypt(clean["api_key"]), secret_enc=v.encrypt(clean["secret"]),
+        passphrase_enc=v.encrypt(clean["passphrase"]) if clean["passphrase"] else "",
+        uid_enc=v.encrypt(clean["uid"]) if clean["uid"] else "",
+        enc_key_id=v.primary_id, api_key_hint=clean["api_key"][-4:],
+    )
+    try:
+        with transaction.atomic():
+            key.save()
+            audit_record(action="key.create", actor=owner, target=f"key:{key.pk}", request=request,
+                         details={"exchange": exchange, "label": key.label, "hint": key.api_key_hint})
+    except IntegrityError:
+        msg = f"You already have a {exchange} key labelled '{clean['label']}'."
+        raise KeyInvalid(msg, fields={"label": [msg]}) from None
+    return key
+
+
+def key_relabel(*, key: ExchangeKey, label: str, actor, request=None) -> ExchangeKey:
+    label = (label or "").strip()
+    if not label or len(label) > 64:
+        raise KeyInvalid("label: 1 to 64 characters.", fields={"label": ["Give the key a name of 1 to 64 characters."]})
+    old = key.label
+    key.label = label
+    try:
+        with transaction.atomic():
+            key.save(update_fields=["label"])
+            audit_record(action="key.relabel", actor=actor, target=f"key:{key.pk}", request=request,
+                         details={"from": old, "to": label})
+    except IntegrityError:
+        key.label = old
+        msg = f"You already have a {key.exchange} key labelled '{label}'."
+        raise KeyInvalid(msg, fields={"label": [msg]}) from None
+    return key
+
+
+def key_delete(*, key: ExchangeKey, actor, request=None) -> None:
+    with transaction.atomic():
+        audit_record(action="key.delete", actor=actor, target=f"key:{key.pk}", request=request,
+                     details={"exchange": key.exchange, "label": key.label, "hint": key.api_key_hint})
+        key.delete()
+
+
+def keys_revoke_all(*, owner, request=None) -> int:
+    """Incident response: every key of the user is deleted, secrets and all."""
+    with transaction.atomic():
+        keys = list(ExchangeKey.objects.select_for_update().filter(owner=owner).order_by("pk"))
+        for key in keys:
+            key.delete()
+        audit_record(action="key.revoke_all", actor=owner, target=f"user:{owner.pk}", request=request,
+                     details={"deleted": len(keys)})
+    return len(keys)
+
+
+def key_disable(*, key: ExchangeKey, actor, reason: str = "Disabled by staff", request=None) -> ExchangeKey:
+    with transaction.atomic():
+        key.is_active = False
+        key.disabled_reason = reason[:200]
+        key.save(update_fields=["is_active", "disabled_reason"])
+        audit_record(action="key.disable", actor=actor, target=f"key:{key.pk}", request=request,
+                     details={"reason": key.disabled_reason})
+    return key
+
+
+def key_credentials(*, key: ExchangeKey):
+    """Decrypt for the exchange adapter only. Paper trading never calls this."""
+    from trading.exchange import Credentials
+
+    if not key.is_active:
+        raise KeyUnavailable(f"This key is disabled: {key.disabled_reason or 'by staff'}.")
+    v = vault()
+    try:
+        return Credentials(
+            api_key=v.decrypt(key.api_key_enc), secret=v.decrypt(key.secret_enc),
+            passphrase=v.decrypt(key.passphrase_enc) if key.passphrase_enc else "",
+            uid=v.decrypt(key.uid_enc) if key.uid_enc else "",
+        )
+    except InvalidToken:
+        log.error("exchange key %s cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS", key.pk)
+        raise KeyUndecryptable("This key cannot be decrypted with the server's current encryption keys; "
+                               "the operator has been told.") from None
+
+
+def key_test(*, key: ExchangeKey, actor, request=None) -> dict:
+    """Connect with ccxt and call an authenticated endpoint; record and return the outcome.
+
+    Returns {"ok": True, ...} or {"ok": False, "status": int, "error": {"code", "message"}}.
+    The exchange call happens outside any transaction.
+    """
+    from trading.exchange import ExchangeError, check_credentials
+
+    credentials = key_credentials(key=key)
+    try:
+        summary = check_credentials(key.exchange, credentials, sandbox=key.sandbox)
+        outcome = {"ok": True, "message": "Connected: the key can read your balance.", **summary}
+        code, message, status = "", outcome["message"], 200
+    except ExchangeError as exc:
+        code, message, status = exc.code, exc.message, exc.status
+        outcome = {"ok": False, "status": status, "error": {"code": code, "message": message}}
+    now = timezone.now()
+    with transaction.atomic():
+        ExchangeKey.objects.filter(pk=key.pk).update(
+            last_tested_at=now, last_test_ok=outcome["ok"], last_test_code=code, last_test_message=message[:300])
+        audit_record(action="key.test", actor=actor, target=f"key:{key.pk}", request=request,
+                     details={"ok": outcome["ok"], "code": code})
+    key.last_tested_at, key.last_test_ok, key.last_test_code, key.last_test_message = now, outcome["ok"], code, message
+    outcome["tested_at"] = now.isoformat()
+    return outcome
+
+
+# Every model that keeps Fernet tokens: (model, encrypted fields). It has an `enc_key_id` column.
+def encrypted_models() -> list[tuple[type, list[str]]]:
+    return [(ExchangeKey, ["api_key_enc", "secret_enc", "passphrase_enc", "uid_enc"])]
+
+
+def secrets_rotate_batch(*, model, fields: list[str], batch_size: int, skip: set[int]) -> tuple[int, list[int]]:
+    """Re-encrypt one batch of rows under the newest key. Returns (rotated, undecryptable ids).
+
+    Rows already under the newest key are not touched, so an interrupted run simply resumes.
+    """
+    v = vault()
+    rotated, failed = 0, []
+    with transaction.atomic():
+        rows = list(model.objects.select_for_update(skip_locked=True)
+                    .exclude(enc_key_id=v.primary_id).exclude(pk__in=skip).order_by("pk")[:batch_size])
+        for row in rows:
+            try:
+                values = {f: v.rotate(getattr(row, f)) if getattr(row, f) else "" for f in fields}
+            except InvalidToken:
+                failed.append(row.pk)
+                continue
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.enc_key_id = v.primary_id
+            row.save(update_fields=[*fields, "enc_key_id"])
+            rotated += 1
+    return rotated, failed
+
+
+def secrets_pending_count() -> int:
+    v = vault()
+    return sum(model.objects.exclude(enc_key_id=v.primary_id).count() for model, _ in encrypted_models())
