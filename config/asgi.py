@@ -8,11 +8,10 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from accounts.ws_auth import BrowserOriginValidator, SessionOrJWTAuthStack  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from keys.services import encryption_verify  # noqa: E402
 
@@ -27,6 +26,6 @@ if settings.SERVE_STATIC:
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": BrowserOriginValidator(SessionOrJWTAuthStack(URLRouter(websocket_urlpatterns))),
     }
 )

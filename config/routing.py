@@ -1,3 +1,9 @@
-"""WebSocket routes. Each app adds its consumers here."""
+"""WebSocket routes."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from trading.consumers import PriceConsumer
+
+websocket_urlpatterns = [
+    path("ws/prices/", PriceConsumer.as_asgi()),
+]

@@ -238,6 +238,18 @@ SUPPORTED_EXCHANGES = env.list(
     "SUPPORTED_EXCHANGES", default=["binance", "kraken", "okx", "coinbase", "luno"]
 )
 
+# --- Market data -----------------------------------------------------------------
+MARKET_DATA_SOURCE = env.str("MARKET_DATA_SOURCE", default="ccxt")  # ccxt | replay | synthetic
+if MARKET_DATA_SOURCE not in {"ccxt", "replay", "synthetic"}:
+    raise ImproperlyConfigured("MARKET_DATA_SOURCE must be one of: ccxt, replay, synthetic.")
+MARKET_DATA_REPLAY_PATH = env.str("MARKET_DATA_REPLAY_PATH", default=str(BASE_DIR / "var" / "replay"))
+MARKET_DATA_REPLAY_SPEED = env.int("MARKET_DATA_REPLAY_SPEED", default=1)  # candles per poll
+MARKET_DATA_SYNTHETIC_SEED = env.int("MARKET_DATA_SYNTHETIC_SEED", default=42)
+PRICE_POLL_SECONDS = env.float("PRICE_POLL_SECONDS", default=2.0)
+PRICE_STALE_AFTER_SECONDS = env.float("PRICE_STALE_AFTER_SECONDS", default=30.0)
+# "exchange:SYMBOL" pairs everyone sees before they have a watchlist or a bot.
+DEFAULT_WATCHLIST = env.list("DEFAULT_WATCHLIST", default=["binance:BTC/USDT", "binance:ETH/USDT"])
+
 # --- Notifications -----------------------------------------------------------------
 DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
 DINGTALK_WEBHOOK_URL = env.str("DINGTALK_WEBHOOK_URL", default="")

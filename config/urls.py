@@ -8,6 +8,7 @@ admin.site.site_title = "Trading platform admin"
 api_patterns = [
     path("", include("accounts.api.urls")),
     path("", include("keys.api.urls")),
+    path("", include("trading.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -11,11 +11,16 @@ PASSWORD = "correct horse battery staple 42"
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_clean(settings):
+def _fast_and_clean(request, settings):
     # Argon2 is the real hasher; tests that are not about hashing use a fast one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher",
                                  *settings.PASSWORD_HASHERS]
-    cache.clear()  # throttles, heartbeats and tickers live in Redis: every test starts clean
+    uses_services = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames)
+    if uses_services:
+        # throttles, heartbeats, tickers and locks live in Redis: every test starts clean
+        # (Django's Redis cache clear() flushes the whole test database, platform keys included)
+        cache.clear()
     yield
 
 

@@ -1,0 +1,14 @@
+from django.conf import settings
+
+
+def periodic_tasks_ensure(**_kwargs) -> None:
+    """Default beat schedules for market data; created once, then staff own them in admin."""
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    poll, _ = IntervalSchedule.objects.get_or_create(every=max(1, int(settings.PRICE_POLL_SECONDS)),
+                                                     period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.get_or_create(name="Poll prices", defaults={"task": "trading.poll_prices", "interval": poll,
+                                                                     "expire_seconds": 10})
+    daily, _ = CrontabSchedule.objects.get_or_create(minute="7", hour="3", day_of_week="*", day_of_month="*",
+                                                     month_of_year="*")
+    PeriodicTask.objects.get_or_create(name="Sync markets", defaults={"task": "trading.sync_markets", "crontab": daily})

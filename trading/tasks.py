@@ -1,0 +1,27 @@
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from trading.services.markets import markets_sync
+from trading.services.prices import prices_poll_all, symbols_in_use
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="trading.poll_prices", ignore_result=True, expires=10)
+def poll_prices() -> None:
+    if not settings.ENABLE_SCHEDULERS:
+        return
+    prices_poll_all()
+
+
+@shared_task(name="trading.sync_markets", ignore_result=True)
+def sync_markets() -> None:
+    if settings.MARKET_DATA_SOURCE != "ccxt":
+        return
+    for exchange in symbols_in_use():
+        try:
+            markets_sync(exchange=exchange)
+        except Exception:  # one exchange failing must not stop the others
+            log.exception("market sync failed for %s", exchange)
