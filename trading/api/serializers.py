@@ -1,7 +1,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from trading.models import WatchlistItem
+from trading.feeds import TIMEFRAME_SECONDS
+from trading.models import Candle, WatchlistItem
 
 
 def _symbol_field():
@@ -64,3 +65,21 @@ class WatchOut(serializers.ModelSerializer):
     class Meta:
         model = WatchlistItem
         fields = ["id", "exchange", "symbol", "created_at"]
+
+
+class CandlesIn(serializers.Serializer):
+    exchange = serializers.CharField(max_length=32)
+    symbol = _symbol_field()
+    timeframe = serializers.ChoiceField(choices=list(TIMEFRAME_SECONDS), default="1m")
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=200)
+
+
+class CandleOut(serializers.ModelSerializer):
+    t = serializers.SerializerMethodField(help_text="Open time, unix ms")
+
+    class Meta:
+        model = Candle
+        fields = ["t", "open", "high", "low", "close", "volume"]
+
+    def get_t(self, candle) -> int:
+        return int(candle.ts.timestamp() * 1000)

@@ -7,8 +7,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trading.api.serializers import LivePricesIn, LivePricesOut, WatchIn, WatchOut
-from trading.selectors import data_source_label, watchlist_for
+from trading.api.serializers import CandleOut, CandlesIn, LivePricesIn, LivePricesOut, WatchIn, WatchOut
+from trading.selectors import candles_recent, data_source_label, watchlist_for
 from trading.services.prices import subscriptions_touch, tickers_latest
 from trading.services.watchlist import watch_add, watch_remove
 
@@ -62,3 +62,15 @@ class WatchlistItemApi(APIView):
     def delete(self, request, pk: int):
         watch_remove(item=get_object_or_404(watchlist_for(request.user), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CandlesApi(APIView):
+    @extend_schema(parameters=[OpenApiParameter("exchange", str, required=True),
+                               OpenApiParameter("symbol", str, required=True),
+                               OpenApiParameter("timeframe", str, required=False, default="1m"),
+                               OpenApiParameter("limit", int, required=False, default=200)],
+                   responses={200: CandleOut(many=True)})
+    def get(self, request):
+        data = CandlesIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        return Response(CandleOut(candles_recent(**data.validated_data), many=True).data)
