@@ -29,7 +29,7 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.subscribed: set[tuple[str, str]] = set()
-        self.pending: dict[str, dict] = {}  # group -> newest tick not yet sent: at most MAX_SYMBOLS entries
+        self.pending: dict[str, str] = {}  # group -> newest tick (JSON text) not yet sent: <= MAX_SYMBOLS entries
         self.wakeup = asyncio.Event()
         self.sender = asyncio.create_task(self._send_loop())
         await self.accept()
@@ -91,7 +91,7 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
 
     async def price_tick(self, event):
         tick = event["tick"]
-        self.pending[price_group(tick["exchange"], tick["symbol"])] = tick
+        self.pending[price_group(tick["exchange"], tick["symbol"])] = event["text"]
         self.wakeup.set()
 
     async def _send_loop(self):
@@ -100,9 +100,10 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
                 await self.wakeup.wait()
                 self.wakeup.clear()
                 while self.pending:
-                    _, tick = self.pending.popitem()
+                    _, text = self.pending.popitem()
                     try:
-                        await asyncio.wait_for(self.send_json({"type": "tick", **tick}), SEND_STALL_SECONDS)
+                        async with asyncio.timeout(SEND_STALL_SECONDS):
+                            await self.send(text_data=text)
                     except TimeoutError:
                         log.info("dropping a stalled price client")
                         await self.close(code=1013)

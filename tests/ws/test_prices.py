@@ -116,3 +116,39 @@ async def test_too_many_symbols_are_refused(alice):
     await comm.send_json_to({"action": "subscribe", "exchange": "binance", "symbols": symbols})
     assert "At most 50" in (await comm.receive_json_from(timeout=5))["message"]
     await comm.disconnect()
+
+
+async def test_a_stalled_client_is_dropped_and_never_delays_the_others(alice, bob, synthetic, monkeypatch):
+    """A: its socket stops taking data (a frozen browser tab). B: a normal client."""
+    from trading import consumers
+
+    monkeypatch.setattr(consumers, "SEND_STALL_SECONDS", 0.5)
+    stalled = asyncio.Event()
+
+    def stalling(app):
+        async def wrapped(scope, receive, send):
+            async def maybe_stall(message):
+                if message["type"] == "websocket.send" and stalled.is_set():
+                    await asyncio.Event().wait()  # never returns: the transport is full
+                await send(message)
+            return await app(scope, receive, maybe_stall)
+        return wrapped
+
+    token = (await sync_to_async(tokens_issue)(user=alice))["access_token"]
+    a = WebsocketCommunicator(stalling(application), "/ws/prices/",
+                              headers=[(b"authorization", f"Bearer {token}".encode())])
+    assert (await a.connect())[0]
+    b, _, _ = await _connect(bob)
+    for comm in (a, b):
+        await comm.send_json_to({"action": "subscribe", "exchange": "binance", "symbols": ["BTC/USDT"]})
+        assert (await comm.receive_json_from())["type"] == "subscribed"
+    await asyncio.sleep(0.2)
+    stalled.set()
+    started = asyncio.get_running_loop().time()
+    for _ in range(3):
+        await _poll(["BTC/USDT"])
+        assert (await b.receive_json_from(timeout=2))["type"] == "tick"
+    assert asyncio.get_running_loop().time() - started < 2
+    closed = await a.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": 1013}
+    await b.disconnect()

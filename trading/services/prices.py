@@ -8,8 +8,11 @@ escapes the poll.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +20,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
@@ -225,13 +227,48 @@ def _candles_upsert(ticks: list[Tick]) -> None:
 async def _publish_all(ticks: list[Tick]) -> None:
     layer = get_channel_layer()
     for t in ticks:
-        await layer.group_send(price_group(t.exchange, t.symbol), {"type": "price.tick", "tick": t.to_json()})
+        data = t.to_json()
+        # Serialized once here, not once per connected client in every consumer.
+        text = json.dumps({"type": "tick", **data})
+        await layer.group_send(price_group(t.exchange, t.symbol), {"type": "price.tick", "tick": data, "text": text})
+
+
+class _Publisher:
+    """One long-lived event loop (and Redis connection) per process for group sends.
+
+    `async_to_sync` per poll would build a new loop and connection every time (a few ms each);
+    this keeps one in a daemon thread, re-created after a fork (Celery's prefork children).
+    """
+
+    def __init__(self):
+        self._pid = None
+        self._loop = None
+        self._lock = threading.Lock()
+
+    def _ensure(self):
+        with self._lock:
+            if self._pid != os.getpid() or self._loop is None or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="price-publisher", daemon=True).start()
+                self._pid = os.getpid()
+        return self._loop
+
+    def send(self, ticks: list[Tick], timeout: float = 5.0) -> None:
+        future = asyncio.run_coroutine_threadsafe(_publish_all(ticks), self._ensure())
+        future.result(timeout=timeout)
+
+
+_publisher = _Publisher()
 
 
 def publish(ticks: list[Tick]) -> None:
-    """One event loop and one connection for all of this poll's messages."""
-    if ticks:
-        async_to_sync(_publish_all)(ticks)
+    """Push ticks to every subscribed browser. A failure is logged, never raised into the poll."""
+    if not ticks:
+        return
+    try:
+        _publisher.send(ticks)
+    except Exception:  # noqa: BLE001 - live push is best effort; prices are stored already
+        log.exception("could not publish %d tick(s)", len(ticks))
 
 
 def _log_reason_change(exchange: str, ticks: list[Tick]) -> None:
