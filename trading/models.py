@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 DECIMAL = {"max_digits": 38, "decimal_places": 18}
 
@@ -63,3 +64,182 @@ class WatchlistItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} watches {self.exchange}:{self.symbol}"
+
+
+# --- paper trading: bots, orders, fills, equity ------------------------------------------------
+
+class Bot(models.Model):
+    """One strategy on one market with its own paper wallet. Written only by trading.services."""
+
+    class Mode(models.TextChoices):
+        PAPER = "paper"
+        LIVE = "live"
+
+    class Status(models.TextChoices):
+        STOPPED = "stopped"
+        RUNNING = "running"
+        PAUSED = "paused"
+        HALTED = "halted"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
+    name = models.CharField(max_length=100)
+    exchange = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=64)
+    strategy = models.CharField(max_length=32)
+    params = models.JSONField(default=dict, blank=True)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.PAPER)
+    starting_balance = models.DecimalField(**DECIMAL)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.STOPPED)
+    halt_reason = models.CharField(max_length=200, blank=True)
+    fill_overrides = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField()
+    state = models.JSONField(default=dict, blank=True)
+    # the paper wallet: free balances plus what open limit orders hold back
+    base_free = models.DecimalField(default=0, **DECIMAL)
+    base_reserved = models.DecimalField(default=0, **DECIMAL)
+    quote_free = models.DecimalField(default=0, **DECIMAL)
+    quote_reserved = models.DecimalField(default=0, **DECIMAL)
+    # tick bookkeeping: the claim (last_tick_key only ever grows) and why the last tick did nothing
+    last_tick_key = models.BigIntegerField(null=True, blank=True)
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    last_tick_note = models.CharField(max_length=200, blank=True)
+    last_price = models.DecimalField(null=True, blank=True, **DECIMAL)
+    last_equity_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["exchange", "status"], name="bot_exchange_status"),
+            models.Index(fields=["owner", "archived_at"], name="bot_owner_archived"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.exchange}:{self.symbol} {self.strategy})"
+
+    @property
+    def base_total(self):
+        return self.base_free + self.base_reserved
+
+    @property
+    def quote_total(self):
+        return self.quote_free + self.quote_reserved
+
+
+class Order(models.Model):
+    class Side(models.TextChoices):
+        BUY = "buy"
+        SELL = "sell"
+
+    class Type(models.TextChoices):
+        MARKET = "market"
+        LIMIT = "limit"
+
+    class Status(models.TextChoices):
+        NEW = "new"
+        OPEN = "open"
+        PARTIALLY_FILLED = "partially_filled"
+        FILLED = "filled"
+        CANCELLED = "cancelled"
+        REJECTED = "rejected"
+
+    OPEN_STATUSES = ("new", "open", "partially_filled")
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="orders")
+    client_id = models.CharField(max_length=64, help_text="Deterministic per (bot, tick): a second guard "
+                                                          "against double placement")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    type = models.CharField(max_length=8, choices=Type.choices)
+    amount = models.DecimalField(**DECIMAL)
+    price = models.DecimalField(null=True, blank=True, **DECIMAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    reason = models.CharField(max_length=200, blank=True)
+    filled = models.DecimalField(default=0, **DECIMAL)
+    average_price = models.DecimalField(null=True, blank=True, **DECIMAL)
+    reserved = models.DecimalField(default=0, **DECIMAL)
+    tick_key = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["bot", "client_id"], name="unique_order_client_id")]
+        indexes = [models.Index(fields=["bot", "status"], name="order_bot_status")]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.amount} {self.type} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Fill(models.Model):
+    class Liquidity(models.TextChoices):
+        MAKER = "maker"
+        TAKER = "taker"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="fills")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fills")
+    side = models.CharField(max_length=4, choices=Order.Side.choices)
+    price = models.DecimalField(**DECIMAL)
+    amount = models.DecimalField(**DECIMAL)
+    fee = models.DecimalField(**DECIMAL)
+    fee_currency = models.CharField(max_length=32)
+    slippage = models.DecimalField(default=0, **DECIMAL)
+    liquidity = models.CharField(max_length=5, choices=Liquidity.choices)
+    tick_key = models.BigIntegerField(null=True, blank=True)
+    ts = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-ts", "-id"]
+        indexes = [models.Index(fields=["bot", "ts"], name="fill_bot_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.amount} @ {self.price}"
+
+
+class EquitySnapshot(models.Model):
+    """equity = quote + base * price, at most one per bot per EQUITY_SNAPSHOT_SECONDS (and after fills)."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="equity")
+    ts = models.DateTimeField()
+    price = models.DecimalField(**DECIMAL)
+    base = models.DecimalField(**DECIMAL)
+    quote = models.DecimalField(**DECIMAL)
+    equity = models.DecimalField(**DECIMAL)
+
+    class Meta:
+        ordering = ["bot", "ts"]
+        constraints = [models.UniqueConstraint(fields=["bot", "ts"], name="unique_equity_point")]
+
+    def __str__(self) -> str:
+        return f"{self.bot_id} {self.ts:%Y-%m-%d %H:%M} {self.equity}"
+
+
+class TickRun(models.Model):
+    """One exchange tick as the bot runner saw it: counts and why bots were skipped (ops view)."""
+
+    exchange = models.CharField(max_length=32)
+    tick_key = models.BigIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    bots = models.IntegerField(default=0)
+    evaluated = models.IntegerField(default=0)
+    skipped = models.IntegerField(default=0)
+    orders = models.IntegerField(default=0)
+    fills = models.IntegerField(default=0)
+    errors = models.IntegerField(default=0)
+    notes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["exchange", "tick_key"], name="tickrun_exchange_key")]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} tick {self.tick_key}"
