@@ -94,11 +94,12 @@ class Bot(models.Model):
     fill_overrides = models.JSONField(default=dict, blank=True)
     seed = models.BigIntegerField()
     state = models.JSONField(default=dict, blank=True)
-    # the paper wallet: free balances plus what open limit orders hold back
-    base_free = models.DecimalField(default=0, **DECIMAL)
+    # the paper wallet (engine.types.Wallet): totals, and the parts resting limit orders hold back
+    base = models.DecimalField(default=0, **DECIMAL)
+    quote = models.DecimalField(default=0, **DECIMAL)
     base_reserved = models.DecimalField(default=0, **DECIMAL)
-    quote_free = models.DecimalField(default=0, **DECIMAL)
     quote_reserved = models.DecimalField(default=0, **DECIMAL)
+    reduce_only = models.BooleanField(default=False, help_text="Set by risk: entries refused, exits allowed")
     # tick bookkeeping: the claim (last_tick_key only ever grows) and why the last tick did nothing
     last_tick_key = models.BigIntegerField(null=True, blank=True)
     last_tick_at = models.DateTimeField(null=True, blank=True)
@@ -122,12 +123,12 @@ class Bot(models.Model):
         return f"{self.name} ({self.exchange}:{self.symbol} {self.strategy})"
 
     @property
-    def base_total(self):
-        return self.base_free + self.base_reserved
+    def free_base(self):
+        return self.base - self.base_reserved
 
     @property
-    def quote_total(self):
-        return self.quote_free + self.quote_reserved
+    def free_quote(self):
+        return self.quote - self.quote_reserved
 
 
 class Order(models.Model):
