@@ -1,0 +1,72 @@
+"""RSI mean reversion, long-only: RSI below `oversold` while flat -> buy `size_pct` % of the free quote;
+RSI above `overbought` while in a position -> sell it all.
+
+RSI here is Cutler's (simple averages of gains and losses over the last `period` closes), so it
+depends only on the last `period + 1` closed candles: a replay from any starting point agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from trading.feeds import Bar
+
+from ..types import ZERO, Intent
+from .base import Strategy, StrategyContext
+
+HUNDRED = Decimal("100")
+
+
+def rsi(bars: Sequence[Bar], period: int) -> Decimal | None:
+    n = len(bars)
+    if n < period + 1:
+        return None
+    gains = losses = ZERO
+    for i in range(n - period, n):
+        change = bars[i].close - bars[i - 1].close
+        if change > 0:
+            gains += change
+        else:
+            losses -= change
+    if losses == 0:
+        return HUNDRED if gains > 0 else Decimal("50")
+    return HUNDRED - HUNDRED / (1 + gains / losses)
+
+
+class Rsi(Strategy):
+    id = "rsi"
+    name = "RSI"
+    description = ("Long-only mean reversion on the Relative Strength Index of closes: buys size_pct % of "
+                   "the free quote balance when RSI falls below oversold and no position is open; sells "
+                   "the whole position when RSI rises above overbought.")
+    params_schema = {
+        "period": {"type": "int", "min": 2, "max": 500, "default": 14, "description": "RSI length in candles"},
+        "oversold": {"type": "decimal", "min": "0", "max": "100", "default": "30",
+                     "description": "Buy below this RSI (must be less than overbought)"},
+        "overbought": {"type": "decimal", "min": "0", "max": "100", "default": "70",
+                       "description": "Sell above this RSI"},
+        "size_pct": {"type": "decimal", "min": "0", "min_exclusive": True, "max": "100", "default": "100",
+                     "description": "Percent of the free quote balance to spend on each buy"},
+    }
+
+    @classmethod
+    def check(cls, values):
+        if values["oversold"] >= values["overbought"]:
+            return {"oversold": "must be less than overbought"}
+        return {}
+
+    def decide(self, ctx: StrategyContext) -> list[Intent]:
+        value = rsi(ctx.closed_bars, self.params["period"])
+        if value is None:
+            return []
+        if value < self.p("oversold") and not ctx.in_position():
+            spend = ctx.wallet.free_quote * self.p("size_pct") / HUNDRED
+            if spend > 0:
+                return [Intent("buy", "market", quote_amount=spend, reason=f"RSI {value:.2f} below {self.p('oversold')}")]
+        elif value > self.p("overbought"):
+            amount = ctx.sellable_base()
+            if amount > 0:
+                return [Intent("sell", "market", amount=amount,
+                               reason=f"RSI {value:.2f} above {self.p('overbought')}")]
+        return []

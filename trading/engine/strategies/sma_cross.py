@@ -1,0 +1,57 @@
+"""SMA crossover, long-only: fast SMA of closes crosses above the slow one -> buy `size_pct` % of the
+free quote; crosses below -> sell the whole position."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..types import Intent
+from .base import Strategy, StrategyContext, sma
+
+HUNDRED = Decimal("100")
+
+
+class SmaCross(Strategy):
+    id = "sma_cross"
+    name = "SMA crossover"
+    description = ("Long-only. Buys size_pct % of the free quote balance when the fast simple moving "
+                   "average of closes crosses above the slow one; sells the whole position when it "
+                   "crosses below. Decides on closed candles only.")
+    params_schema = {
+        "fast": {"type": "int", "min": 1, "max": 1000, "default": 10,
+                 "description": "Fast SMA length in candles (must be less than slow)"},
+        "slow": {"type": "int", "min": 2, "max": 2000, "default": 30,
+                 "description": "Slow SMA length in candles"},
+        "size_pct": {"type": "decimal", "min": "0", "min_exclusive": True, "max": "100", "default": "100",
+                     "description": "Percent of the free quote balance to spend on each buy"},
+    }
+
+    @classmethod
+    def check(cls, values):
+        if values["fast"] >= values["slow"]:
+            return {"fast": "must be less than slow"}
+        return {}
+
+    def decide(self, ctx: StrategyContext) -> list[Intent]:
+        fast, slow = self.params["fast"], self.params["slow"]
+        bars = ctx.closed_bars
+        n = len(bars)
+        if n < slow + 1:
+            return []
+        f_now, s_now = sma(bars, fast), sma(bars, slow)
+        f_prev, s_prev = sma(bars, fast, n - 1), sma(bars, slow, n - 1)
+        if f_prev <= s_prev and f_now > s_now:
+            if ctx.in_position():
+                return []
+            spend = ctx.wallet.free_quote * self.p("size_pct") / HUNDRED
+            if spend <= 0:
+                return []
+            return [Intent("buy", "market", quote_amount=spend,
+                           reason=f"SMA{fast} crossed above SMA{slow} ({f_now:.8g} > {s_now:.8g})")]
+        if f_prev >= s_prev and f_now < s_now:
+            amount = ctx.sellable_base()
+            if amount <= 0:
+                return []
+            return [Intent("sell", "market", amount=amount,
+                           reason=f"SMA{fast} crossed below SMA{slow} ({f_now:.8g} < {s_now:.8g})")]
+        return []
