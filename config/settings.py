@@ -255,6 +255,11 @@ DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
 DINGTALK_WEBHOOK_URL = env.str("DINGTALK_WEBHOOK_URL", default="")
 DINGTALK_SECRET = env.str("DINGTALK_SECRET", default="")
 NOTIFICATION_ALLOWED_HOSTS = env.list("NOTIFICATION_ALLOWED_HOSTS", default=[])
+# Delivery: wait a moment so a burst folds into one summary; retry transient failures with backoff.
+NOTIFICATION_FOLD_SECONDS = env.float("NOTIFICATION_FOLD_SECONDS", default=3.0)
+NOTIFICATION_FOLD_THRESHOLD = env.int("NOTIFICATION_FOLD_THRESHOLD", default=3)  # due messages -> one summary
+NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=15)
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -267,6 +272,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "ccxt": {"level": "WARNING"},
+        # their DEBUG lines quote request URLs, which for webhooks carry tokens
+        "urllib3": {"level": "WARNING"},
+        "apprise": {"level": "WARNING"},
     },
 }
 
