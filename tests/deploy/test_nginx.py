@@ -1,0 +1,204 @@
+"""The production pieces for real: deploy/install.sh renders the nginx site, `nginx -t` accepts it, and a
+stack behind a real nginx on loopback (TLS, uvicorn on a unix socket as systemd runs it, a Celery
+worker) passes `manage.py verify_deployment` — which also fails, with a reason, when something is wrong.
+"""
+
+import datetime
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "tls.pem", tmp / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def _render(tmp: Path, **env) -> Path:
+    """Render the site with install.sh itself and wrap it in a minimal nginx.conf that runs from tmp."""
+    site = tmp / "site"
+    subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--render-nginx", str(site)], check=True,
+                   env={**os.environ, **env, "PROXY_SNIPPET": str(site / "tradeplatform-proxy.conf")})
+    for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/nginx-error.log warn;\n"
+        "events { worker_connections 256; }\n"
+        "http {\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
+        f"  access_log {tmp}/nginx-access.log;\n"
+        + "".join(f"  {sub}_temp_path {tmp}/nginx-tmp/{sub};\n"
+                  for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + f"  include {site}/tradeplatform.conf;\n}}\n"
+    )
+    return conf
+
+
+def test_the_rendered_site_passes_nginx_t(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    conf = _render(tmp_path, SERVER_NAME="trade.example.com", TLS_CERT=str(cert), TLS_KEY=str(key),
+                   STATIC_ROOT=str(tmp_path / "static"), HTTP_LISTEN="127.0.0.1:8080", HTTPS_LISTEN="127.0.0.1:8443")
+    result = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+    site = (tmp_path / "site" / "tradeplatform.conf").read_text()
+    assert "@" not in site.replace("$binary_remote_addr", "")  # every placeholder filled
+    assert "return 301 https://$host:8443$request_uri;" in site
+
+
+def test_rendering_without_a_server_name_says_what_is_missing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SERVER_NAME"}
+    result = subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--render-nginx", str(tmp_path)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode != 0
+    assert "set SERVER_NAME" in result.stderr
+
+
+def test_systemd_units_run_the_three_processes_as_the_service_user():
+    units = {p.name: p.read_text() for p in (ROOT / "deploy" / "systemd").glob("tradeplatform-*.service")}
+    assert set(units) == {"tradeplatform-web.service", "tradeplatform-worker.service", "tradeplatform-beat.service"}
+    for text in units.values():
+        assert "User=tradeplatform" in text and "EnvironmentFile=/etc/tradeplatform/env" in text
+        assert "Restart=on-failure" in text and "NoNewPrivileges=true" in text
+    assert "--uds /run/tradeplatform/web.sock" in units["tradeplatform-web.service"]
+    assert "celery -A config beat" in units["tradeplatform-beat.service"]
+
+
+@pytest.fixture
+def deployed(tmp_path, transactional_db, settings):
+    """uvicorn (production settings, unix socket) + a Celery worker + nginx with TLS, all on loopback."""
+    os.chmod(tmp_path, 0o755)
+    db = settings.DATABASES["default"]
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "HTTPS": "true", "NUM_PROXIES": "1",
+           "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": str(tmp_path / "static"), "SERVE_STATIC": "false",
+           "ENV_FILE": "/dev/null", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    subprocess.run([str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
+                   env=env, check=True)
+    sock = tmp_path / "web.sock"
+    procs = {
+        "web": subprocess.Popen([str(VENV_BIN / "uvicorn"), "config.asgi:application", "--uds", str(sock),
+                                 "--lifespan", "off", "--proxy-headers", "--forwarded-allow-ips", "*",
+                                 "--no-server-header", "--ws", "websockets-sansio", "--log-level", "warning"],
+                                cwd=ROOT, env=env),
+        "worker": subprocess.Popen([str(VENV_BIN / "celery"), "-A", "config", "worker", "-P", "solo", "-c", "1",
+                                    "-n", f"verify{os.getpid()}@%h", "-l", "WARNING"], cwd=ROOT, env=env),
+    }
+    cert, key = _self_signed(tmp_path)
+    http_port, https_port = _free_port(), _free_port()
+    conf = _render(tmp_path, SERVER_NAME="localhost", TLS_CERT=str(cert), TLS_KEY=str(key),
+                   STATIC_ROOT=str(tmp_path / "static"), UPSTREAM=f"unix:{sock}",
+                   HTTP_LISTEN=f"127.0.0.1:{http_port}", HTTPS_LISTEN=f"127.0.0.1:{https_port}")
+    procs["nginx"] = subprocess.Popen([NGINX, "-c", str(conf), "-g", "daemon off;"])
+    try:
+        deadline = time.monotonic() + 45
+        while True:  # ready when the worker's heartbeat shows through nginx
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/health/ping/", timeout=2):
+                    pass
+                from django.core.cache import cache
+
+                from accounts.services import HEARTBEAT_KEY
+
+                if sock.exists() and cache.get(HEARTBEAT_KEY):
+                    break
+            except OSError:
+                pass
+            for name, proc in procs.items():
+                assert proc.poll() is None, f"{name} exited with {proc.returncode}"
+            assert time.monotonic() < deadline, "the stack did not come up within 45 s"
+            time.sleep(0.3)
+        yield {"url": f"https://localhost:{https_port}", "http_url": f"http://localhost:{http_port}",
+               "ca": str(cert), "procs": procs}
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _verify(capsys, **kwargs) -> tuple[str, str | None]:
+    try:
+        call_command("verify_deployment", **kwargs)
+        error = None
+    except CommandError as exc:
+        error = str(exc)
+    return capsys.readouterr().out, error
+
+
+def test_the_deployed_stack_passes_verify_deployment(deployed, capsys):
+    out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"])
+    assert error is None, out
+    assert "FAIL" not in out
+    assert "All 11 checks passed" in out
+    assert "unauthenticated handshake refused by the app (403)" in out
+    assert "-> https://localhost:" in out  # plain HTTP was redirected
+
+
+def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(deployed, capsys):
+    from django.core.cache import cache
+
+    from accounts.services import HEARTBEAT_KEY
+
+    worker = deployed["procs"]["worker"]
+    worker.terminate()
+    worker.wait(timeout=20)
+    cache.delete(HEARTBEAT_KEY)
+    out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"])
+    assert error == f"1 of 11 checks failed for {deployed['url']}"
+    assert "FAIL  readiness /api/health/ (database, redis, celery): status 503; celery: no worker heartbeat yet" in out
+
+    out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"])  # system CAs only
+    assert error is not None and "TLS failed" in out and "CERTIFICATE_VERIFY_FAILED" in out
+
+
+def test_verify_deployment_says_when_nothing_answers(capsys):
+    port = _free_port()
+    out, error = _verify(capsys, url=f"https://127.0.0.1:{port}", http_url=f"http://127.0.0.1:{port}", timeout=2)
+    assert error == f"10 of 11 checks failed for https://127.0.0.1:{port}"  # all but "HTTPS in use"
+    assert "cannot reach https://127.0.0.1" in out
