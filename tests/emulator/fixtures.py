@@ -1,0 +1,44 @@
+"""pytest fixtures for the Binance emulator. Import them into a conftest.py:
+
+    from tests.emulator.fixtures import *  # noqa: F403
+
+- `binance_emulator`: a fresh emulator on a free 127.0.0.1 port for one test, stopped after it.
+- `binance_overrides`: the CCXT_OVERRIDES dict that points ccxt's binance client at it.
+- `use_binance_emulator`: the same, already applied to Django settings; returns the emulator.
+- `closed_port`: a 127.0.0.1 port with nothing listening ("the exchange is down").
+"""
+
+import socket
+
+import pytest
+
+from tests.emulator.binance import BinanceEmulator
+
+__all__ = ["binance_emulator", "binance_overrides", "closed_port", "use_binance_emulator"]
+
+
+@pytest.fixture
+def binance_emulator():
+    emu = BinanceEmulator().start()  # port 0: the OS picks a free one, no race between parallel runs
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture
+def binance_overrides(binance_emulator) -> dict:
+    return binance_emulator.ccxt_overrides()
+
+
+@pytest.fixture
+def use_binance_emulator(binance_emulator, settings):
+    settings.CCXT_OVERRIDES = binance_emulator.ccxt_overrides()
+    return binance_emulator
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
