@@ -37,7 +37,7 @@ class Dca(Strategy):
         if due is not None and ctx.now_ms < due:
             return []
         ctx.state["next_buy_ms"] = ctx.now_ms + self.params["interval_minutes"] * 60_000
-        spend = min(self.p("order_amount"), ctx.wallet.free_quote)
-        if spend <= 0:
-            return []
+        spend = self.p("order_amount")
+        if spend > ctx.wallet.free_quote:
+            return []  # out of money: wait for the take profit (no dust-sized orders)
         return [Intent("buy", "market", quote_amount=spend, reason=f"DCA buy every {self.params['interval_minutes']} min")]
