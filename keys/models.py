@@ -5,6 +5,8 @@ from django.db import models
 class ExchangeKey(models.Model):
     """Exchange API credentials. Secrets are stored only as Fernet tokens and never shown again."""
 
+    ENCRYPTED_FIELDS = ("api_key_enc", "secret_enc", "passphrase_enc", "uid_enc")  # rotate_encryption_keys covers them
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_keys")
     exchange = models.CharField(max_length=32)
     label = models.CharField(max_length=64)

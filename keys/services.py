@@ -233,7 +233,10 @@ def key_test(*, key: ExchangeKey, actor, request=None) -> dict:
 
 # Every model that keeps Fernet tokens: (model, encrypted fields). It has an `enc_key_id` column.
 def encrypted_models() -> list[tuple[type, list[str]]]:
-    return [(ExchangeKey, ["api_key_enc", "secret_enc", "passphrase_enc", "uid_enc"])]
+    """Every model holding secrets under the vault: it declares `ENCRYPTED_FIELDS` and an `enc_key_id`."""
+    from django.apps import apps
+
+    return [(m, list(m.ENCRYPTED_FIELDS)) for m in apps.get_models() if getattr(m, "ENCRYPTED_FIELDS", None)]
 
 
 def secrets_rotate_batch(*, model, fields: list[str], batch_size: int, skip: set[int]) -> tuple[int, list[int]]:
