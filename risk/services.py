@@ -1,0 +1,583 @@
+"""Writes for risk: the order gate, kill switches, the emergency stop, halts, policies, breakers.
+
+Safety never needs Celery: everything here is synchronous and answers on its own. The kill
+switch rows are the synchronisation point between an emergency stop and order writes:
+
+* `order_gate()` runs inside the per-bot order transaction and reads the global row and the
+  owner's row with SELECT ... FOR SHARE, holding that lock until the order row is committed;
+* engaging a switch UPDATEs the row, which waits for every order transaction holding the
+  lock, and every order transaction that starts later sees the switch engaged.
+
+So once `kill_switch_engage()` (and hence `emergency_stop()`) returns, no order in its scope
+can be committed any more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+import pyotp
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import status
+
+from accounts.models import User
+from accounts.services import audit_record
+from config.api import DomainError, NotFound
+from risk.checks import Decision, Limits, OrderProposal, RiskState, check_breakers, check_order
+from risk.models import GLOBAL_KEY, KillSwitch, RiskEvent, RiskPolicy, user_key
+from risk.selectors import ENGAGED_CACHE_KEY
+from trading.models import Bot
+from trading.services.events import bot_event_on_commit
+
+log = logging.getLogger(__name__)
+
+ACTIVE_BOT_STATUSES = (Bot.Status.RUNNING, Bot.Status.PAUSED)
+
+# What a platform policy holds when no row exists yet (the data migration writes the same values).
+PLATFORM_DEFAULTS = {
+    "max_position_quote": None,
+    "max_position_pct": Decimal("100"),
+    "max_open_trades": 10,
+    "max_trades_per_day": 50,
+    "daily_loss_pct": Decimal("5"),
+    "max_drawdown_pct": Decimal("25"),
+    "max_orders_per_minute": 10,
+    "cooldown_minutes": 60,
+}
+
+
+class RiskForbidden(DomainError):
+    code = "forbidden"
+    status = status.HTTP_403_FORBIDDEN
+
+
+class ReauthFailed(DomainError):
+    code = "reauthentication_failed"
+    status = status.HTTP_403_FORBIDDEN
+
+
+class KillSwitchEngaged(DomainError):
+    code = "kill_switch_engaged"
+    status = status.HTTP_409_CONFLICT
+
+
+class PolicyLoosened(DomainError):
+    code = "policy_not_tighter"
+
+
+class BotNotHalted(DomainError):
+    code = "bot_not_halted"
+    status = status.HTTP_409_CONFLICT
+
+
+# --- permissions -----------------------------------------------------------------------------
+
+def can_manage_global(user: User) -> bool:
+    return bool(user and user.is_active and user.has_perm("risk.manage_global_kill_switch"))
+
+
+def can_halt_any_bot(user: User) -> bool:
+    return bool(user and user.is_active and user.has_perm("risk.halt_any_bot"))
+
+
+def _check_scope_allowed(*, actor: User, scope: str, user: User | None) -> None:
+    if scope == KillSwitch.GLOBAL:
+        if not can_manage_global(actor):
+            raise RiskForbidden("Only a risk officer or an administrator may use the global kill switch.")
+    elif scope == KillSwitch.USER:
+        if user is None:
+            raise DomainError("A user kill switch needs a user.", code="invalid")
+        if user.pk != actor.pk and not can_halt_any_bot(actor):
+            raise NotFound("Not found.")  # someone else's switch: as if it did not exist
+    else:
+        raise DomainError(f"Unknown scope {scope!r}; use 'user' or 'global'.", code="invalid",
+                          fields={"scope": ["Use 'user' or 'global'."]})
+
+
+def _key(scope: str, user: User | None) -> str:
+    return GLOBAL_KEY if scope == KillSwitch.GLOBAL else user_key(user.pk)
+
+
+def _forget_engaged_cache() -> None:
+    transaction.on_commit(lambda: cache.delete(ENGAGED_CACHE_KEY))
+
+
+# --- events and alerts -----------------------------------------------------------------------
+
+def risk_event_record(*, code: str, message: str, user: User | None = None, bot: Bot | None = None,
+                      severity: str = RiskEvent.WARNING, details: dict | None = None) -> RiskEvent:
+    if bot is not None and user is None:
+        user = bot.owner
+    return RiskEvent.objects.create(code=code, message=message[:500], user=user, bot=bot, severity=severity,
+                                    details=details or {})
+
+
+def _alert(*, user: User | None, title: str, text: str, severity: str = "critical", bot: Bot | None = None,
+           event: str = "risk", url_path: str = "/risk/", dedupe_key: str | None = None,
+           operator: bool = False) -> None:
+    """Raise an alert through the notifications app if it is installed. Never raises, never blocks."""
+    try:
+        from notifications import services as notify_services
+    except ImportError:
+        return
+    try:
+        if user is not None and hasattr(notify_services, "notify"):
+            notify_services.notify(user=user, event=event, severity=severity, title=title, text=text,
+                                   url_path=url_path, bot=bot, dedupe_key=dedupe_key)
+        if operator and hasattr(notify_services, "notify_operator"):
+            notify_services.notify_operator(event=event, severity=severity, title=title, text=text,
+                                            url_path=url_path, dedupe_key=dedupe_key)
+    except Exception:  # an alert must never break a safety action
+        log.exception("risk alert could not be queued: %s", title)
+
+
+# --- the kill switch rows --------------------------------------------------------------------
+
+_LOCK_SQL = "SELECT key, engaged FROM risk_killswitch WHERE key IN (%s, %s) FOR SHARE"
+_ENSURE_SQL = (
+    "INSERT INTO risk_killswitch (key, scope, user_id, engaged, reason, updated_at) "
+    "VALUES (%s, %s, %s, false, '', now()) ON CONFLICT (key) DO NOTHING"
+)
+
+
+def _switch_rows_ensure(cursor, *, user_id: int, have: set[str]) -> None:
+    if GLOBAL_KEY not in have:
+        cursor.execute(_ENSURE_SQL, [GLOBAL_KEY, KillSwitch.GLOBAL, None])
+    if user_key(user_id) not in have:
+        cursor.execute(_ENSURE_SQL, [user_key(user_id), KillSwitch.USER, user_id])
+
+
+def switches_lock_for_order(*, user_id: int) -> list[tuple[str, bool]]:
+    """Lock (FOR SHARE) the global and the user's switch rows; creates missing rows first.
+
+    Returns (key, engaged) for both rows. Must run inside the order's transaction.
+    """
+    keys = [GLOBAL_KEY, user_key(user_id)]
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_SQL, keys)
+        rows = cursor.fetchall()
+        if len(rows) < 2:
+            # A row that does not exist cannot be locked: create it (a concurrent engage either
+            # created it first, and we now wait for it, or conflicts with ours and waits for us).
+            _switch_rows_ensure(cursor, user_id=user_id, have={r[0] for r in rows})
+            cursor.execute(_LOCK_SQL, keys)
+            rows = cursor.fetchall()
+    return rows
+
+
+def kill_switch_engage(*, scope: str, user: User | None, actor: User, reason: str = "",
+                       request=None) -> KillSwitch:
+    """Engage a switch and commit. Waits for in-flight order transactions in scope; later ones see it."""
+    _check_scope_allowed(actor=actor, scope=scope, user=user)
+    key = _key(scope, user)
+    now = timezone.now()
+    reason = (reason or "Emergency stop").strip()[:500]
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO risk_killswitch (key, scope, user_id, engaged, engaged_by_id, engaged_at, reason, "
+                "updated_at) VALUES (%s, %s, %s, true, %s, %s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET engaged = true, engaged_by_id = EXCLUDED.engaged_by_id, "
+                "engaged_at = EXCLUDED.engaged_at, reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at",
+                [key, scope, None if scope == KillSwitch.GLOBAL else user.pk, actor.pk, now, reason, now],
+            )
+        switch = KillSwitch.objects.get(key=key)
+        audit_record(action="kill_switch.engage", actor=actor, target=f"kill_switch:{key}", request=request,
+                     details={"scope": scope, "reason": reason})
+        risk_event_record(code="kill_switch_engaged", severity=RiskEvent.CRITICAL, user=user,
+                          message=f"{'Global' if scope == KillSwitch.GLOBAL else 'Your'} kill switch engaged: {reason}",
+                          details={"scope": scope, "by": actor.username})
+        _forget_engaged_cache()
+    return switch
+
+
+def _reauthenticate(*, actor: User, password: str | None, totp: str | None) -> str:
+    if password:
+        if actor.check_password(password):
+            return "password"
+        raise ReauthFailed("That password is not right.", fields={"password": ["That password is not right."]})
+    if totp:
+        secret = getattr(actor, "totp_secret", "") if actor.totp_enabled else ""
+        if not secret:
+            raise ReauthFailed("Two-factor codes are not set up for your account; confirm with your password.",
+                               fields={"totp": ["Not set up for this account."]})
+        if pyotp.TOTP(secret).verify(str(totp).strip(), valid_window=1):
+            return "totp"
+        raise ReauthFailed("That code is not right.", fields={"totp": ["That code is not right."]})
+    raise ReauthFailed("Confirm with your password or a two-factor code.",
+                       fields={"password": ["Required (or totp)."]})
+
+
+def kill_switch_release(*, scope: str, user: User | None, actor: User, password: str | None = None,
+                        totp: str | None = None, request=None) -> KillSwitch | None:
+    """Release a switch after re-authenticating the actor. Halted bots stay halted."""
+    _check_scope_allowed(actor=actor, scope=scope, user=user)
+    key = _key(scope, user)
+    try:
+        method = _reauthenticate(actor=actor, password=password, totp=totp)
+    except ReauthFailed:
+        audit_record(action="kill_switch.release_refused", actor=actor, target=f"kill_switch:{key}",
+                     request=request, details={"scope": scope, "why": "reauthentication failed"})
+        raise
+    with transaction.atomic():
+        switch = KillSwitch.objects.select_for_update().filter(key=key).first()
+        if switch is None or not switch.engaged:
+            return switch
+        switch.engaged = False
+        switch.released_by = actor
+        switch.released_at = timezone.now()
+        switch.save(update_fields=["engaged", "released_by", "released_at", "updated_at"])
+        # bots left running reduce-only by the stop trade normally again; halted bots stay halted
+        reduced = Bot.objects.filter(reduce_only=True)
+        if scope == KillSwitch.USER:
+            reduced = reduced.filter(owner=user)
+        reduced.update(reduce_only=False, updated_at=timezone.now())
+        audit_record(action="kill_switch.release", actor=actor, target=f"kill_switch:{key}", request=request,
+                     details={"scope": scope, "reauth": method})
+        risk_event_record(code="kill_switch_released", severity=RiskEvent.INFO, user=user,
+                          message=f"{'Global' if scope == KillSwitch.GLOBAL else 'Your'} kill switch released "
+                                  f"by {actor.username}. Halted bots stay halted until resumed.",
+                          details={"scope": scope, "by": actor.username})
+        _forget_engaged_cache()
+    _alert(user=user, event="kill_switch", severity="warning", title="Kill switch released",
+           text=f"The {scope} kill switch was released by {actor.username}.", operator=scope == KillSwitch.GLOBAL)
+    return switch
+
+
+# --- policies and limits ---------------------------------------------------------------------
+
+def platform_policy() -> RiskPolicy:
+    policy = RiskPolicy.objects.filter(scope=RiskPolicy.PLATFORM).first()
+    if policy is None:
+        policy, _ = RiskPolicy.objects.get_or_create(scope=RiskPolicy.PLATFORM, defaults=PLATFORM_DEFAULTS)
+    return policy
+
+
+def _tighter(name: str, a, b):
+    """The tighter of two values; None means "no limit" / "inherit"."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b) if name in RiskPolicy.LONGER_IS_TIGHTER else min(a, b)
+
+
+def effective_limits(*, policies: list[RiskPolicy]) -> dict:
+    """Combine platform, user and bot rows: each field is the tightest value any row sets."""
+    out = dict.fromkeys(RiskPolicy.LIMIT_FIELDS)
+    for policy in policies:
+        for name in RiskPolicy.LIMIT_FIELDS:
+            out[name] = _tighter(name, out[name], getattr(policy, name))
+    return out
+
+
+def _policies_for_bot(bot: Bot) -> list[RiskPolicy]:
+    rows = list(RiskPolicy.objects.filter(
+        Q(scope=RiskPolicy.PLATFORM) | Q(scope=RiskPolicy.USER, user_id=bot.owner_id)
+        | Q(scope=RiskPolicy.BOT, bot_id=bot.pk)))
+    if not any(r.scope == RiskPolicy.PLATFORM for r in rows):
+        rows.append(platform_policy())
+    return rows
+
+
+def limits_for(*, bot: Bot) -> Limits:
+    return limits_from(effective_limits(policies=_policies_for_bot(bot)))
+
+
+def limits_from(values: dict) -> Limits:
+    return Limits(**{k: v for k, v in values.items() if k in Limits.__dataclass_fields__})
+
+
+def policy_tighten(*, actor: User, user: User, bot: Bot | None = None, values: dict, request=None) -> RiskPolicy:
+    """Set a user's (or one bot's) override. Every value must be at least as tight as what applies now
+    from the levels above (platform, and the user's row for a bot). Blank values inherit."""
+    scope = RiskPolicy.BOT if bot is not None else RiskPolicy.USER
+    above = [platform_policy()]
+    if bot is not None:
+        above += list(RiskPolicy.objects.filter(scope=RiskPolicy.USER, user=user))
+    bounds = effective_limits(policies=above)
+    errors = {}
+    for name, value in values.items():
+        if name not in RiskPolicy.LIMIT_FIELDS or value is None:
+            continue
+        bound = bounds[name]
+        if bound is None:
+            continue
+        looser = value < bound if name in RiskPolicy.LONGER_IS_TIGHTER else value > bound
+        if looser:
+            word = "at least" if name in RiskPolicy.LONGER_IS_TIGHTER else "at most"
+            errors[name] = [f"Must be {word} {bound} (the limit that applies above this level)."]
+    if errors:
+        first = next(iter(errors))
+        raise PolicyLoosened(f"{first}: {errors[first][0]} Overrides can only tighten limits.", fields=errors)
+    with transaction.atomic():
+        lookup = {"scope": scope, "bot": bot} if bot is not None else {"scope": scope, "user": user}
+        policy = RiskPolicy.objects.select_for_update().filter(**lookup).first() or RiskPolicy(
+            **{"user": user, **lookup})
+        for name in RiskPolicy.LIMIT_FIELDS:
+            if name in values:
+                setattr(policy, name, values[name])
+        policy.updated_by = actor
+        policy.save()
+        audit_record(action="risk_policy.tighten", actor=actor,
+                     target=f"bot:{bot.pk}" if bot is not None else f"user:{user.pk}", request=request,
+                     details={k: (None if v is None else str(v)) for k, v in values.items()})
+    return policy
+
+
+# --- the order gate ----------------------------------------------------------------------------
+
+BREACH_CODES = ("daily_loss", "max_drawdown", "user_daily_loss")
+
+
+def _cooldown_until_ms(*, bot: Bot, limits: Limits) -> int | None:
+    """End of the cool-down after the bot's latest breach, in unix ms (None if no cool-down applies)."""
+    if not limits.cooldown_minutes:
+        return None
+    last = (RiskEvent.objects.filter(bot=bot, code__in=BREACH_CODES).order_by("-created_at")
+            .values_list("created_at", flat=True).first())
+    if last is None:
+        return None
+    return int(last.timestamp() * 1000) + limits.cooldown_minutes * 60_000
+
+
+def order_gate(*, bot: Bot, proposal: OrderProposal, state: RiskState) -> Decision:
+    """THE pre-trade gate. Call it inside the per-bot transaction right before writing the order row.
+
+    Locks the global and owner kill switch rows FOR SHARE until that transaction ends, so an
+    emergency stop (which UPDATEs those rows) waits for this order to commit and every later
+    order sees the switch. The switch, halt and reduce-only flags come from the database, not the
+    caller; then the pure checks run with the bot's effective limits. A refusal is recorded as a
+    RiskEvent in the same transaction.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("order_gate() must run inside the transaction that writes the order")
+    rows = switches_lock_for_order(user_id=bot.owner_id)
+    engaged = [key for key, on in rows if on]
+    limits = limits_for(bot=bot)
+    state = replace(
+        state,
+        kill_switch=bool(engaged),
+        halted=state.halted or bot.status == Bot.Status.HALTED,
+        reduce_only=state.reduce_only or bot.reduce_only,
+        cooldown_until_ms=state.cooldown_until_ms if state.cooldown_until_ms is not None
+        else _cooldown_until_ms(bot=bot, limits=limits),
+        now_ms=state.now_ms or int(time.time() * 1000),
+    )
+    decision = check_order(proposal, state, limits)
+    if not decision.allowed:
+        if decision.code == "kill_switch":
+            which = "global" if GLOBAL_KEY in engaged else "your"
+            decision = Decision(False, decision.code,
+                                decision.message.replace("The kill switch", f"The {which} kill switch"))
+        _refusal_record(bot=bot, proposal=proposal, decision=decision)
+    return decision
+
+
+def _refusal_record(*, bot: Bot, proposal: OrderProposal, decision: Decision) -> None:
+    risk_event_record(code=decision.code, message=f"Order refused: {decision.reason}", bot=bot,
+                      severity=RiskEvent.WARNING,
+                      details={"side": proposal.side, "amount": str(proposal.amount),
+                               "price": None if getattr(proposal, "price", None) is None else str(proposal.price)})
+
+
+# --- halting, resuming, cancelling -------------------------------------------------------------
+
+def _orders_cancel_open(*, bot: Bot, reason: str) -> int:
+    """Cancel a locked bot's open paper orders (funds released by the trading service)."""
+    from trading.services.orders import orders_cancel_open
+
+    return orders_cancel_open(bot=bot, reason=reason, locked=True)
+
+
+def _position_flatten(*, bot: Bot, reason: str) -> bool:
+    from trading.services.orders import position_flatten
+
+    return position_flatten(bot=bot, reason=reason, locked=True) is not None
+
+
+def _bot_status_push(bot: Bot) -> None:
+    bot_event_on_commit(bot=bot)
+
+
+def _halt_locked(*, bot: Bot, reason: str) -> int:
+    """Halt a bot whose row the caller holds FOR UPDATE; returns how many orders were cancelled."""
+    bot.status = Bot.Status.HALTED
+    bot.halt_reason = reason[:200]
+    bot.save(update_fields=["status", "halt_reason", "updated_at"])
+    cancelled = _orders_cancel_open(bot=bot, reason=reason)
+    _bot_status_push(bot)
+    return cancelled
+
+
+def bot_halt(*, bot: Bot, actor: User | None, reason: str, code: str = "bot_halted", request=None) -> Bot:
+    """Halt one bot now and cancel its open orders. A person resumes it."""
+    if actor is not None and bot.owner_id != actor.pk and not can_halt_any_bot(actor):
+        raise NotFound("Not found.")
+    with transaction.atomic():
+        bot = Bot.objects.select_for_update().get(pk=bot.pk)
+        cancelled = _halt_locked(bot=bot, reason=reason)
+        risk_event_record(code=code, severity=RiskEvent.CRITICAL, bot=bot,
+                          message=f"Bot {bot.name} halted: {reason}", details={"orders_cancelled": cancelled})
+        audit_record(action="bot.halt", actor=actor, target=f"bot:{bot.pk}", request=request,
+                     details={"reason": reason, "orders_cancelled": cancelled})
+    return bot
+
+
+def bot_resume(*, bot: Bot, actor: User, request=None) -> Bot:
+    """A person resumes a halted bot (back to running). Refused while a kill switch covers it."""
+    if bot.owner_id != actor.pk and not can_halt_any_bot(actor):
+        raise NotFound("Not found.")
+    with transaction.atomic():
+        bot = Bot.objects.select_for_update().get(pk=bot.pk)
+        if bot.status != Bot.Status.HALTED:
+            raise BotNotHalted(f"Bot {bot.name} is {bot.status}, not halted.")
+        switches = KillSwitch.objects.filter(key__in=[GLOBAL_KEY, user_key(bot.owner_id)], engaged=True)
+        if switches.exists():
+            raise KillSwitchEngaged("A kill switch is engaged: release it before resuming bots.")
+        previous = bot.halt_reason
+        bot.status = Bot.Status.RUNNING
+        bot.halt_reason = ""
+        bot.save(update_fields=["status", "halt_reason", "updated_at"])
+        _bot_status_push(bot)
+        risk_event_record(code="bot_resumed", severity=RiskEvent.INFO, bot=bot,
+                          message=f"Bot {bot.name} resumed by {actor.username}.", details={"was": previous})
+        audit_record(action="bot.resume", actor=actor, target=f"bot:{bot.pk}", request=request,
+                     details={"halt_reason": previous})
+    return bot
+
+
+# --- the emergency stop ------------------------------------------------------------------------
+
+@dataclass
+class StopResult:
+    scope: str
+    switch: KillSwitch
+    bots_halted: list[int] = field(default_factory=list)
+    bots_reduce_only: list[int] = field(default_factory=list)
+    orders_cancelled: int = 0
+    positions_flattened: int = 0
+    live_orders_pending: int = 0
+    elapsed_ms: float = 0.0
+
+
+def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool = False, reduce_only: bool = False,
+                   reason: str = "", user: User | None = None, request=None) -> StopResult:
+    """Stop trading in scope NOW, without Celery.
+
+    1. engage the kill switch and commit (waits for in-flight order transactions; no order in
+       scope can be committed after this);
+    2. halt every running/paused bot in scope (or leave them running reduce-only), cancel their
+       open paper orders, and with `flatten` close their positions at market;
+    3. audit, record a risk event, queue alerts after commit.
+    """
+    started = time.perf_counter()
+    if flatten and reduce_only:
+        raise DomainError("Choose halt-and-flatten or reduce-only, not both.", code="invalid")
+    user = (user or actor) if scope == KillSwitch.USER else None
+    reason = (reason or f"Emergency stop by {actor.username}").strip()[:200]
+    switch = kill_switch_engage(scope=scope, user=user, actor=actor, reason=reason, request=request)
+    result = StopResult(scope=scope, switch=switch)
+    bots = Bot.objects.filter(status__in=ACTIVE_BOT_STATUSES)
+    if scope == KillSwitch.USER:
+        bots = bots.filter(owner=user)
+    live_mode = getattr(Bot.Mode, "LIVE", "live")
+    with transaction.atomic():
+        for bot in bots.select_for_update().order_by("pk"):
+            if reduce_only:
+                bot.reduce_only = True
+                bot.save(update_fields=["reduce_only", "updated_at"])
+                result.orders_cancelled += _orders_cancel_open(bot=bot, reason=reason)
+                _bot_status_push(bot)
+                result.bots_reduce_only.append(bot.pk)
+            else:
+                result.orders_cancelled += _halt_locked(bot=bot, reason=reason)
+                result.bots_halted.append(bot.pk)
+            if flatten and _position_flatten(bot=bot, reason=reason):
+                result.positions_flattened += 1
+            if bot.mode == live_mode:
+                # Live execution does not exist yet. When it does, cancel on the exchange here via a
+                # retried-until-confirmed job (outside this transaction); the DB state above already
+                # keeps the platform from placing anything new.
+                result.live_orders_pending += 1
+        risk_event_record(code="emergency_stop", severity=RiskEvent.CRITICAL, user=user,
+                          message=f"Emergency stop ({scope}) by {actor.username}: "
+                                  f"{len(result.bots_halted)} bot(s) halted, {result.orders_cancelled} order(s) "
+                                  f"cancelled" + (f", {result.positions_flattened} position(s) closed" if flatten else ""),
+                          details={"scope": scope, "bots_halted": result.bots_halted,
+                                   "bots_reduce_only": result.bots_reduce_only, "flatten": flatten,
+                                   "orders_cancelled": result.orders_cancelled,
+                                   "positions_flattened": result.positions_flattened})
+        audit_record(action="emergency_stop", actor=actor, target=f"kill_switch:{switch.key}", request=request,
+                     details={"scope": scope, "flatten": flatten, "reduce_only": reduce_only,
+                              "bots_halted": len(result.bots_halted), "orders_cancelled": result.orders_cancelled})
+    result.elapsed_ms = (time.perf_counter() - started) * 1000
+    text = (f"{actor.username} pressed the emergency stop ({scope}). Bots halted: {len(result.bots_halted)}; "
+            f"orders cancelled: {result.orders_cancelled}" + (f"; positions closed: {result.positions_flattened}"
+                                                              if flatten else "") + ".")
+    _alert(user=user or actor, event="kill_switch", severity="critical", title="Emergency stop", text=text,
+           operator=scope == KillSwitch.GLOBAL, dedupe_key=f"emergency-stop:{switch.key}:{switch.engaged_at:%s}")
+    return result
+
+
+# --- circuit breakers ----------------------------------------------------------------------------
+
+def breakers_check(*, bot: Bot, state: RiskState) -> Decision | None:
+    """Evaluate the daily-loss / drawdown breakers for a bot whose row the caller holds FOR UPDATE.
+
+    On a breach: halt the bot, cancel its open orders, record a risk event and alert (after
+    commit). Returns the breach Decision, or None when the bot is within its limits.
+    """
+    if bot.status == Bot.Status.HALTED:
+        return None
+    decision = check_breakers(state, limits_for(bot=bot))
+    if decision.allowed:
+        return None
+    cancelled = _halt_locked(bot=bot, reason=f"Circuit breaker: {decision.reason}")
+    risk_event_record(code=decision.code, severity=RiskEvent.CRITICAL, bot=bot,
+                      message=f"Circuit breaker tripped on {bot.name}: {decision.reason}",
+                      details={"orders_cancelled": cancelled})
+    owner = bot.owner
+    name = bot.name
+
+    def alert():
+        _alert(user=owner, bot=bot, event="risk", severity="critical", title=f"Bot {name} halted",
+               text=f"Circuit breaker: {decision.reason}. Open orders cancelled: {cancelled}. "
+                    f"The bot stays halted until you resume it.",
+               url_path=f"/bots/{bot.pk}/", dedupe_key=f"breaker:{bot.pk}:{timezone.now():%Y-%m-%d}")
+
+    transaction.on_commit(alert)
+    return decision
+
+
+# --- system status -----------------------------------------------------------------------------
+
+def feature_flags() -> dict:
+    return {"trading": settings.ENABLE_TRADING, "live_trading": settings.ENABLE_LIVE_TRADING,
+            "schedulers": settings.ENABLE_SCHEDULERS}
+
+
+def feed_health() -> dict:
+    """Per exchange in use: how many symbols are fresh / stale, and why; never raises."""
+    from trading.services.prices import symbols_in_use, tickers_latest
+
+    out = {"source": settings.MARKET_DATA_SOURCE, "healthy": True, "exchanges": []}
+    try:
+        for exchange, symbols in sorted(symbols_in_use().items()):
+            ticks = tickers_latest(exchange=exchange, symbols=sorted(symbols))
+            stale = {s: (t.reason if t is not None else "not polled yet")
+                     for s, t in ticks.items() if t is None or t.stale}
+            out["exchanges"].append({"exchange": exchange, "symbols": len(ticks), "stale": len(stale),
+                                     "stale_reasons": stale})
+            out["healthy"] = out["healthy"] and not stale
+    except Exception as exc:  # Redis down: say so instead of failing the status page
+        log.warning("feed health unavailable: %s", exc.__class__.__name__)
+        out.update(healthy=False, error="price store unavailable")
+    return out
