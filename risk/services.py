@@ -34,7 +34,6 @@ from risk.checks import Decision, Limits, OrderProposal, RiskState, check_breake
 from risk.models import GLOBAL_KEY, KillSwitch, RiskEvent, RiskPolicy, user_key
 from risk.selectors import ENGAGED_CACHE_KEY
 from trading.models import Bot
-from trading.services.events import bot_event_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -404,6 +403,9 @@ def _position_flatten(*, bot: Bot, reason: str) -> bool:
 
 
 def _bot_status_push(bot: Bot) -> None:
+    """Open pages see the bot's new status (sent after commit by the trading app)."""
+    from trading.services.events import bot_event_on_commit
+
     bot_event_on_commit(bot=bot)
 
 
