@@ -1,0 +1,69 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from config.api import DomainError
+from notifications.forms import EVENT_LABELS, ChannelForm
+from notifications.selectors import channels_for, outbox_for
+from notifications.services import channel_create, channel_delete, channel_test, channel_update
+
+
+@sensitive_post_parameters("webhook_url", "secret", "apprise_url")
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications_page(request):
+    form = ChannelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            channel = channel_create(owner=request.user, request=request, **form.cleaned_data)
+        except DomainError as exc:
+            for field, errors in exc.fields.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+            if not exc.fields:
+                form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Saved channel “{channel.name}”. Its URL and secret will never be shown "
+                                      "again. Send a test to check it.")
+            return redirect("notifications")
+    log_page = Paginator(outbox_for(request.user), 25).get_page(request.GET.get("page"))
+    return render(request, "notifications/page.html", {
+        "form": form, "channels": channels_for(request.user), "log": log_page, "event_labels": EVENT_LABELS,
+    })
+
+
+@login_required
+@require_POST
+def channel_test_view(request, pk: int):
+    channel = get_object_or_404(channels_for(request.user), pk=pk)
+    try:
+        outcome = channel_test(channel=channel, actor=request.user, request=request)
+    except DomainError as exc:
+        messages.error(request, f"{channel.name}: {exc.message}")
+        return redirect("notifications")
+    level = messages.success if outcome["ok"] else messages.warning if outcome["outcome"] == "rate_limited" \
+        else messages.error
+    level(request, f"{channel.name}: {outcome['message']}")
+    return redirect("notifications")
+
+
+@login_required
+@require_POST
+def channel_toggle_view(request, pk: int):
+    channel = get_object_or_404(channels_for(request.user), pk=pk)
+    channel = channel_update(channel=channel, actor=request.user, request=request, is_active=not channel.is_active)
+    messages.success(request, f"{channel.name}: {'enabled' if channel.is_active else 'paused'}.")
+    return redirect("notifications")
+
+
+@login_required
+@require_POST
+def channel_delete_view(request, pk: int):
+    channel = get_object_or_404(channels_for(request.user), pk=pk)
+    name = channel.name
+    channel_delete(channel=channel, actor=request.user, request=request)
+    messages.success(request, f"Deleted channel “{name}”.")
+    return redirect("notifications")

@@ -1,0 +1,43 @@
+import pytest
+
+from tests.notifications.dingtalk_standin import SECRET, DingTalkStandIn, WebhookSink
+
+
+@pytest.fixture
+def standin():
+    server = DingTalkStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sink():
+    server = WebhookSink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def allow_local(settings):
+    """The stand-ins live on 127.0.0.1: the operator allows it (NOTIFICATION_ALLOWED_HOSTS)."""
+    settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.DASHBOARD_PUBLIC_URL = "https://trade.example.com"
+    return settings
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Celery is the outside here: record what would be enqueued instead of publishing it."""
+    from notifications import tasks
+
+    calls = []
+    monkeypatch.setattr(tasks.deliver, "apply_async",
+                        lambda args, countdown=None, **kw: calls.append((args[0], countdown)))
+    return calls
+
+
+@pytest.fixture
+def dingtalk_channel(db, alice, standin, allow_local):
+    from notifications.services import channel_create
+
+    return channel_create(owner=alice, kind="dingtalk", name="desk", webhook_url=standin.url, secret=SECRET)
