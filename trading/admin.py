@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from trading.models import Candle, Market, WatchlistItem
+from trading.models import Bot, Candle, Fill, Market, Order, TickRun, WatchlistItem
 
 
 @admin.register(Market)
@@ -29,3 +29,89 @@ class WatchlistItemAdmin(admin.ModelAdmin):
     list_filter = ("exchange",)
     search_fields = ("user__username", "symbol")
     list_select_related = ("user",)
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    """Read-mostly: bots change through services (start/stop/pause below), never by editing fields here."""
+
+    list_display = ("name", "owner", "exchange", "symbol", "strategy", "mode", "status", "quote", "base",
+                    "last_tick_at", "last_tick_note", "archived_at")
+    list_filter = ("status", "mode", "exchange", "strategy")
+    search_fields = ("name", "owner__username", "symbol")
+    list_select_related = ("owner",)
+    readonly_fields = [f.name for f in Bot._meta.fields]
+    actions = ["stop_bots", "pause_bots"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Stop the selected bots (cancels their open orders)")
+    def stop_bots(self, request, queryset):
+        from trading.services.bots import bot_stop
+
+        for bot in queryset:
+            if bot.status != Bot.Status.STOPPED and not bot.archived_at:
+                bot_stop(bot=bot, actor=request.user, request=request)
+        self.message_user(request, "Stopped.")
+
+    @admin.action(description="Pause the selected running bots")
+    def pause_bots(self, request, queryset):
+        from trading.services.bots import bot_pause
+
+        for bot in queryset.filter(status=Bot.Status.RUNNING, archived_at__isnull=True):
+            bot_pause(bot=bot, actor=request.user, request=request)
+        self.message_user(request, "Paused.")
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "bot", "side", "type", "amount", "price", "status", "filled", "reason")
+    list_filter = ("status", "side", "type")
+    search_fields = ("bot__name", "client_id")
+    list_select_related = ("bot",)
+    readonly_fields = [f.name for f in Order._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Fill)
+class FillAdmin(admin.ModelAdmin):
+    list_display = ("ts", "bot", "side", "price", "amount", "fee", "fee_currency", "slippage", "liquidity")
+    list_filter = ("side", "liquidity")
+    search_fields = ("bot__name",)
+    list_select_related = ("bot",)
+    readonly_fields = [f.name for f in Fill._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TickRun)
+class TickRunAdmin(admin.ModelAdmin):
+    list_display = ("started_at", "exchange", "tick_key", "bots", "evaluated", "skipped", "orders", "fills",
+                    "errors", "finished_at")
+    list_filter = ("exchange",)
+    readonly_fields = [f.name for f in TickRun._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

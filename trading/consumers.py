@@ -13,7 +13,7 @@ import logging
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from trading.groups import price_group
+from trading.groups import price_group, user_group
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +130,50 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         for tick in latest.values():
             if tick is not None:
                 await self.send_json({"type": "tick", **tick.to_json()})
+
+
+class EventConsumer(AsyncJsonWebsocketConsumer):
+    """`/ws/events/`: the signed-in user's fills, order updates and bot status changes (server -> client only).
+
+    Services send them after commit to `user_group(user.id)`; this only forwards. Messages:
+    {"type": "fill", "fill": {...}}, {"type": "order", "order": {...}}, {"type": "bot", "bot": {...}}.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = user_group(user.id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "user": user.username})
+
+    async def disconnect(self, code):
+        group = getattr(self, "group", None)
+        if group:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def dispatch(self, message):
+        # forwarding only: skip Channels' per-message database-connection cleanup (a thread hop)
+        if message.get("type") == "bot.event":
+            await self.bot_event(message)
+            return
+        await super().dispatch(message)
+
+    async def bot_event(self, event):
+        try:
+            async with asyncio.timeout(SEND_STALL_SECONDS):
+                await self.send_json(event["event"])
+        except TimeoutError:
+            log.info("dropping a stalled events client")
+            await self.close(code=1013)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json({"type": "error", "message": "This socket only sends; nothing to subscribe to."})
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except ValueError:
+            await self.send_json({"type": "error", "message": "Frames must be JSON."})

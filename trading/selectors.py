@@ -1,7 +1,9 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db.models import QuerySet
 
-from trading.models import Candle, Market, WatchlistItem
+from trading.models import Bot, Candle, EquitySnapshot, Fill, Market, Order, WatchlistItem
 
 
 def watchlist_for(user) -> QuerySet[WatchlistItem]:
@@ -39,3 +41,123 @@ def data_source_label() -> dict:
     labels = {"ccxt": "Live exchange prices", "replay": "Replay of recorded prices (not live)",
               "synthetic": "Synthetic prices (simulated, not real)"}
     return {"source": source, "real": source == "ccxt", "label": labels[source]}
+
+
+# --- bots ----------------------------------------------------------------------------------
+
+def bots_for(user) -> QuerySet[Bot]:
+    """The user's bots (archived ones are gone from every list and URL)."""
+    return Bot.objects.filter(owner=user, archived_at__isnull=True)
+
+
+def bot_orders(*, bot: Bot, status: str | list[str] | None = None) -> QuerySet[Order]:
+    qs = Order.objects.filter(bot=bot)
+    if status == "open":
+        qs = qs.filter(status__in=Order.OPEN_STATUSES)
+    elif isinstance(status, str) and status:
+        qs = qs.filter(status=status)
+    elif isinstance(status, list) and status:
+        qs = qs.filter(status__in=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def bot_fills(*, bot: Bot, oldest_first: bool = False) -> QuerySet[Fill]:
+    qs = Fill.objects.filter(bot=bot).select_related("order")
+    return qs.order_by("ts", "id") if oldest_first else qs.order_by("-ts", "-id")
+
+
+def bot_equity_curve(*, bot: Bot, limit: int = 2000) -> list[EquitySnapshot]:
+    rows = EquitySnapshot.objects.filter(bot=bot).order_by("-ts")[:limit]
+    return list(reversed(rows))
+
+
+def bot_last_price(*, bot: Bot) -> Decimal | None:
+    """The freshest price we know: the live ticker (even stale: it is only for valuing), else the tick's."""
+    from trading.services.prices import tickers_latest
+
+    tick = tickers_latest(exchange=bot.exchange, symbols=[bot.symbol]).get(bot.symbol)
+    if tick is not None and tick.last is not None:
+        return tick.last
+    return bot.last_price
+
+
+def bot_position(*, bot: Bot, last: Decimal | None = None) -> dict:
+    """Position and P&L, derived from the wallet and the fills so that
+    equity = quote + base * last = starting_balance + realized + unrealized."""
+    last = bot_last_price(bot=bot) if last is None else last
+    amount, cost = Decimal(0), Decimal(0)  # average-cost position (fees excluded, as the strategies see it)
+    fees = Decimal(0)
+    for side, price, qty, fee in Fill.objects.filter(bot=bot).order_by("ts", "id").values_list(
+            "side", "price", "amount", "fee"):
+        fees += fee
+        if side == "buy":
+            amount += qty
+            cost += price * qty
+        elif amount > 0:
+            cost -= cost * min(qty, amount) / amount
+            amount = max(Decimal(0), amount - qty)
+    avg = cost / amount if amount > 0 else None
+    equity = bot.quote + bot.base * last if last is not None else None
+    unrealized = (bot.base * (last - avg)) if (avg is not None and last is not None) else Decimal(0)
+    realized = (equity - bot.starting_balance - unrealized) if equity is not None else None
+    return {"base": bot.base, "quote": bot.quote, "base_reserved": bot.base_reserved,
+            "quote_reserved": bot.quote_reserved, "average_entry_price": avg, "last_price": last,
+            "equity": equity, "realized_pnl": realized, "unrealized_pnl": unrealized, "fees_paid": fees,
+            "return_pct": ((equity / bot.starting_balance - 1) * 100) if equity is not None else None}
+
+
+def bot_performance(*, bot: Bot) -> dict:
+    """Return %, win rate, closed trades (FIFO round trips), max drawdown, fees, position and equity curve.
+
+    The same statistics code as the backtest (trading.backtest.performance_stats)."""
+    from trading.backtest import performance_stats
+    from trading.engine.types import Fill as EngineFill
+
+    position = bot_position(bot=bot)
+    last = position["last_price"]
+    fills = [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
+                        slippage=f.slippage, liquidity=f.liquidity, ts_ms=int(f.ts.timestamp() * 1000))
+             for f in Fill.objects.filter(bot=bot).order_by("ts", "id")]
+    curve_rows = bot_equity_curve(bot=bot)
+    equity = position["equity"]
+    curve_for_stats = [(int(bot.created_at.timestamp() * 1000), bot.starting_balance),
+                       *[(int(p.ts.timestamp() * 1000), p.equity) for p in curve_rows]]
+    if equity is not None:
+        curve_for_stats.append((curve_for_stats[-1][0], equity))
+    stats = performance_stats(fills=fills, equity_curve=curve_for_stats, starting_balance=bot.starting_balance,
+                              final_equity=equity, mark_price=last)
+    return {"starting_balance": bot.starting_balance, "equity": equity,
+            "return_pct": stats.return_pct if equity is not None else None, "win_rate": stats.win_rate,
+            "closed_trades": stats.closed_trades, "max_drawdown_pct": stats.max_drawdown_pct,
+            "fees_paid": stats.fees_paid, "position": position, "equity_curve": curve_rows}
+
+
+def portfolio_for(user) -> dict:
+    """Every bot of the user valued at the freshest price: equity, P&L, and the totals per quote currency."""
+    from trading.services.prices import tickers_latest
+
+    bots = list(bots_for(user).order_by("exchange", "symbol", "id"))
+    wanted: dict[str, set[str]] = {}
+    for b in bots:
+        wanted.setdefault(b.exchange, set()).add(b.symbol)
+    prices: dict[tuple[str, str], Decimal] = {}
+    for exchange, symbols in wanted.items():
+        for symbol, tick in tickers_latest(exchange=exchange, symbols=sorted(symbols)).items():
+            if tick is not None and tick.last is not None:
+                prices[(exchange, symbol)] = tick.last
+    rows, totals = [], {}
+    for b in bots:
+        last = prices.get((b.exchange, b.symbol), b.last_price)
+        equity = b.quote + b.base * last if last is not None else (b.quote if not b.base else None)
+        quote_ccy = b.symbol.partition("/")[2].split(":")[0]
+        rows.append({"bot": b, "last_price": last, "equity": equity,
+                     "pnl": None if equity is None else equity - b.starting_balance,
+                     "return_pct": None if equity is None else (equity / b.starting_balance - 1) * 100})
+        if equity is not None:
+            t = totals.setdefault(quote_ccy, {"currency": quote_ccy, "starting_balance": Decimal(0),
+                                              "equity": Decimal(0)})
+            t["starting_balance"] += b.starting_balance
+            t["equity"] += equity
+    for t in totals.values():
+        t["pnl"] = t["equity"] - t["starting_balance"]
+    return {"bots": rows, "totals": sorted(totals.values(), key=lambda t: t["currency"])}

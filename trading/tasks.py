@@ -25,3 +25,12 @@ def sync_markets() -> None:
             markets_sync(exchange=exchange)
         except Exception:  # one exchange failing must not stop the others
             log.exception("market sync failed for %s", exchange)
+
+
+@shared_task(name="trading.run_bots_tick", ignore_result=True, acks_late=True, reject_on_worker_lost=True,
+             expires=30)
+def run_bots_tick(exchange: str, tick_key: int) -> None:
+    """Safe to run twice or on two workers at once: the tick claims each bot in the database."""
+    from trading.services.ticks import tick_run
+
+    tick_run(exchange=exchange, tick_key=tick_key)

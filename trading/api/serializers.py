@@ -83,3 +83,162 @@ class CandleOut(serializers.ModelSerializer):
 
     def get_t(self, candle) -> int:
         return int(candle.ts.timestamp() * 1000)
+
+
+# --- bots --------------------------------------------------------------------------------
+
+MONEY = {"max_digits": 38, "decimal_places": 18}
+
+
+class BotIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    exchange = serializers.ChoiceField(choices=())
+    symbol = _symbol_field()
+    strategy = serializers.CharField(max_length=32, help_text="An id from GET /api/strategies/")
+    params = serializers.JSONField(required=False, default=dict, help_text="The strategy's parameters")
+    mode = serializers.ChoiceField(choices=["paper", "live"], default="paper",
+                                   help_text="Only paper for now: live needs the promotion workflow")
+    starting_balance = serializers.DecimalField(help_text="Paper balance in the quote currency", **MONEY)
+    fill_overrides = serializers.JSONField(required=False, default=dict,
+                                           help_text="Per-bot paper fill settings, e.g. {\"reject_rate\": \"0\"}")
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1,
+                                    help_text="Seeds slippage and rejections (random when omitted)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["exchange"].choices = settings.SUPPORTED_EXCHANGES
+
+    def validate_starting_balance(self, value):
+        if value <= 0:
+            raise serializers.ValidationError("Must be greater than 0.")
+        return value
+
+
+class BotPatchIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    strategy = serializers.CharField(max_length=32, required=False)
+    params = serializers.JSONField(required=False)
+    fill_overrides = serializers.JSONField(required=False)
+
+
+class BotOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    strategy = serializers.CharField()
+    params = serializers.JSONField()
+    mode = serializers.CharField()
+    status = serializers.CharField()
+    halt_reason = serializers.CharField()
+    starting_balance = serializers.DecimalField(**MONEY)
+    fill_overrides = serializers.JSONField()
+    seed = serializers.IntegerField()
+    base = serializers.DecimalField(**MONEY)
+    quote = serializers.DecimalField(**MONEY)
+    base_reserved = serializers.DecimalField(**MONEY)
+    quote_reserved = serializers.DecimalField(**MONEY)
+    last_price = serializers.DecimalField(allow_null=True, **MONEY)
+    equity = serializers.SerializerMethodField()
+    last_tick_at = serializers.DateTimeField(allow_null=True)
+    last_tick_note = serializers.CharField(help_text="Why the last tick did nothing (e.g. stale prices)")
+    started_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_equity(self, bot) -> str | None:
+        """quote + base * last_price, at the last price the bot saw."""
+        if bot.last_price is None:
+            return str(bot.quote) if not bot.base else None
+        return str(bot.quote + bot.base * bot.last_price)
+
+
+class OrdersIn(serializers.Serializer):
+    status = serializers.ChoiceField(required=False, choices=["open", "new", "partially_filled", "filled",
+                                                              "cancelled", "rejected"])
+
+
+class OrderOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    bot_id = serializers.IntegerField()
+    client_id = serializers.CharField()
+    side = serializers.CharField()
+    type = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY)
+    price = serializers.DecimalField(allow_null=True, **MONEY)
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    tag = serializers.CharField()
+    filled = serializers.DecimalField(**MONEY)
+    average_price = serializers.DecimalField(allow_null=True, **MONEY)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
+class TradesIn(serializers.Serializer):
+    side = serializers.ChoiceField(required=False, choices=["buy", "sell"])
+
+
+class TradeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_id = serializers.IntegerField()
+    side = serializers.CharField()
+    price = serializers.DecimalField(**MONEY)
+    amount = serializers.DecimalField(**MONEY)
+    fee = serializers.DecimalField(**MONEY)
+    fee_currency = serializers.CharField()
+    slippage = serializers.DecimalField(help_text="Relative, against the trader: 0.0015 = 0.15 % worse", **MONEY)
+    liquidity = serializers.CharField()
+    ts = serializers.DateTimeField()
+
+
+class EquityPointOut(serializers.Serializer):
+    ts = serializers.DateTimeField()
+    equity = serializers.DecimalField(**MONEY)
+    price = serializers.DecimalField(**MONEY)
+
+
+class PositionOut(serializers.Serializer):
+    base = serializers.DecimalField(**MONEY)
+    quote = serializers.DecimalField(**MONEY)
+    base_reserved = serializers.DecimalField(**MONEY)
+    quote_reserved = serializers.DecimalField(**MONEY)
+    average_entry_price = serializers.DecimalField(allow_null=True, **MONEY)
+    last_price = serializers.DecimalField(allow_null=True, **MONEY)
+    equity = serializers.DecimalField(allow_null=True, **MONEY)
+    realized_pnl = serializers.DecimalField(allow_null=True, **MONEY)
+    unrealized_pnl = serializers.DecimalField(allow_null=True, **MONEY)
+    fees_paid = serializers.DecimalField(**MONEY)
+    return_pct = serializers.DecimalField(allow_null=True, **MONEY)
+
+
+class PerformanceOut(serializers.Serializer):
+    starting_balance = serializers.DecimalField(**MONEY)
+    equity = serializers.DecimalField(allow_null=True, **MONEY)
+    return_pct = serializers.DecimalField(allow_null=True, **MONEY)
+    win_rate = serializers.DecimalField(allow_null=True, help_text="% of closed trades with a profit", **MONEY)
+    closed_trades = serializers.IntegerField()
+    max_drawdown_pct = serializers.DecimalField(**MONEY)
+    fees_paid = serializers.DecimalField(**MONEY)
+    position = PositionOut()
+    equity_curve = EquityPointOut(many=True)
+
+
+class StrategyParamOut(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    default = serializers.JSONField(required=False)
+    min = serializers.JSONField(required=False)
+    max = serializers.JSONField(required=False)
+    min_exclusive = serializers.BooleanField(required=False)
+    description = serializers.CharField(required=False)
+
+
+class StrategyOut(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    params = StrategyParamOut(many=True)

@@ -1,14 +1,44 @@
+import csv
 import time
 from datetime import UTC, datetime
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trading.api.serializers import CandleOut, CandlesIn, LivePricesIn, LivePricesOut, WatchIn, WatchOut
-from trading.selectors import candles_recent, data_source_label, watchlist_for
+from config.api import Pagination
+from trading.api.serializers import (
+    BotIn,
+    BotOut,
+    BotPatchIn,
+    CandleOut,
+    CandlesIn,
+    LivePricesIn,
+    LivePricesOut,
+    OrderOut,
+    OrdersIn,
+    PerformanceOut,
+    StrategyOut,
+    TradeOut,
+    TradesIn,
+    WatchIn,
+    WatchOut,
+)
+from trading.selectors import (
+    bot_fills,
+    bot_orders,
+    bot_performance,
+    bots_for,
+    candles_recent,
+    data_source_label,
+    watchlist_for,
+)
+from trading.services.bots import bot_archive, bot_create, bot_pause, bot_start, bot_stop, bot_update
+from trading.services.orders import order_cancel
 from trading.services.prices import subscriptions_touch, tickers_latest
 from trading.services.watchlist import watch_add, watch_remove
 
@@ -74,3 +104,134 @@ class CandlesApi(APIView):
         data = CandlesIn(data=request.query_params)
         data.is_valid(raise_exception=True)
         return Response(CandleOut(candles_recent(**data.validated_data), many=True).data)
+
+
+# --- bots ------------------------------------------------------------------------------------
+
+def _bot(request, pk: int):
+    return get_object_or_404(bots_for(request.user), pk=pk)
+
+
+def _page(request, view, queryset, serializer):
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+class BotsApi(APIView):
+    @extend_schema(responses={200: BotOut(many=True)})
+    def get(self, request):
+        return Response(BotOut(bots_for(request.user).order_by("-created_at", "-id"), many=True).data)
+
+    @extend_schema(request=BotIn, responses={201: BotOut})
+    def post(self, request):
+        data = BotIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        bot = bot_create(owner=request.user, request=request, **data.validated_data)
+        return Response(BotOut(bot).data, status=status.HTTP_201_CREATED)
+
+
+class BotApi(APIView):
+    @extend_schema(responses={200: BotOut})
+    def get(self, request, pk: int):
+        return Response(BotOut(_bot(request, pk)).data)
+
+    @extend_schema(request=BotPatchIn, responses={200: BotOut})
+    def patch(self, request, pk: int):
+        bot = _bot(request, pk)
+        data = BotPatchIn(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        bot = bot_update(bot=bot, actor=request.user, request=request, **data.validated_data)
+        return Response(BotOut(bot).data)
+
+    @extend_schema(responses={204: None}, description="Archives the bot: it stops, and its history is kept.")
+    def delete(self, request, pk: int):
+        bot_archive(bot=_bot(request, pk), actor=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BotStartApi(APIView):
+    @extend_schema(request=None, responses={200: BotOut})
+    def post(self, request, pk: int):
+        return Response(BotOut(bot_start(bot=_bot(request, pk), actor=request.user, request=request)).data)
+
+
+class BotStopApi(APIView):
+    @extend_schema(request=None, responses={200: BotOut})
+    def post(self, request, pk: int):
+        return Response(BotOut(bot_stop(bot=_bot(request, pk), actor=request.user, request=request)).data)
+
+
+class BotPauseApi(APIView):
+    @extend_schema(request=None, responses={200: BotOut})
+    def post(self, request, pk: int):
+        return Response(BotOut(bot_pause(bot=_bot(request, pk), actor=request.user, request=request)).data)
+
+
+class BotOrdersApi(APIView):
+    @extend_schema(parameters=[OrdersIn], responses={200: OrderOut(many=True)})
+    def get(self, request, pk: int):
+        bot = _bot(request, pk)
+        data = OrdersIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        return _page(request, self, bot_orders(bot=bot, status=data.validated_data.get("status")), OrderOut)
+
+
+class BotOrderCancelApi(APIView):
+    @extend_schema(request=None, responses={200: OrderOut})
+    def post(self, request, pk: int, order_id: int):
+        bot = _bot(request, pk)
+        order = get_object_or_404(bot_orders(bot=bot), pk=order_id)
+        return Response(OrderOut(order_cancel(order=order, actor=request.user, request=request)).data)
+
+
+class BotTradesApi(APIView):
+    @extend_schema(parameters=[TradesIn], responses={200: TradeOut(many=True)})
+    def get(self, request, pk: int):
+        bot = _bot(request, pk)
+        data = TradesIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        fills = bot_fills(bot=bot)
+        if data.validated_data.get("side"):
+            fills = fills.filter(side=data.validated_data["side"])
+        return _page(request, self, fills, TradeOut)
+
+
+CSV_COLUMNS = ["time", "side", "price", "amount", "cost", "fee", "fee_currency", "slippage", "liquidity",
+               "order_id", "order_type", "reason"]
+
+
+class BotTradesCsvApi(APIView):
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR},
+                   description="Every trade (fill) of the bot, oldest first, as CSV.")
+    def get(self, request, pk: int):
+        bot = _bot(request, pk)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in bot.name)[:50] or "bot"
+        response["Content-Disposition"] = f'attachment; filename="{safe}-{bot.pk}-trades.csv"'
+        writer = csv.writer(response)
+        writer.writerow(CSV_COLUMNS)
+        for f in bot_fills(bot=bot, oldest_first=True).iterator(chunk_size=2000):
+            writer.writerow([f.ts.isoformat(), f.side, f.price, f.amount, f.price * f.amount, f.fee, f.fee_currency,
+                             f.slippage, f.liquidity, f.order_id, f.order.type,
+                             _csv_safe(f.order.reason)])
+        return response
+
+
+def _csv_safe(text: str) -> str:
+    """No spreadsheet formula injection through a reason text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+class BotPerformanceApi(APIView):
+    @extend_schema(responses={200: PerformanceOut})
+    def get(self, request, pk: int):
+        return Response(PerformanceOut(bot_performance(bot=_bot(request, pk))).data)
+
+
+class StrategiesApi(APIView):
+    @extend_schema(responses={200: StrategyOut(many=True)})
+    def get(self, request):
+        from trading.engine.strategies import strategies_describe
+
+        return Response(StrategyOut(strategies_describe(), many=True).data)

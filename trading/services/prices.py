@@ -304,11 +304,28 @@ def prices_poll(*, exchange: str, symbols: set[str] | None = None) -> PollResult
         ticks = _store(exchange, ticks)
         _candles_upsert(ticks)
         publish(ticks)
+        _bots_tick_enqueue(exchange, int(now * 1000))
         return PollResult(exchange, ticks=ticks)
     finally:
         # release only our own lock
         if r.get(lock_key) == token:
             r.delete(lock_key)
+
+
+def _bots_tick_enqueue(exchange: str, tick_key: int) -> None:
+    """Run the exchange's bots for this tick on a worker (trading.services.ticks). Never fails the poll."""
+    if not settings.ENABLE_TRADING:
+        return
+    try:
+        from trading.models import Bot
+
+        if not Bot.objects.filter(exchange=exchange, status="running").exists():
+            return
+        from trading.tasks import run_bots_tick
+
+        run_bots_tick.delay(exchange, tick_key)
+    except Exception:  # noqa: BLE001 - prices are stored and pushed already
+        log.exception("could not enqueue the bots' tick for %s", exchange)
 
 
 def prices_poll_all() -> list[PollResult]:

@@ -1,0 +1,230 @@
+"""Writes for bots: create, edit (while stopped), start, stop, pause, archive. All audited.
+
+Nothing else `.save()`s a Bot except the tick (trading.services.ticks) and risk's halt/resume.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.services import audit_record
+from config.api import DomainError
+from trading.engine.types import FillConfig, ParamError
+from trading.models import Bot
+from trading.selectors import market_known
+from trading.services.events import bot_event_on_commit
+from trading.services.orders import orders_cancel_open
+
+
+class InvalidBot(DomainError):
+    code = "invalid"
+
+
+class LiveNotAvailable(DomainError):
+    code = "live_not_available"
+
+
+class BotStateConflict(DomainError):
+    code = "bot_state_conflict"
+    status = 409
+
+
+class TradingDisabled(DomainError):
+    code = "trading_disabled"
+    status = 409
+
+
+EDITABLE_WHILE_RUNNING = {"name"}
+AUDIT_ACTIONS = {Bot.Status.RUNNING: "bot.start", Bot.Status.STOPPED: "bot.stop", Bot.Status.PAUSED: "bot.pause"}
+EDITABLE_WHILE_STOPPED = {"name", "strategy", "params", "fill_overrides"}
+
+
+def _params_clean(strategy: str, params) -> dict:
+    from trading.engine.strategies import STRATEGIES, validate_params
+
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise InvalidBot(f"Unknown strategy. Choose one of: {', '.join(sorted(STRATEGIES))}.",
+                         fields={"strategy": [f"Unknown strategy {strategy!r}."]})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InvalidBot("params must be an object.", fields={"params": ["Must be a JSON object."]})
+    try:
+        return _json_safe(validate_params(strategy, params))
+    except ParamError as exc:
+        fields = {f"params.{k}": [v] for k, v in exc.fields.items()}
+        first = next(iter(exc.fields.items()), ("params", "invalid"))
+        raise InvalidBot(f"params.{first[0]}: {first[1]}", fields=fields) from None
+
+
+def _overrides_clean(overrides) -> dict:
+    if overrides is None:
+        return {}
+    try:
+        FillConfig.from_overrides(overrides)
+    except ParamError as exc:
+        fields = {f"fill_overrides.{k}": [v] for k, v in exc.fields.items()}
+        first = next(iter(exc.fields.items()), ("fill_overrides", "invalid"))
+        raise InvalidBot(f"fill_overrides.{first[0]}: {first[1]}", fields=fields) from None
+    return _json_safe(dict(overrides))
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, starting_balance: Decimal,
+               params: dict | None = None, mode: str = Bot.Mode.PAPER, fill_overrides: dict | None = None,
+               seed: int | None = None, request=None) -> Bot:
+    if mode == Bot.Mode.LIVE:
+        raise LiveNotAvailable("live trading needs the promotion workflow",
+                               fields={"mode": ["live trading needs the promotion workflow"]})
+    if mode != Bot.Mode.PAPER:
+        raise InvalidBot("mode must be \"paper\".", fields={"mode": ["Must be \"paper\"."]})
+    name = (name or "").strip()
+    if not name:
+        raise InvalidBot("Give the bot a name.", fields={"name": ["This field may not be blank."]})
+    if exchange not in settings.SUPPORTED_EXCHANGES:
+        raise InvalidBot(f"Unknown exchange. Supported: {', '.join(settings.SUPPORTED_EXCHANGES)}.",
+                         fields={"exchange": ["Unsupported exchange."]})
+    if market_known(exchange=exchange, symbol=symbol) is False:
+        raise InvalidBot(f"{exchange} does not list {symbol}.", fields={"symbol": [f"{exchange} does not list it."]})
+    if not isinstance(starting_balance, Decimal) or not starting_balance.is_finite() or starting_balance <= 0:
+        raise InvalidBot("starting_balance must be greater than 0.",
+                         fields={"starting_balance": ["Must be greater than 0."]})
+    clean_params = _params_clean(strategy, params)
+    overrides = _overrides_clean(fill_overrides)
+    with transaction.atomic():
+        bot = Bot.objects.create(
+            owner=owner, name=name[:100], exchange=exchange, symbol=symbol, strategy=strategy, params=clean_params,
+            mode=mode, starting_balance=starting_balance, fill_overrides=overrides,
+            seed=seed if seed is not None else secrets.randbelow(2**31), quote=starting_balance,
+        )
+        audit_record(action="bot.create", actor=owner, target=f"bot:{bot.pk}", request=request,
+                     details={"strategy": strategy, "exchange": exchange, "symbol": symbol, "mode": mode})
+    return bot
+
+
+def _locked(bot: Bot) -> Bot:
+    return Bot.objects.select_for_update(no_key=True).get(pk=bot.pk)
+
+
+def _refresh_into(target: Bot, source: Bot) -> Bot:
+    target.__dict__.update({k: v for k, v in source.__dict__.items() if not k.startswith("_")})
+    return target
+
+
+def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
+    unknown = set(fields) - EDITABLE_WHILE_STOPPED
+    if unknown:
+        raise InvalidBot(f"These cannot be changed: {', '.join(sorted(unknown))}.",
+                         fields={k: ["Cannot be changed after creation."] for k in sorted(unknown)})
+    with transaction.atomic():
+        locked = _locked(bot)
+        if locked.archived_at:
+            raise BotStateConflict("This bot is archived.")
+        if set(fields) - EDITABLE_WHILE_RUNNING and locked.status != Bot.Status.STOPPED:
+            raise BotStateConflict("Stop the bot before changing its strategy, parameters or fill settings.")
+        changed = []
+        if "name" in fields:
+            name = (fields["name"] or "").strip()
+            if not name:
+                raise InvalidBot("Give the bot a name.", fields={"name": ["This field may not be blank."]})
+            locked.name = name[:100]
+            changed.append("name")
+        if "strategy" in fields or "params" in fields:
+            strategy = fields.get("strategy", locked.strategy)
+            params = fields.get("params", locked.params if strategy == locked.strategy else {})
+            locked.params = _params_clean(strategy, params)
+            if strategy != locked.strategy or locked.params != bot.params:
+                locked.state = {}  # a strategy's memory belongs to its old settings
+            locked.strategy = strategy
+            changed += ["strategy", "params", "state"]
+        if "fill_overrides" in fields:
+            locked.fill_overrides = _overrides_clean(fields["fill_overrides"])
+            changed.append("fill_overrides")
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+            audit_record(action="bot.update", actor=actor, target=f"bot:{locked.pk}", request=request,
+                         details={"fields": sorted(set(fields))})
+            bot_event_on_commit(bot=locked)
+    return _refresh_into(bot, locked)
+
+
+def _transition(*, bot: Bot, actor, request, to: str, allowed_from: set[str], action: str,
+                cancel_orders: bool = False) -> Bot:
+    with transaction.atomic():
+        locked = _locked(bot)
+        if locked.archived_at:
+            raise BotStateConflict("This bot is archived.")
+        if locked.status == to:
+            return _refresh_into(bot, locked)
+        if locked.status not in allowed_from:
+            raise BotStateConflict(f"A {locked.status} bot cannot be {action}.")
+        now = timezone.now()
+        update = ["status", "updated_at"]
+        locked.status = to
+        if to == Bot.Status.RUNNING:
+            locked.halt_reason = ""
+            locked.started_at = now
+            locked.last_tick_note = ""
+            update += ["halt_reason", "started_at", "last_tick_note"]
+        if to == Bot.Status.STOPPED:
+            locked.stopped_at = now
+            update.append("stopped_at")
+        if cancel_orders:
+            orders_cancel_open(bot=locked, reason=f"bot {action}", locked=True)
+        locked.save(update_fields=update)
+        audit_record(action=AUDIT_ACTIONS[to], actor=actor, target=f"bot:{locked.pk}", request=request, details={"status": to})
+        bot_event_on_commit(bot=locked)
+    return _refresh_into(bot, locked)
+
+
+def bot_start(*, bot: Bot, actor, request=None) -> Bot:
+    if not settings.ENABLE_TRADING:
+        raise TradingDisabled("Trading is switched off on this platform (ENABLE_TRADING=false).")
+    if bot.mode != Bot.Mode.PAPER:
+        raise LiveNotAvailable("live trading needs the promotion workflow")
+    return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.RUNNING, action="started",
+                       allowed_from={Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.HALTED})
+
+
+def bot_stop(*, bot: Bot, actor, request=None) -> Bot:
+    """Stop: open orders are cancelled and their reserved funds released."""
+    return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.STOPPED, action="stopped",
+                       allowed_from={Bot.Status.RUNNING, Bot.Status.PAUSED, Bot.Status.HALTED}, cancel_orders=True)
+
+
+def bot_pause(*, bot: Bot, actor, request=None) -> Bot:
+    """Pause: the strategy is not evaluated and nothing fills; open orders stay until resumed or stopped."""
+    return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.PAUSED, action="paused",
+                       allowed_from={Bot.Status.RUNNING})
+
+
+def bot_archive(*, bot: Bot, actor, request=None) -> Bot:
+    """Delete = archive: stop, cancel open orders, hide from lists; orders, fills and equity are kept."""
+    with transaction.atomic():
+        locked = _locked(bot)
+        if locked.archived_at:
+            return _refresh_into(bot, locked)
+        now = timezone.now()
+        orders_cancel_open(bot=locked, reason="bot archived", locked=True)
+        if locked.status != Bot.Status.STOPPED:
+            locked.stopped_at = now
+        locked.status = Bot.Status.STOPPED
+        locked.archived_at = now
+        locked.save(update_fields=["status", "stopped_at", "archived_at", "updated_at"])
+        audit_record(action="bot.archive", actor=actor, target=f"bot:{locked.pk}", request=request)
+        bot_event_on_commit(bot=locked)
+    return _refresh_into(bot, locked)

@@ -1,0 +1,649 @@
+"""Run every running paper bot of an exchange for one price tick.
+
+`tick_run(exchange=..., tick_key=...)` is called (via the `trading.run_bots_tick` task) after each
+price poll. Per tick:
+
+1. ONE query lists the exchange's running bots (id, symbol, last evaluated candle); ONE Redis read
+   gets the tickers; closed candles are loaded ONCE per symbol (replay: the recorded bars up to the
+   replay step, exactly as the backtest sees them; ccxt/synthetic: the 1m candles closed before now).
+2. Bots on a stale or missing ticker are skipped with the reason in `Bot.last_tick_note`; bots that
+   already evaluated the newest closed candle have nothing to do and are not touched at all.
+3. The rest go in chunks of `BOT_TICK_CHUNK`. Each chunk is one transaction that first CLAIMS its bots:
+   an UPDATE that sets `last_tick_key` only where it is still lower than this tick's key, on rows locked
+   FOR NO KEY UPDATE in id order, returning the bots' fresh rows. A retried task, a redelivered message
+   (acks_late + reject_on_worker_lost) or a second worker on the same tick finds nothing to claim, or
+   waits on the row locks and then finds the claim taken: it can never fill twice. `Order.client_id`
+   (`<candle ms>:<n>`, unique per bot) is a second guard in the database.
+4. Each claimed bot is evaluated by the pure engine (`trading.engine.runner.evaluate`), with the risk
+   gate (`risk.services.order_gate`) called for every order inside this same transaction; then the
+   chunk's orders, fills, wallets, strategy states and equity points are written with a handful of
+   set-based statements. A bot's writes are never split across transactions. If a chunk fails in the
+   database, its bots are retried one bot per transaction, so one bad row never blocks the others.
+
+A paper bot never loads or decrypts an exchange key: nothing here touches keys.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from trading.backtest import Prefix
+from trading.engine.runner import GateRequest, evaluate
+from trading.engine.types import FillConfig, Market, MarketRules, Quote, RestingOrder, StepResult, Wallet
+from trading.feeds import Bar
+from trading.models import Bot, Fill, Order, TickRun
+from trading.services.events import events_on_commit, fill_json, order_json
+from trading.services.orders import fill_config_for, market_rules, platform_fill_config
+
+log = logging.getLogger(__name__)
+
+MAX_BARS = 2100  # the longest lookback a strategy may ask for (sma_cross slow <= 2000)
+MIN_BARS = 50
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass
+class SymbolFeed:
+    """What every bot on one symbol sees this tick."""
+
+    symbol: str
+    bars: list[Bar] = field(default_factory=list)
+    market: Market | None = None
+    price: Decimal | None = None  # marks equity
+    note: str = ""  # why bots on this symbol do nothing this tick
+    rules: MarketRules | None = None
+
+    @property
+    def newest_ms(self) -> int | None:
+        return self.bars[-1].ts_ms if self.bars else None
+
+
+@dataclass
+class TickSummary:
+    exchange: str
+    tick_key: int
+    bots: int = 0
+    evaluated: int = 0
+    skipped: int = 0
+    idle: int = 0  # nothing new to evaluate
+    claimed_elsewhere: int = 0
+    orders: int = 0
+    fills: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    notes: dict = field(default_factory=dict)
+
+
+# --- market data for the tick ---------------------------------------------------------------
+
+def _lookback(params: dict) -> int:
+    numbers = [v for v in (params or {}).values() if isinstance(v, int) and not isinstance(v, bool)]
+    return min(MAX_BARS, max([MIN_BARS, *[n + 2 for n in numbers]]))
+
+
+_candle_cache: dict[tuple[str, str, int, int], list[Bar]] = {}
+
+
+def _candle_bars(exchange: str, symbol: str, before_ms: int, limit: int) -> list[Bar]:
+    """The 1m candles that closed before `before_ms` (cached per minute: they cannot change)."""
+    key = (exchange, symbol, before_ms, limit)
+    bars = _candle_cache.get(key)
+    if bars is None:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT ts, open, high, low, close, volume FROM trading_candle "
+                "WHERE exchange = %s AND symbol = %s AND timeframe = '1m' AND ts < %s ORDER BY ts DESC LIMIT %s",
+                [exchange, symbol, _dt(before_ms), limit])
+            rows = cur.fetchall()
+        bars = [Bar(_ms(ts), o, h, lo, c, v) for ts, o, h, lo, c, v in reversed(rows)]
+        if len(_candle_cache) > 2000:
+            _candle_cache.clear()
+        _candle_cache[key] = bars
+    return bars
+
+
+def _feeds(exchange: str, symbols: dict[str, int], now: float) -> dict[str, SymbolFeed]:
+    """symbols: symbol -> bars wanted. One ticker read for all of them."""
+    from trading.services.prices import _replay_feed, tickers_latest
+
+    tickers = tickers_latest(exchange=exchange, symbols=sorted(symbols))
+    out: dict[str, SymbolFeed] = {}
+    minute_start_ms = int(now // 60) * 60_000
+    for symbol, want in symbols.items():
+        feed = SymbolFeed(symbol)
+        out[symbol] = feed
+        tick = tickers.get(symbol)
+        if tick is None:
+            feed.note = "no price yet for this symbol"
+            continue
+        if tick.stale:
+            feed.note = f"stale price: {tick.reason}"[:200]
+            continue
+        if settings.MARKET_DATA_SOURCE == "replay":
+            replay = _replay_feed(exchange, symbol)
+            if replay is None or tick.exchange_ts is None:
+                feed.note = "no recorded data for this symbol"
+                continue
+            bars = replay.bars
+            idx = _index(replay, tick.exchange_ts)
+            if idx is None:
+                feed.note = "the replayed candle is not in the recording"
+                continue
+            if idx + 1 >= len(bars):
+                feed.note = "end of the recording: no next candle to fill at"
+                continue
+            # parity with the backtest: closed = bars[:n], fills at bars[n].open (n = idx + 1)
+            feed.bars = Prefix(bars, idx + 1)  # no copy
+            nxt = bars[idx + 1]
+            feed.market = Market(next_open=nxt.open, ts_ms=nxt.ts_ms)
+            feed.price = bars[idx].close
+        else:
+            if tick.bid is None or tick.ask is None or tick.last is None:
+                feed.note = "incomplete ticker"
+                continue
+            feed.bars = _candle_bars(exchange, symbol, minute_start_ms, want)
+            if not feed.bars:
+                feed.note = "no closed candle yet"
+                continue
+            feed.market = Market(quote=Quote(tick.bid, tick.ask, tick.last, tick.exchange_ts),
+                                 ts_ms=int(tick.received_at * 1000))
+            feed.price = tick.last
+        feed.rules = market_rules(exchange=exchange, symbol=symbol)
+    return out
+
+
+_index_cache: dict[int, list[int]] = {}
+
+
+def _index(replay, ts_ms: int) -> int | None:
+    key = id(replay.bars)
+    stamps = _index_cache.get(key)
+    if stamps is None or len(stamps) != len(replay.bars):
+        stamps = [b.ts_ms for b in replay.bars]
+        _index_cache[key] = stamps
+    i = bisect.bisect_left(stamps, ts_ms)
+    return i if i < len(stamps) and stamps[i] == ts_ms else None
+
+
+# --- risk hooks (the risk app may be absent in a minimal install) ------------------------------
+
+_RISK: list = []
+
+
+def _risk():
+    """(risk.services, risk.checks), or None if the risk app is not installed."""
+    if not _RISK:
+        try:
+            from risk import checks, services
+
+            _RISK.append((services, checks))
+        except ImportError:  # pragma: no cover - risk ships with the platform
+            _RISK.append(None)
+    return _RISK[0]
+
+
+def _limits_by_bot(rows: list[dict]) -> dict[int, object]:
+    """Effective risk limits for a chunk of bots with ONE query (risk.services.limits_for is one per bot)."""
+    risk = _risk()
+    if risk is None or not rows:
+        return {}
+    services, _checks = risk
+    from django.db.models import Q
+
+    from risk.models import RiskPolicy
+
+    owners = {r["owner_id"] for r in rows}
+    ids = [r["id"] for r in rows]
+    policies = list(RiskPolicy.objects.filter(Q(scope=RiskPolicy.PLATFORM) | Q(scope=RiskPolicy.USER,
+                                                                              user_id__in=owners)
+                                              | Q(scope=RiskPolicy.BOT, bot_id__in=ids)))
+    platform = [p for p in policies if p.scope == RiskPolicy.PLATFORM] or [services.platform_policy()]
+    by_user = defaultdict(list)
+    by_bot = defaultdict(list)
+    for p in policies:
+        if p.scope == RiskPolicy.USER:
+            by_user[p.user_id].append(p)
+        elif p.scope == RiskPolicy.BOT:
+            by_bot[p.bot_id].append(p)
+    return {r["id"]: services.limits_from(services.effective_limits(
+        policies=[*platform, *by_user[r["owner_id"]], *by_bot[r["id"]]])) for r in rows}
+
+
+def _risk_memory(state: dict, now_ms: int, equity: Decimal) -> dict:
+    """The bot's day-start / peak equity and order counters, kept in its state (no extra reads)."""
+    mem = state.setdefault("risk", {})
+    day = _dt(now_ms).strftime("%Y-%m-%d")
+    if mem.get("day") != day:
+        mem.update(day=day, day_start_equity=str(equity), trades_today=0)
+    peak = Decimal(mem.get("peak_equity") or equity)
+    mem["peak_equity"] = str(max(peak, equity))
+    minute = now_ms // 60_000
+    if mem.get("minute") != minute:
+        mem.update(minute=minute, orders_minute=0)
+    return mem
+
+
+def _risk_state(mem: dict, *, equity: Decimal, wallet: Wallet, price: Decimal, open_orders: int, now_ms: int,
+                reduce_only: bool):
+    from risk.checks import RiskState
+
+    return RiskState(equity=equity, day_start_equity=Decimal(mem["day_start_equity"]),
+                     peak_equity=Decimal(mem["peak_equity"]), position_value=wallet.base * price,
+                     open_trades=open_orders + (1 if wallet.base > 0 else 0), trades_today=mem["trades_today"],
+                     orders_last_minute=mem["orders_minute"], reduce_only=reduce_only, now_ms=now_ms,
+                     position_base=wallet.free_base)
+
+
+def _bot_instance(row: dict) -> Bot:
+    return Bot(id=row["id"], owner_id=row["owner_id"], name=row["name"], exchange=row["exchange"],
+               symbol=row["symbol"], strategy=row["strategy"], params=row["params"], mode=Bot.Mode.PAPER,
+               status=Bot.Status.RUNNING, starting_balance=row["starting_balance"], seed=row["seed"],
+               base=row["base"], quote=row["quote"], base_reserved=row["base_reserved"],
+               quote_reserved=row["quote_reserved"], reduce_only=row["reduce_only"])
+
+
+# --- one chunk, one transaction ----------------------------------------------------------------
+
+CLAIM_SQL = """
+WITH c AS (
+    SELECT id FROM trading_bot
+    WHERE id = ANY(%(ids)s) AND status = 'running' AND archived_at IS NULL AND mode = 'paper'
+      AND (last_tick_key IS NULL OR last_tick_key < %(key)s)
+    ORDER BY id
+    FOR NO KEY UPDATE
+)
+UPDATE trading_bot b SET last_tick_key = %(key)s, last_tick_at = %(now)s
+FROM c WHERE b.id = c.id
+RETURNING b.id, b.owner_id, b.name, b.exchange, b.symbol, b.strategy, b.params, b.state, b.seed,
+          b.fill_overrides, b.base, b.quote, b.base_reserved, b.quote_reserved, b.starting_balance, b.reduce_only
+"""
+CLAIM_COLUMNS = ["id", "owner_id", "name", "exchange", "symbol", "strategy", "params", "state", "seed",
+                 "fill_overrides", "base", "quote", "base_reserved", "quote_reserved", "starting_balance",
+                 "reduce_only"]
+
+BOT_UPDATE_SQL = """
+UPDATE trading_bot b SET state = u.state::jsonb, base = u.base, quote = u.quote, base_reserved = u.br,
+    quote_reserved = u.qr, last_price = u.price, last_tick_note = u.note, updated_at = %(now)s
+FROM unnest(%(ids)s::bigint[], %(states)s::text[], %(base)s::numeric[], %(quote)s::numeric[],
+            %(br)s::numeric[], %(qr)s::numeric[], %(price)s::numeric[], %(note)s::text[])
+     AS u(id, state, base, quote, br, qr, price, note)
+WHERE b.id = u.id
+"""
+
+EQUITY_SQL = """
+INSERT INTO trading_equitysnapshot (bot_id, ts, price, base, quote, equity)
+SELECT * FROM unnest(%(ids)s::bigint[], %(ts)s::timestamptz[], %(price)s::numeric[], %(base)s::numeric[],
+                     %(quote)s::numeric[], %(equity)s::numeric[])
+ON CONFLICT (bot_id, ts) DO UPDATE SET price = EXCLUDED.price, base = EXCLUDED.base, quote = EXCLUDED.quote,
+    equity = EXCLUDED.equity
+"""
+
+
+class _Chunk:
+    def __init__(self, exchange: str, tick_key: int, feeds: dict[str, SymbolFeed], base_cfg: FillConfig,
+                 summary: TickSummary):
+        self.exchange, self.tick_key, self.feeds, self.base_cfg, self.summary = (
+            exchange, tick_key, feeds, base_cfg, summary)
+        self._cfg_cache: dict[str, FillConfig] = {}
+
+    def cfg(self, overrides: dict) -> FillConfig:
+        if not overrides:
+            return self.base_cfg
+        key = json.dumps(overrides, sort_keys=True)
+        cfg = self._cfg_cache.get(key)
+        if cfg is None:
+            cfg = self._cfg_cache[key] = fill_config_for(overrides, base=self.base_cfg)
+        return cfg
+
+    def run(self, ids: list[int]) -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute(CLAIM_SQL, {"ids": ids, "key": self.tick_key, "now": now})
+                rows = [dict(zip(CLAIM_COLUMNS, r, strict=True)) for r in cur.fetchall()]
+            self.summary.claimed_elsewhere += len(ids) - len(rows)
+            if not rows:
+                return
+            rows.sort(key=lambda r: r["id"])
+            open_by_bot: dict[int, list[Order]] = defaultdict(list)
+            for o in Order.objects.filter(bot_id__in=[r["id"] for r in rows], status__in=Order.OPEN_STATUSES):
+                open_by_bot[o.bot_id].append(o)
+            limits = _limits_by_bot(rows)
+            writes = _Writes(now, self.tick_key)
+            for row in rows:
+                try:
+                    self._one(row, open_by_bot.get(row["id"], []), limits.get(row["id"]), writes)
+                except Exception as exc:  # noqa: BLE001 - one bot's bug never stops the others
+                    log.exception("bot %s failed on tick %s", row["id"], self.tick_key)
+                    self.summary.errors += 1
+                    writes.note(row, f"error: {exc.__class__.__name__}")
+            writes.flush(self.summary)
+
+    def _one(self, row: dict, open_orders: list[Order], limits, writes: _Writes) -> None:
+        feed = self.feeds[row["symbol"]]
+        resting = [RestingOrder.from_json(o.resting) for o in open_orders if o.resting]
+        wallet = Wallet(base=row["base"], quote=row["quote"], base_reserved=row["base_reserved"],
+                        quote_reserved=row["quote_reserved"])
+        state = row["state"] or {}
+        step_key = feed.newest_ms
+        now_ms = feed.market.ts_ms
+        equity_before = wallet.quote + wallet.base * feed.price
+        mem = _risk_memory(state, now_ms, equity_before)
+        gate = self._gate(row, feed, mem, len(resting), now_ms) if _risk() else None
+        result: StepResult = evaluate(
+            strategy_id=row["strategy"], params=row["params"], state=state, closed_bars=feed.bars,
+            market=feed.market, wallet=wallet, open_orders=resting, rules=feed.rules, cfg=self.cfg(row["fill_overrides"]),
+            seed=row["seed"], step_key=step_key, gate=gate)
+        if not result.evaluated:
+            self.summary.idle += 1
+            return
+        self.summary.evaluated += 1
+        new_state = result.state
+        new_state["risk"] = mem
+        placed = {f.order_id for f in result.fills} | {o.id for o in result.new_orders}
+        placed -= {o.client_id for o in open_orders}
+        mem["trades_today"] = mem.get("trades_today", 0) + len(placed)
+        mem["orders_minute"] = mem.get("orders_minute", 0) + len(placed)
+        equity = result.wallet.quote + result.wallet.base * feed.price
+        mem["peak_equity"] = str(max(Decimal(mem["peak_equity"]), equity))
+        writes.bot(row, result, new_state, feed, open_orders, equity)
+        if limits is not None:
+            _services, checks = _risk()
+            rstate = _risk_state(mem, equity=equity, wallet=result.wallet, price=feed.price,
+                                 open_orders=len(result.open_orders), now_ms=now_ms, reduce_only=row["reduce_only"])
+            decision = checks.check_breakers(rstate, limits)
+            if decision is not None and not decision.allowed:
+                writes.breaches.append((row["id"], rstate))
+
+    def _gate(self, row: dict, feed: SymbolFeed, mem: dict, open_count: int, now_ms: int):
+        services, checks = _risk()
+        bot_cache: list[Bot] = []
+
+        def gate(req: GateRequest):
+            if not bot_cache:
+                bot_cache.append(_bot_instance(row))
+            equity = req.wallet.quote + req.wallet.base * req.price
+            rstate = _risk_state(mem, equity=equity, wallet=req.wallet, price=req.price, open_orders=open_count,
+                                 now_ms=now_ms, reduce_only=row["reduce_only"])
+            proposal = checks.OrderProposal(side=req.side, amount=req.amount, price=req.price,
+                                            reduces_position=req.reduces_position)
+            return services.order_gate(bot=bot_cache[0], proposal=proposal, state=rstate)
+
+        return gate
+
+
+class _Writes:
+    """Everything a chunk writes, flushed with a few set-based statements at the end of its transaction."""
+
+    def __init__(self, now: datetime, tick_key: int):
+        self.now, self.tick_key = now, tick_key
+        self.bot_rows: list[tuple] = []
+        self.equity_rows: list[tuple] = []
+        self.new_orders: list[Order] = []
+        self.changed_orders: list[Order] = []
+        self.fills: list[tuple[Fill, str]] = []  # (fill, client_id of its order)
+        self.events: list[tuple[int, dict]] = []
+        self.notes: list[tuple[int, str]] = []
+        self.owner_of: dict[int, int] = {}
+        self.fill_bots: dict[int, dict] = {}
+        self.breaches: list[tuple[int, object]] = []
+
+    def note(self, row: dict, note: str) -> None:
+        self.notes.append((row["id"], note[:200]))
+
+    def bot(self, row: dict, result: StepResult, state: dict, feed: SymbolFeed, open_orders: list[Order],
+            equity: Decimal) -> None:
+        bot_id = row["id"]
+        self.owner_of[bot_id] = row["owner_id"]
+        w = result.wallet
+        self.bot_rows.append((bot_id, json.dumps(state), w.base, w.quote, w.base_reserved, w.quote_reserved,
+                              feed.price, ""))
+        self.equity_rows.append((bot_id, _dt(feed.newest_ms), feed.price, w.base, w.quote, equity))
+        existing = {o.client_id: o for o in open_orders}
+        resting_now = {o.id: o for o in result.open_orders}
+        fills_by_order: dict[str, list] = defaultdict(list)
+        for f in result.fills:
+            fills_by_order[f.order_id].append(f)
+        ts = self.now
+        touched: set[str] = set()
+        # orders placed this step: market fills, limit placements (taker part and/or resting), rejects
+        new_ids = [oid for oid in dict.fromkeys([*[f.order_id for f in result.fills],
+                                                 *[o.id for o in result.new_orders]]) if oid not in existing]
+        rests = {o.id: o for o in result.new_orders}
+        for oid in new_ids:
+            fills = fills_by_order.get(oid, [])
+            rest = rests.get(oid)
+            first = fills[0] if fills else None
+            filled = sum((f.amount for f in fills), Decimal(0))
+            side = rest.side if rest else first.side
+            amount = filled + (rest.remaining if rest else Decimal(0))
+            reason = (rest.reason if rest else first.reason) or ""
+            tag = (rest.client_tag if rest else first.client_tag) or ""
+            order = Order(bot_id=bot_id, client_id=oid, side=side, type="limit" if rest else "market",
+                          amount=amount, price=rest.price if rest else None, filled=filled,
+                          average_price=_avg(fills), reason=reason[:200], tag=tag[:64], tick_key=self.tick_key,
+                          created_at=ts, updated_at=ts)
+            if rest is not None and oid in resting_now:
+                order.status = Order.Status.PARTIALLY_FILLED if filled > 0 else Order.Status.OPEN
+                order.resting = resting_now[oid].to_json()
+            else:
+                order.status = Order.Status.FILLED
+                order.closed_at = ts
+            self.new_orders.append(order)
+            touched.add(oid)
+        for rej in result.rejects:
+            intent = rej.intent
+            amount = (intent.amount if intent and intent.amount is not None else Decimal(0))
+            order = Order(bot_id=bot_id, client_id=rej.order_id or f"{feed.newest_ms}:reject",
+                          side=intent.side if intent else "buy",
+                          type=intent.type if intent and intent.type in ("market", "limit") else "market",
+                          amount=amount, price=intent.price if intent else None, status=Order.Status.REJECTED,
+                          reason=f"{rej.code}: {rej.message}"[:200], tag=((intent.client_tag if intent else "")
+                                                                          or "")[:64],
+                          tick_key=self.tick_key, created_at=ts, updated_at=ts, closed_at=ts)
+            if intent is not None and intent.type == "cancel":
+                continue  # a cancel of an unknown order is not an order
+            self.new_orders.append(order)
+        # resting orders that filled, partially filled or were cancelled by the strategy
+        cancelled = set(result.cancelled)
+        for oid, order in existing.items():
+            fills = fills_by_order.get(oid, [])
+            if oid in cancelled:
+                order.status, order.resting, order.closed_at = Order.Status.CANCELLED, None, ts
+                order.reason = (order.reason + " | cancelled by the strategy")[:200]
+            elif fills:
+                prior = order.filled
+                order.filled = prior + sum((f.amount for f in fills), Decimal(0))
+                total_cost = (order.average_price or Decimal(0)) * prior + sum((f.price * f.amount for f in fills),
+                                                                              Decimal(0))
+                order.average_price = total_cost / order.filled if order.filled else None
+                if oid in resting_now:
+                    order.status = Order.Status.PARTIALLY_FILLED
+                    order.resting = resting_now[oid].to_json()
+                else:
+                    order.status, order.resting, order.closed_at = Order.Status.FILLED, None, ts
+            elif oid in resting_now and resting_now[oid].to_json() != order.resting:
+                order.resting = resting_now[oid].to_json()  # e.g. after_ms moved on
+            else:
+                continue
+            order.updated_at = ts
+            self.changed_orders.append(order)
+        for f in result.fills:
+            fill = Fill(bot_id=bot_id, side=f.side, price=f.price, amount=f.amount, fee=f.fee,
+                        fee_currency=f.fee_currency, slippage=f.slippage, reference_price=f.reference_price,
+                        liquidity=f.liquidity, tick_key=self.tick_key,
+                        ts=_dt(f.ts_ms) if f.ts_ms is not None else ts)
+            self.fills.append((fill, f.order_id))
+        if result.fills:
+            self.fill_bots[bot_id] = {"name": row["name"], "symbol": row["symbol"], "owner_id": row["owner_id"],
+                                      "fills": [(f.side, f.amount, f.price) for f in result.fills]}
+
+    def flush(self, summary: TickSummary) -> None:
+        with connection.cursor() as cur:
+            if self.bot_rows:
+                cols = list(zip(*self.bot_rows, strict=True))
+                cur.execute(BOT_UPDATE_SQL, {"ids": list(cols[0]), "states": list(cols[1]), "base": list(cols[2]),
+                                             "quote": list(cols[3]), "br": list(cols[4]), "qr": list(cols[5]),
+                                             "price": list(cols[6]), "note": list(cols[7]), "now": self.now})
+            if self.equity_rows:
+                cols = list(zip(*self.equity_rows, strict=True))
+                cur.execute(EQUITY_SQL, {"ids": list(cols[0]), "ts": list(cols[1]), "price": list(cols[2]),
+                                         "base": list(cols[3]), "quote": list(cols[4]), "equity": list(cols[5])})
+            if self.notes:
+                cur.execute("UPDATE trading_bot b SET last_tick_note = u.note FROM unnest(%s::bigint[], %s::text[]) "
+                            "AS u(id, note) WHERE b.id = u.id",
+                            [[n[0] for n in self.notes], [n[1] for n in self.notes]])
+        if self.new_orders:
+            Order.objects.bulk_create(self.new_orders)
+        if self.changed_orders:
+            Order.objects.bulk_update(self.changed_orders, ["status", "filled", "average_price", "resting", "reason",
+                                                            "updated_at", "closed_at"])
+        if self.fills:
+            by_client = {(o.bot_id, o.client_id): o for o in [*self.new_orders, *self.changed_orders]}
+            fills = []
+            for fill, client_id in self.fills:
+                fill.order = by_client[(fill.bot_id, client_id)]
+                fills.append(fill)
+            Fill.objects.bulk_create(fills)
+        summary.orders += len(self.new_orders)
+        summary.fills += len(self.fills)
+        for order in [*self.new_orders, *self.changed_orders]:
+            self.events.append((self.owner_of.get(order.bot_id), {"type": "order", "order": order_json(order)}))
+        for fill, _ in self.fills:
+            self.events.append((self.owner_of.get(fill.bot_id), {"type": "fill", "fill": fill_json(fill)}))
+        events_on_commit([e for e in self.events if e[0] is not None])
+        if self.fill_bots:
+            bots = dict(self.fill_bots)
+            transaction.on_commit(lambda: _notify_fills(bots))
+        self._breakers()
+
+    def _breakers(self) -> None:
+        if not self.breaches:
+            return
+        services, _checks = _risk()
+        for bot_id, rstate in self.breaches:
+            bot = Bot.objects.select_for_update(no_key=True).get(pk=bot_id)  # already ours: no wait
+            services.breakers_check(bot=bot, state=rstate)
+
+
+def _avg(fills) -> Decimal | None:
+    amount = sum((f.amount for f in fills), Decimal(0))
+    if not amount:
+        return None
+    return sum((f.price * f.amount for f in fills), Decimal(0)) / amount
+
+
+def _notify_fills(bots: dict[int, dict]) -> None:
+    """After commit: one "fills" notification per bot that traded. Never raises, never blocks trading."""
+    try:
+        from notifications.services import notify
+    except ImportError:  # pragma: no cover
+        return
+    try:
+        from accounts.models import User
+
+        users = User.objects.in_bulk({b["owner_id"] for b in bots.values()})
+        for bot_id, info in bots.items():
+            user = users.get(info["owner_id"])
+            if user is None:
+                continue
+            lines = [f"{side} {amount.normalize():f} {info['symbol'].split('/')[0]} @ {price.normalize():f}"
+                     for side, amount, price in info["fills"]]
+            ref = _BotRef(bot_id, info["name"], info["symbol"])
+            try:
+                notify(user=user, event="fills", severity="info", title=f"{info['name']}: {len(lines)} fill(s)",
+                       text="; ".join(lines), url_path=f"/bots/{bot_id}/", bot=ref)
+            except Exception:  # noqa: BLE001
+                log.exception("fill notification failed for bot %s", bot_id)
+    except Exception:  # noqa: BLE001 - notifications are best effort
+        log.exception("fill notifications failed")
+
+
+@dataclass
+class _BotRef:
+    pk: int
+    name: str
+    symbol: str
+
+
+# --- the tick ------------------------------------------------------------------------------------
+
+def tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> TickSummary:
+    """Evaluate every running paper bot of `exchange` once for this tick (idempotent per bot and tick)."""
+    started = time.perf_counter()
+    summary = TickSummary(exchange, int(tick_key))
+    if not settings.ENABLE_TRADING:
+        summary.notes["disabled"] = "ENABLE_TRADING is false: no bot runs"
+        return summary
+    now = time.time() if now is None else now
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint FROM trading_bot "
+                    "WHERE exchange = %s AND status = 'running' AND archived_at IS NULL AND mode = 'paper' "
+                    "AND (last_tick_key IS NULL OR last_tick_key < %s)", [exchange, int(tick_key)])
+        bots = cur.fetchall()
+    summary.bots = len(bots)
+    if not bots:
+        return summary
+    wanted: dict[str, int] = {}
+    for _id, symbol, params, _last in bots:
+        wanted[symbol] = max(wanted.get(symbol, MIN_BARS), _lookback(params))
+    feeds = _feeds(exchange, wanted, now)
+    todo: list[int] = []
+    notes: dict[str, list[int]] = defaultdict(list)
+    for bot_id, symbol, _params, last_bar_ms in bots:
+        feed = feeds[symbol]
+        if feed.note:
+            notes[feed.note].append(bot_id)
+        elif last_bar_ms is not None and feed.newest_ms <= last_bar_ms:
+            summary.idle += 1  # this candle is evaluated already: nothing can happen until the next one
+        else:
+            todo.append(bot_id)
+    if notes:
+        summary.skipped = sum(len(v) for v in notes.values())
+        summary.notes = {k: len(v) for k, v in notes.items()}
+        with connection.cursor() as cur:
+            for note, ids in notes.items():
+                cur.execute("UPDATE trading_bot SET last_tick_note = %s WHERE id = ANY(%s) AND last_tick_note <> %s",
+                            [note, ids, note])
+    todo.sort()
+    chunk = _Chunk(exchange, int(tick_key), feeds, platform_fill_config(), summary)
+    size = max(1, settings.BOT_TICK_CHUNK)
+    for i in range(0, len(todo), size):
+        ids = todo[i:i + size]
+        try:
+            chunk.run(ids)
+        except DatabaseError:
+            log.exception("tick chunk failed on %s; retrying its %d bots one by one", exchange, len(ids))
+            for bot_id in ids:
+                try:
+                    chunk.run([bot_id])
+                except DatabaseError:
+                    log.exception("bot %s failed on tick %s", bot_id, tick_key)
+                    summary.errors += 1
+    summary.seconds = time.perf_counter() - started
+    if summary.evaluated or summary.skipped or summary.errors:
+        TickRun.objects.create(exchange=exchange, tick_key=int(tick_key), started_at=_dt(int(now * 1000)),
+                               finished_at=timezone.now(), bots=summary.bots, evaluated=summary.evaluated,
+                               skipped=summary.skipped, orders=summary.orders, fills=summary.fills,
+                               errors=summary.errors, notes=summary.notes)
+    return summary
+
+
