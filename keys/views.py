@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.api import DomainError
 from keys.forms import KeyForm
 from keys.selectors import key_age_days, key_rotate_due, keys_for
-from keys.services import key_create, key_delete, key_test, keys_revoke_all
+from keys.services import key_create, key_delete, key_relabel, key_test, keys_revoke_all
 
 
 @sensitive_post_parameters("api_key", "secret", "passphrase", "uid")
@@ -44,6 +44,20 @@ def key_test_view(request, pk: int):
         messages.success(request, f"{key.label}: {outcome['message']}")
     else:
         messages.error(request, f"{key.label}: {outcome['error']['message']}")
+    return redirect("keys")
+
+
+@login_required
+@require_POST
+def key_relabel_view(request, pk: int):
+    key = get_object_or_404(keys_for(request.user), pk=pk)
+    old = key.label
+    try:
+        key_relabel(key=key, label=request.POST.get("label", ""), actor=request.user, request=request)
+    except DomainError as exc:
+        messages.error(request, f"{old}: {exc.message}")
+    else:
+        messages.success(request, f"Renamed “{old}” to “{key.label}”.")
     return redirect("keys")
 
 

@@ -18,14 +18,15 @@ WRONG_SECRET = "wrongSecretPlaceholder" + "9" * 42
 
 def _add_key(page, *, label: str, api_key: str, secret: str) -> None:
     page.get_by_label("Exchange").select_option("binance")
-    page.get_by_label("Label").fill(label)
+    page.get_by_label("Label", exact=True).fill(label)
     page.get_by_label("API key").fill(api_key)
     page.get_by_label("Secret").fill(secret)
     page.get_by_role("button", name="Save key").click()
 
 
 def _row(page, label: str):
-    return page.get_by_test_id("key-row").filter(has=page.get_by_role("cell", name=label, exact=True))
+    name = page.get_by_test_id("key-label").filter(has_text=re.compile(rf"^{re.escape(label)}$"))
+    return page.get_by_test_id("key-row").filter(has=name)
 
 
 def test_add_a_key_see_it_masked_test_it_and_delete_it(page, login, alice, use_binance_emulator):
@@ -54,16 +55,29 @@ def test_add_a_key_see_it_masked_test_it_and_delete_it(page, login, alice, use_b
     expect(_row(page, "typo").get_by_test_id("key-test-result")).to_contain_text("Failed")
     assert WRONG_SECRET not in page.content()
 
+    # relabel on the page
+    typo = _row(page, "typo")
+    typo.get_by_text("Rename").click()
+    typo.get_by_label("New label for typo").fill("wrong secret")
+    typo.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Renamed “typo” to “wrong secret”.")).to_be_visible()
+    wrong = _row(page, "wrong secret")
+    wrong.get_by_text("Rename").click()
+    wrong.get_by_label("New label for wrong secret").fill("main")  # taken: a clear message, nothing changes
+    wrong.get_by_role("button", name="Save").click()
+    expect(page.locator(".msg.error")).to_contain_text("already have a binance key labelled 'main'")
+    expect(_row(page, "wrong secret")).to_have_count(1)
+
     page.on("dialog", lambda dialog: dialog.accept())  # "Delete the key …?"
     _row(page, "main").get_by_role("button", name="Delete").click()
     expect(page.get_by_text("Deleted key “main”.")).to_be_visible()
     expect(_row(page, "main")).to_have_count(0)
-    expect(_row(page, "typo")).to_have_count(1)
-    assert list(ExchangeKey.objects.values_list("label", flat=True)) == ["typo"]
+    expect(_row(page, "wrong secret")).to_have_count(1)
+    assert list(ExchangeKey.objects.values_list("label", flat=True)) == ["wrong secret"]
 
     events = AuditEvent.objects.filter(actor=alice, action__startswith="key.")
     assert sorted(events.values_list("action", flat=True)) == [
-        "key.create", "key.create", "key.delete", "key.test", "key.test"]
+        "key.create", "key.create", "key.delete", "key.relabel", "key.test", "key.test"]
     assert SECRET not in str(list(events.values_list("details", flat=True)))
     assert page.js_errors == []
 
