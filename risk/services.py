@@ -347,20 +347,21 @@ def _cooldown_until_ms(*, bot: Bot, limits: Limits) -> int | None:
     return int(last.timestamp() * 1000) + limits.cooldown_minutes * 60_000
 
 
-def order_gate(*, bot: Bot, proposal: OrderProposal, state: RiskState) -> Decision:
+def order_gate(*, bot: Bot, proposal: OrderProposal, state: RiskState, limits: Limits | None = None) -> Decision:
     """THE pre-trade gate. Call it inside the per-bot transaction right before writing the order row.
 
     Locks the global and owner kill switch rows FOR SHARE until that transaction ends, so an
     emergency stop (which UPDATEs those rows) waits for this order to commit and every later
     order sees the switch. The switch, halt and reduce-only flags come from the database, not the
-    caller; then the pure checks run with the bot's effective limits. A refusal is recorded as a
-    RiskEvent in the same transaction.
+    caller; then the pure checks run with the bot's effective limits (`limits`, if the caller
+    already computed them for many bots at once). A refusal is recorded as a RiskEvent in the
+    same transaction.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("order_gate() must run inside the transaction that writes the order")
     rows = switches_lock_for_order(user_id=bot.owner_id)
     engaged = [key for key, on in rows if on]
-    limits = limits_for(bot=bot)
+    limits = limits if limits is not None else limits_for(bot=bot)
     state = replace(
         state,
         kill_switch=bool(engaged),
@@ -531,7 +532,7 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
 
 # --- circuit breakers ----------------------------------------------------------------------------
 
-def breakers_check(*, bot: Bot, state: RiskState) -> Decision | None:
+def breakers_check(*, bot: Bot, state: RiskState, limits: Limits | None = None) -> Decision | None:
     """Evaluate the daily-loss / drawdown breakers for a bot whose row the caller holds FOR UPDATE.
 
     On a breach: halt the bot, cancel its open orders, record a risk event and alert (after
@@ -539,9 +540,15 @@ def breakers_check(*, bot: Bot, state: RiskState) -> Decision | None:
     """
     if bot.status == Bot.Status.HALTED:
         return None
-    decision = check_breakers(state, limits_for(bot=bot))
+    decision = check_breakers(state, limits if limits is not None else limits_for(bot=bot))
     if decision.allowed:
         return None
+    _breach_halt(bot=bot, decision=decision)
+    return decision
+
+
+def _breach_halt(*, bot: Bot, decision: Decision) -> None:
+    """Halt a locked bot for a breach: cancel its orders, record the event, alert after commit."""
     cancelled = _halt_locked(bot=bot, reason=f"Circuit breaker: {decision.reason}")
     risk_event_record(code=decision.code, severity=RiskEvent.CRITICAL, bot=bot,
                       message=f"Circuit breaker tripped on {bot.name}: {decision.reason}",
@@ -556,7 +563,92 @@ def breakers_check(*, bot: Bot, state: RiskState) -> Decision | None:
                url_path=f"/bots/{bot.pk}/", dedupe_key=f"breaker:{bot.pk}:{timezone.now():%Y-%m-%d}")
 
     transaction.on_commit(alert)
-    return decision
+
+
+def _bot_risk_state(bot: Bot, price: Decimal | None, now_ms: int) -> RiskState | None:
+    """What the tick path would see, from the bot's wallet, its risk memory and the latest price."""
+    price = price if price is not None else bot.last_price
+    if price is None:
+        return None
+    equity = bot.quote + bot.base * price
+    mem = (bot.state or {}).get("risk") or {}
+    today = timezone.now().strftime("%Y-%m-%d")
+    day_start = Decimal(mem["day_start_equity"]) if mem.get("day") == today and mem.get("day_start_equity") \
+        else equity
+    peak = max(Decimal(mem.get("peak_equity") or equity), equity)
+    return RiskState(equity=equity, day_start_equity=day_start, peak_equity=peak, position_value=bot.base * price,
+                     position_base=bot.base, now_ms=now_ms)
+
+
+def risk_monitor_run() -> dict:
+    """The periodic risk monitor: daily loss / drawdown per bot, and daily loss per user across bots.
+
+    Reads prices from the price store (never the exchange), then halts breaching bots one short
+    transaction each. Safe to run next to the tick path (both lock the bot row; a halted bot is
+    skipped).
+    """
+    from trading.services.prices import tickers_latest
+
+    now_ms = int(time.time() * 1000)
+    bots = list(Bot.objects.filter(status__in=ACTIVE_BOT_STATUSES, archived_at__isnull=True)
+                .only("id", "owner_id", "name", "exchange", "symbol", "status", "base", "quote", "state",
+                      "last_price", "reduce_only"))
+    wanted: dict[str, set[str]] = {}
+    for bot in bots:
+        wanted.setdefault(bot.exchange, set()).add(bot.symbol)
+    prices: dict[tuple[str, str], Decimal] = {}
+    for exchange, symbols in wanted.items():
+        try:
+            ticks = tickers_latest(exchange=exchange, symbols=sorted(symbols))
+        except Exception:  # price store down: fall back to each bot's last known price
+            log.warning("risk monitor: no prices for %s", exchange)
+            continue
+        for symbol, tick in ticks.items():
+            if tick is not None and tick.last is not None:
+                prices[(exchange, symbol)] = tick.last
+    summary = {"bots": len(bots), "halted": [], "users_halted": []}
+    per_user: dict[int, list[tuple[Bot, RiskState]]] = {}
+    for bot in bots:
+        state = _bot_risk_state(bot, prices.get((bot.exchange, bot.symbol)), now_ms)
+        if state is None:
+            continue
+        per_user.setdefault(bot.owner_id, []).append((bot, state))
+        limits = limits_for(bot=bot)
+        if check_breakers(state, limits).allowed:
+            continue
+        with transaction.atomic():
+            locked = Bot.objects.select_for_update().filter(pk=bot.pk, status__in=ACTIVE_BOT_STATUSES).first()
+            if locked is None:
+                continue
+            state = _bot_risk_state(locked, prices.get((bot.exchange, bot.symbol)), now_ms) or state
+            if breakers_check(bot=locked, state=state, limits=limits):
+                summary["halted"].append(bot.pk)
+    for user_id, rows in per_user.items():
+        user_limit = _user_daily_loss_limit(user_id)
+        start = sum((s.day_start_equity for _, s in rows), Decimal(0))
+        now_equity = sum((s.equity for _, s in rows), Decimal(0))
+        if user_limit is None or start <= 0:
+            continue
+        loss_pct = (start - now_equity) / start * 100
+        if loss_pct < user_limit:
+            continue
+        decision = Decision(False, "user_daily_loss",
+                            f"Your bots together lost {loss_pct.quantize(Decimal('0.01'))}% today, reaching the "
+                            f"limit of {user_limit}% of the day's starting equity")
+        with transaction.atomic():
+            for bot in Bot.objects.select_for_update().filter(owner_id=user_id, status__in=ACTIVE_BOT_STATUSES) \
+                    .order_by("pk"):
+                _breach_halt(bot=bot, decision=decision)
+                summary["halted"].append(bot.pk)
+        summary["users_halted"].append(user_id)
+    return summary
+
+
+def _user_daily_loss_limit(user_id: int) -> Decimal | None:
+    rows = list(RiskPolicy.objects.filter(Q(scope=RiskPolicy.PLATFORM) | Q(scope=RiskPolicy.USER, user_id=user_id)))
+    if not any(r.scope == RiskPolicy.PLATFORM for r in rows):
+        rows.append(platform_policy())
+    return effective_limits(policies=rows)["daily_loss_pct"]
 
 
 # --- system status -----------------------------------------------------------------------------

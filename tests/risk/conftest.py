@@ -8,16 +8,17 @@ import pytest
 from risk.checks import OrderProposal, RiskState
 
 
-@pytest.fixture
-def make_bot(db):
+def create_bot(owner, *, name="bot", status="running", quote="1000", base="0", symbol="BTC/USDT", **extra):
     from trading.models import Bot
 
-    def make(owner, *, name="bot", status="running", quote="1000", base="0", symbol="BTC/USDT", **extra):
-        return Bot.objects.create(owner=owner, name=name, exchange="binance", symbol=symbol, strategy="sma_cross",
-                                  params={"fast": 2, "slow": 3}, starting_balance=Decimal(quote), seed=7,
-                                  status=status, quote=Decimal(quote), base=Decimal(base), **extra)
+    return Bot.objects.create(owner=owner, name=name, exchange="binance", symbol=symbol, strategy="sma_cross",
+                              params={"fast": 2, "slow": 3}, starting_balance=Decimal(quote), seed=7,
+                              status=status, quote=Decimal(quote), base=Decimal(base), **extra)
 
-    return make
+
+@pytest.fixture
+def make_bot(db):
+    return create_bot
 
 
 def calm_state(**overrides) -> RiskState:
