@@ -44,7 +44,7 @@ from .types import (
     StepResult,
     Wallet,
 )
-from .wallet import apply, release, reserve, with_reservations
+from .wallet import WalletError, apply, release, reserve, with_reservations
 
 
 class GateDecision(Protocol):
@@ -134,8 +134,9 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
 
     def book(fill: Fill, order: RestingOrder | None = None) -> None:
         nonlocal wallet, avg
+        after = apply(wallet, fill, from_order=order)
         avg = _avg_after(avg, wallet.base, fill)
-        wallet = apply(wallet, fill, from_order=order)
+        wallet = after
         fills.append(fill)
 
     # 2. resting orders against the new closed bars; best-priced first, then oldest
@@ -148,7 +149,17 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
                 order = by_id[original.id]
                 fill = fill_limit(order, bar, rules=rules, cfg=cfg, volume_available=budget[order.side])
                 if fill is not None:
-                    book(fill, order)
+                    try:
+                        book(fill, order)
+                    except WalletError:
+                        # the caller's wallet no longer backs this order (edited outside the engine):
+                        # the exchange would have refused it, so drop it instead of going negative
+                        rejects.append(Reject("insufficient_funds", "Insufficient balance for the resting order",
+                                              order.id))
+                        wallet = release(wallet, order)
+                        by_id[order.id] = replace(order, filled=order.amount)
+                        cancelled.append(order.id)
+                        continue
                     order = replace(order, filled=order.filled + fill.amount)
                     used = budget[order.side]
                     span = bar.high - bar.low
