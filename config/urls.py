@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("keys.api.urls")),
     path("", include("trading.api.urls")),
     path("", include("risk.api.urls")),
+    path("", include("notifications.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -19,4 +20,5 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", include("accounts.urls")),
     path("", include("risk.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -408,7 +408,7 @@ def outbox_deliver(*, outbox_id: int, now: datetime | None = None, fold: bool = 
     """
     now = now or timezone.now()
     with transaction.atomic():
-        row = Outbox.objects.select_for_update().select_related("channel").filter(pk=outbox_id).first()
+        row = Outbox.objects.select_for_update(of=("self",)).select_related("channel").filter(pk=outbox_id).first()
         if row is None or row.state != Outbox.State.PENDING or row.next_attempt_at > now:
             return "skipped"
         channel = row.channel

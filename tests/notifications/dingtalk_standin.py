@@ -15,6 +15,7 @@ Modes for fault tests: "ok", "fail" (HTTP 503), "slow" (answers after `delay` se
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -129,10 +130,8 @@ class DingTalkStandIn:
             time.sleep(self.delay)
         status, body, headers = self._decide(handler, parts.path, query, raw)
         record["answer"] = body if body is not None else {"http": status}
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
             self._answer(handler, status, body, headers)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout)
 
     def _decide(self, handler, path, query, raw):
         if self.mode == "fail":
