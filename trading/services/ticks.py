@@ -94,7 +94,9 @@ class TickSummary:
 
 # --- market data for the tick ---------------------------------------------------------------
 
-def _lookback(params: dict) -> int:
+def _lookback(params: dict | str) -> int:
+    if isinstance(params, str):
+        params = json.loads(params)
     numbers = [v for v in (params or {}).values() if isinstance(v, int) and not isinstance(v, bool)]
     return min(MAX_BARS, max([MIN_BARS, *[n + 2 for n in numbers]]))
 
@@ -319,6 +321,10 @@ class _Chunk:
             with connection.cursor() as cur:
                 cur.execute(CLAIM_SQL, {"ids": ids, "key": self.tick_key, "now": now})
                 rows = [dict(zip(CLAIM_COLUMNS, r, strict=True)) for r in cur.fetchall()]
+            for r in rows:  # Django's PostgreSQL backend hands jsonb over as text
+                for name in ("params", "state", "fill_overrides"):
+                    if isinstance(r[name], str):
+                        r[name] = json.loads(r[name])
             self.summary.claimed_elsewhere += len(ids) - len(rows)
             if not rows:
                 return
