@@ -20,7 +20,6 @@ ts_ms=now_ms)` and the same `step_key` rule (the newest closed candle's open tim
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -114,17 +113,17 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
     Raises ParamError for an unknown strategy or bad params.
     """
     strategy = get_strategy(strategy_id, params)
-    state = copy.deepcopy(state) if state else {}
+    last_ms = ((state or {}).get("engine") or {}).get("last_bar_ms")
+    if not closed_bars or (last_ms is not None and closed_bars[-1].ts_ms <= last_ms):
+        # no new closed candle since the last evaluation: nothing to decide, nothing can fill
+        return StepResult(state=_copy(state or {}), wallet=with_reservations(wallet, open_orders),
+                          open_orders=list(open_orders), evaluated=False)
+    state = _copy(state or {})
     eng = state.setdefault("engine", {})
     strat_state = state.setdefault("strategy", {})
     open_orders = list(open_orders)
     wallet = with_reservations(wallet, open_orders)
-    if not closed_bars:
-        return StepResult(state=state, wallet=wallet, open_orders=open_orders, evaluated=False)
     last_bar = closed_bars[-1]
-    last_ms = eng.get("last_bar_ms")
-    if last_ms is not None and last_bar.ts_ms <= last_ms:
-        return StepResult(state=state, wallet=wallet, open_orders=open_orders, evaluated=False)
 
     avg = Decimal(eng["avg_price"]) if eng.get("avg_price") else None
     fills: list[Fill] = []
@@ -169,8 +168,6 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
                                    else (bar.high - order.price) / span) if span > 0 else Decimal(1)
                         used = bar.volume * min(Decimal(1), through) * cfg.limit_volume_share
                     budget[order.side] = max(ZERO, used - fill.amount)
-                if order.after_ms <= bar.ts_ms:
-                    order = replace(order, after_ms=bar.ts_ms + 1)
                 by_id[order.id] = order
         open_orders = [by_id[o.id] for o in open_orders if by_id[o.id].remaining > 0]
 
@@ -236,6 +233,15 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
         eng["unseen_fills"] = [f.to_json() for f in fills[after_fills_start:]]
     return StepResult(fills=fills, rejects=rejects, new_orders=new_orders, cancelled=cancelled, state=state,
                       wallet=wallet, open_orders=open_orders, evaluated=True)
+
+
+def _copy(value):
+    """Deep copy of JSON-shaped data (dicts, lists, scalars): much cheaper than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _fill_kwargs(data: dict) -> dict:
