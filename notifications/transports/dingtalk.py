@@ -87,7 +87,7 @@ _ERRCODES = {
     400102: ("the robot is disabled in DingTalk", True),
     400106: ("the robot no longer exists in DingTalk", True),
     400013: ("the DingTalk group of this robot was dissolved", True),
-    -1: ("DingTalk is busy; will retry", False),
+    -1: ("DingTalk is busy (errcode -1)", False),
 }
 _CONTENT_ERRCODES = {400105, 430101, 430102, 430103, 430104}
 
@@ -164,7 +164,7 @@ class DingTalkTransport(Transport):
             raise TransportError(f"DingTalk answered with a redirect (HTTP {status}); redirects are not followed",
                                  permanent=True, http_status=status)
         if status == 429 or status >= 500:
-            raise TransportError(f"DingTalk server error (HTTP {status}); will retry", http_status=status)
+            raise TransportError(f"DingTalk server error (HTTP {status})", http_status=status)
         if status != 200:
             raise TransportError(f"not a DingTalk robot endpoint (HTTP {status})", permanent=True, http_status=status)
         try:

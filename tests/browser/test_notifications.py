@@ -1,0 +1,64 @@
+"""A person adds a DingTalk robot, sends a test that really reaches the (stand-in) robot, and reads the
+delivery log — in a real browser."""
+
+import pytest
+from playwright.sync_api import expect
+
+from notifications.models import Channel
+from tests.notifications.dingtalk_standin import SECRET, TOKEN, DingTalkStandIn
+
+
+@pytest.fixture
+def robot(settings):
+    settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]  # the stand-in lives on loopback
+    settings.DASHBOARD_PUBLIC_URL = "https://trade.example.com"
+    server = DingTalkStandIn().start()
+    yield server
+    server.stop()
+
+
+def _add_channel(page, robot, *, name, secret):
+    page.goto("/notifications/")
+    expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
+    expect(page.get_by_test_id("no-channels")).to_be_visible()
+    page.get_by_label("Kind").select_option("dingtalk")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("DingTalk webhook URL").fill(robot.url)
+    page.get_by_label("DingTalk signing secret").fill(secret)
+    expect(page.get_by_label("Apprise URL")).to_be_hidden()
+    page.get_by_role("button", name="Save channel").click()
+    expect(page.get_by_text(f"Saved channel “{name}”")).to_be_visible()
+    return page.get_by_test_id("channel-row").filter(has_text=name)
+
+
+def test_add_a_dingtalk_channel_send_a_test_and_see_the_delivery_log(page, login, alice, robot):
+    login(page, alice)
+    row = _add_channel(page, robot, name="Trading desk", secret=SECRET)
+    expect(row.get_by_test_id("channel-mask")).to_have_text(f"127.0.0.1 · token …{TOKEN[-4:]}")
+    assert TOKEN not in page.content() and SECRET not in page.content()
+
+    row.get_by_role("button", name="Send test").click()
+    expect(page.get_by_text("Trading desk: Delivered: DingTalk accepted the test message.")).to_be_visible()
+    assert len(robot.received) == 1  # the click really reached the robot
+    card = robot.received[0]["actionCard"]
+    assert card["title"] == "Test message" and card["singleURL"] == "https://trade.example.com/notifications/"
+
+    log_row = page.get_by_test_id("delivery-log").get_by_test_id("log-row").first
+    expect(log_row).to_contain_text("Test message")
+    expect(log_row).to_contain_text("Trading desk")
+    expect(log_row.get_by_test_id("log-outcome")).to_contain_text("Delivered")
+    expect(page.get_by_test_id("channel-row").get_by_test_id("channel-test-result")).to_contain_text("OK")
+    assert page.js_errors == []
+
+
+def test_a_wrong_secret_shows_a_signature_problem_and_disables_the_channel(page, login, alice, robot):
+    login(page, alice)
+    row = _add_channel(page, robot, name="Typo", secret="SECwrong0secret0000000000000")
+    row.get_by_role("button", name="Send test").click()
+    expect(page.get_by_text("Typo: Not delivered: bad signature")).to_be_visible()
+    expect(page.get_by_test_id("channel-disabled")).to_be_visible()
+    log_row = page.get_by_test_id("log-row").first
+    expect(log_row.get_by_test_id("log-outcome")).to_contain_text("Failed")
+    expect(log_row.get_by_test_id("log-reason")).to_contain_text("bad signature")
+    assert robot.received == [] and len(robot.requests) == 1
+    assert Channel.objects.get().is_active is False
