@@ -83,12 +83,17 @@ class RiskPolicy(models.Model):
     max_orders_per_minute = models.PositiveIntegerField(null=True, blank=True)
     cooldown_minutes = models.PositiveIntegerField(null=True, blank=True,
                                                    help_text="No new entries this long after a breach.")
+    user_daily_loss_pct = models.DecimalField(
+        null=True, blank=True, max_digits=7, decimal_places=3,
+        help_text="Circuit breaker for a whole account: all of a user's bots together vs the day's starting "
+                  "equity, %. Breach halts all of the user's bots. Ignored on bot rows.")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
 
     LIMIT_FIELDS = ("max_position_quote", "max_position_pct", "max_open_trades", "max_trades_per_day",
-                    "daily_loss_pct", "max_drawdown_pct", "max_orders_per_minute", "cooldown_minutes")
+                    "daily_loss_pct", "max_drawdown_pct", "max_orders_per_minute", "cooldown_minutes",
+                    "user_daily_loss_pct")
     LONGER_IS_TIGHTER = frozenset({"cooldown_minutes"})
 
     class Meta:

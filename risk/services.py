@@ -49,6 +49,7 @@ PLATFORM_DEFAULTS = {
     "max_drawdown_pct": Decimal("25"),
     "max_orders_per_minute": 10,
     "cooldown_minutes": 60,
+    "user_daily_loss_pct": Decimal("5"),
 }
 
 
@@ -574,21 +575,16 @@ def breakers_check(*, bot: Bot, state: RiskState, limits: Limits | None = None) 
 
 
 def _breach_halt(*, bot: Bot, decision: Decision) -> None:
-    """Halt a locked bot for a breach: cancel its orders, record the event, alert after commit."""
+    """Halt a locked bot for a breach: cancel its orders, record the event, queue the alert with the same commit."""
     cancelled = _halt_locked(bot=bot, reason=f"Circuit breaker: {decision.reason}")
     risk_event_record(code=decision.code, severity=RiskEvent.CRITICAL, bot=bot,
                       message=f"Circuit breaker tripped on {bot.name}: {decision.reason}",
                       details={"orders_cancelled": cancelled})
-    owner = bot.owner
-    name = bot.name
-
-    def alert():
-        _alert(user=owner, bot=bot, event="risk", severity="critical", title=f"Bot {name} halted",
-               text=f"Circuit breaker: {decision.reason}. Open orders cancelled: {cancelled}. "
-                    f"The bot stays halted until you resume it.",
-               url_path=f"/bots/{bot.pk}/", dedupe_key=f"breaker:{bot.pk}:{timezone.now():%Y-%m-%d}")
-
-    transaction.on_commit(alert)
+    # the outbox row commits (or rolls back) with the halt; delivery is queued after commit
+    _alert(user=bot.owner, bot=bot, event="risk", severity="critical", title=f"Bot {bot.name} halted",
+           text=f"Circuit breaker: {decision.reason}. Open orders cancelled: {cancelled}. "
+                f"The bot stays halted until you resume it.",
+           url_path=f"/bots/{bot.pk}/", dedupe_key=f"breaker:{bot.pk}:{timezone.now():%Y-%m-%dT%H:%M}")
 
 
 def _bot_risk_state(bot: Bot, price: Decimal | None, now_ms: int) -> RiskState | None:
@@ -674,7 +670,7 @@ def _user_daily_loss_limit(user_id: int) -> Decimal | None:
     rows = list(RiskPolicy.objects.filter(Q(scope=RiskPolicy.PLATFORM) | Q(scope=RiskPolicy.USER, user_id=user_id)))
     if not any(r.scope == RiskPolicy.PLATFORM for r in rows):
         rows.append(platform_policy())
-    return effective_limits(policies=rows)["daily_loss_pct"]
+    return effective_limits(policies=rows)["user_daily_loss_pct"]
 
 
 # --- system status -----------------------------------------------------------------------------

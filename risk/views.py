@@ -22,6 +22,7 @@ LIMIT_LABELS = {
     "max_drawdown_pct": "Max drawdown from peak (%)",
     "max_orders_per_minute": "Max orders per minute per bot",
     "cooldown_minutes": "Cool-down after a breach (minutes)",
+    "user_daily_loss_pct": "Daily loss of all your bots together (%)",
 }
 
 

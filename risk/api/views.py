@@ -107,6 +107,7 @@ class PolicyIn(serializers.Serializer):
     max_orders_per_minute = serializers.IntegerField(min_value=0, max_value=100000, required=False,
                                                      allow_null=True)
     cooldown_minutes = serializers.IntegerField(min_value=0, max_value=100000, required=False, allow_null=True)
+    user_daily_loss_pct = serializers.DecimalField(**PCT)
 
     def validate(self, attrs):
         if not attrs:
