@@ -1,0 +1,73 @@
+"""POST /api/bots/: validation 400s with per-field messages, live refused, defaults filled in."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/bots/"
+GOOD = {"name": "Trend", "exchange": "binance", "symbol": "BTC/USDT", "strategy": "sma_cross",
+        "params": {"fast": 5, "slow": 20}, "starting_balance": "1000"}
+
+
+def test_create_a_paper_bot(api, alice):
+    r = api(alice).post(URL, GOOD, format="json")
+    assert r.status_code == 201, r.json()
+    bot = r.json()
+    assert bot["status"] == "stopped" and bot["mode"] == "paper"
+    assert bot["params"] == {"fast": 5, "slow": 20, "size_pct": "100"}
+    assert bot["quote"] == "1000.000000000000000000" and bot["base"] == "0.000000000000000000"
+    assert bot["equity"] == "1000.000000000000000000"
+    listed = api(alice).get(URL).json()
+    assert [b["id"] for b in listed] == [bot["id"]]
+
+
+@pytest.mark.parametrize(("change", "field", "text"), [
+    ({"params": {"fast": 30, "slow": 20}}, "params.fast", "less than slow"),
+    ({"params": {"fast": 0, "slow": 20}}, "params.fast", "at least 1"),
+    ({"params": {"fast": "abc", "slow": 20}}, "params.fast", "whole number"),
+    ({"params": {"fast": 5, "slow": 20, "size_pct": "150"}}, "params.size_pct", "at most 100"),
+    ({"params": {"fast": 5, "slow": 20, "leverage": 10}}, "params.leverage", "unknown parameter"),
+    ({"strategy": "dca", "params": {}}, "params.order_amount", "required"),
+    ({"strategy": "martingale"}, "strategy", "Unknown strategy"),
+    ({"starting_balance": "0"}, "starting_balance", "greater than 0"),
+    ({"starting_balance": "lots"}, "starting_balance", "valid number"),
+    ({"exchange": "mtgox"}, "exchange", "valid choice"),
+    ({"symbol": "btc-usdt"}, "symbol", "BTC/USDT"),
+    ({"name": ""}, "name", "blank"),
+    ({"fill_overrides": {"reject_rate": "5"}}, "fill_overrides.reject_rate", "between 0 and 1"),
+    ({"params": [1, 2]}, "params", "object"),
+])
+def test_bad_input_is_a_400_naming_the_field(api, alice, change, field, text):
+    r = api(alice).post(URL, {**GOOD, **change}, format="json")
+    assert r.status_code == 400, r.json()
+    body = r.json()["error"]
+    assert body["code"] == "invalid"
+    assert field in body["fields"], body
+    assert text.lower() in " ".join(body["fields"][field]).lower()
+
+
+def test_live_mode_is_refused_until_the_promotion_workflow(api, alice):
+    r = api(alice).post(URL, {**GOOD, "mode": "live"}, format="json")
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "live_not_available"
+    assert r.json()["error"]["message"] == "live trading needs the promotion workflow"
+    assert api(alice).get(URL).json() == []
+
+
+def test_anonymous_users_cannot_list_or_create(anon):
+    assert anon.get(URL).status_code == 401
+    assert anon.post(URL, GOOD, format="json").status_code == 401
+
+
+def test_params_are_editable_only_while_stopped(api, alice):
+    bot = api(alice).post(URL, GOOD, format="json").json()
+    url = f"{URL}{bot['id']}/"
+    assert api(alice).post(f"{url}start/").status_code == 200
+    r = api(alice).patch(url, {"params": {"fast": 6, "slow": 20}}, format="json")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "bot_state_conflict"
+    assert api(alice).patch(url, {"name": "Renamed"}, format="json").json()["name"] == "Renamed"
+    assert api(alice).post(f"{url}stop/").json()["status"] == "stopped"
+    r = api(alice).patch(url, {"params": {"fast": 6, "slow": 20}}, format="json")
+    assert r.status_code == 200 and r.json()["params"]["fast"] == 6
+    r = api(alice).patch(url, {"params": {"fast": 60, "slow": 20}}, format="json")
+    assert r.status_code == 400 and "params.fast" in r.json()["error"]["fields"]
