@@ -309,3 +309,40 @@ def test_a_partial_limit_fill_is_rounded_down_to_the_amount_step():
     fill = fill_limit(resting(amount="5"), bar(0, 100, 100, 90, 92, "2.5"),
                       rules=MarketRules(amount_step=D("0.1")), cfg=NO_REJECTS)
     assert fill.amount == D("1.2")  # 1.25 traded through -> 1.2
+
+
+def test_a_candle_without_volume_data_fills_the_whole_order_once_the_price_trades_through():
+    # candles built from polled tickers carry volume 0 = unknown, not "nothing traded"
+    fill = fill_limit(resting(amount="5"), bar(0, 100, 100, 90, 92, "0"), rules=USDT, cfg=NO_REJECTS)
+    assert fill.amount == D("5") and fill.price == D("95")
+    assert fill_limit(resting(amount="5"), bar(0, 100, 100, 96, 97, "0"), rules=USDT, cfg=NO_REJECTS) is None
+
+
+# --- per-bot overrides of the fill knobs ---------------------------------------------------------
+
+def test_per_bot_overrides_change_only_the_named_knobs():
+    cfg = FillConfig.from_overrides({"slippage_min": "0.0005", "reject_rate": 0, "max_book_levels": 5})
+    assert cfg.slippage_min == D("0.0005") and cfg.reject_rate == 0 and cfg.max_book_levels == 5
+    assert cfg.slippage_max == D("0.002") and cfg.fallback_fee == D("0.001")
+    assert FillConfig.from_overrides(None) == FillConfig() == FillConfig.from_overrides({})
+    platform = FillConfig(reject_rate=D("0.05"))
+    assert FillConfig.from_overrides({"fallback_fee": "0.002"}, base=platform).reject_rate == D("0.05")
+    assert FillConfig.from_overrides(cfg.to_json()) == cfg
+
+
+@pytest.mark.parametrize("overrides, field, message", [
+    ({"slipage_min": "0.1"}, "slipage_min", "unknown setting"),
+    ({"reject_rate": "1.5"}, "reject_rate", "must be between 0 and 1"),
+    ({"reject_rate": "often"}, "reject_rate", "must be a number"),
+    ({"slippage_max": -0.1}, "slippage_max", "must be between 0 and 0.1"),
+    ({"slippage_min": "0.003"}, "slippage_min", "must not be greater than slippage_max"),
+    ({"max_book_levels": 2.5}, "max_book_levels", "must be a whole number"),
+    ({"max_book_levels": 0}, "max_book_levels", "must be between 1 and 1000"),
+    ({"fallback_fee": True}, "fallback_fee", "must be a number"),
+])
+def test_bad_overrides_are_refused_with_the_field_and_the_reason(overrides, field, message):
+    from trading.engine.types import ParamError
+
+    with pytest.raises(ParamError) as exc:
+        FillConfig.from_overrides(overrides)
+    assert message in exc.value.fields[field]

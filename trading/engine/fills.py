@@ -300,12 +300,28 @@ def _after(wallet: Wallet, fill: Fill) -> Wallet:
     return apply(wallet, fill)
 
 
+def volume_through(side: str, price: Decimal, bar: Bar, cfg: FillConfig) -> Decimal | None:
+    """Base volume we may take from `bar` at `price`: the bar's volume spread evenly over its range,
+    the part beyond the price, times `cfg.limit_volume_share`. None when the bar carries no volume:
+    candles built from polled tickers have volume 0, which means "unknown", not "nothing traded"."""
+    if bar.volume <= 0:
+        return None
+    span = bar.high - bar.low
+    if span > 0:
+        through = (price - bar.low) / span if side == "buy" else (bar.high - price) / span
+        traded = bar.volume * min(ONE, max(ZERO, through))
+    else:
+        traded = bar.volume
+    return traded * cfg.limit_volume_share
+
+
 def fill_limit(order: RestingOrder, bar: Bar, *, rules: MarketRules, cfg: FillConfig,
                volume_available: Decimal | None = None) -> Fill | None:
     """Fill a resting limit order against one closed bar, or None if the market did not trade through it.
 
     `volume_available` caps the base volume this bar still offers at the price (the runner passes what
-    the bot's other orders on the same bar left over).
+    the bot's other orders on the same bar left over). A bar with volume 0 has unknown volume (candles
+    built from polled tickers): a trade-through then fills the whole order.
     """
     if bar.ts_ms < order.after_ms or order.remaining <= 0:
         return None
@@ -314,13 +330,9 @@ def fill_limit(order: RestingOrder, bar: Bar, *, rules: MarketRules, cfg: FillCo
         return None
     if not buy and not bar.high > order.price:
         return None
-    span = bar.high - bar.low
-    if span > 0:
-        through = (order.price - bar.low) / span if buy else (bar.high - order.price) / span
-        traded = bar.volume * min(ONE, through)
-    else:
-        traded = bar.volume
-    cap = traded * cfg.limit_volume_share
+    cap = volume_through(order.side, order.price, bar, cfg)
+    if cap is None:
+        cap = order.remaining  # volume unknown (candles built from polled tickers): the trade-through fills it
     if volume_available is not None:
         cap = min(cap, volume_available)
     amount = quantize_amount(min(order.remaining, cap), rules)

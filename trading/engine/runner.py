@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from trading.feeds import Bar
 
-from .fills import fill_limit, fill_market, place_limit
+from .fills import fill_limit, fill_market, place_limit, volume_through
 from .strategies import get_strategy
 from .strategies.base import StrategyContext
 from .types import (
@@ -160,14 +160,12 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
                         cancelled.append(order.id)
                         continue
                     order = replace(order, filled=order.filled + fill.amount)
-                    used = budget[order.side]
-                    span = bar.high - bar.low
-                    if used is None:
-                        # what this bar offered through this price, minus what we just took
-                        through = ((order.price - bar.low) / span if order.side == "buy"
-                                   else (bar.high - order.price) / span) if span > 0 else Decimal(1)
-                        used = bar.volume * min(Decimal(1), through) * cfg.limit_volume_share
-                    budget[order.side] = max(ZERO, used - fill.amount)
+                    left = budget[order.side]
+                    if left is None:
+                        # what this bar offered through the best order's price, minus what we just took
+                        left = volume_through(order.side, order.price, bar, cfg)
+                    if left is not None:
+                        budget[order.side] = max(ZERO, left - fill.amount)
                 by_id[order.id] = order
         open_orders = [by_id[o.id] for o in open_orders if by_id[o.id].remaining > 0]
 
