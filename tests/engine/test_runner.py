@@ -5,6 +5,8 @@ import random
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk.checks import Decision
 from tests.engine.factories import bar, bars_from_closes, synthetic_bars
@@ -222,3 +224,33 @@ def test_paper_replay_with_persisted_state_matches_the_backtest_exactly(strategy
     assert fills == bt.fills and len(fills) >= 4
     assert Wallet.from_json(wallet).quote == bt.wallet.quote
 
+
+
+# --- property: whole runs through evaluate() ------------------------------------------------------
+
+strategy_params = st.sampled_from([
+    ("sma_cross", {"fast": 2, "slow": 5}),
+    ("sma_cross", {"fast": 3, "slow": 7, "size_pct": "60"}),
+    ("rsi", {"period": 4, "oversold": 45, "overbought": 55}),
+    ("grid", {"lower": "94", "upper": "106", "levels": 7, "order_amount": "150"}),
+    ("grid", {"lower": "97", "upper": "103", "levels": 13, "order_amount": "400"}),
+    ("dca", {"interval_minutes": 3, "order_amount": "120", "take_profit_pct": "0.3"}),
+])
+
+
+@settings(max_examples=40, deadline=None)
+@given(strategy_params, st.integers(0, 10**6), st.integers(0, 10**6),
+       st.sampled_from([MarketRules(), RULES, MarketRules(amount_step=D("0.01"), min_cost=D("20"))]),
+       st.sampled_from(["0.01", "5", "0"]))
+def test_no_run_makes_the_wallet_negative_and_every_fill_pays_its_fee(sp, data_seed, seed, rules, volume):
+    strategy, params = sp
+    bars = synthetic_bars(150, seed=data_seed, volume=volume)
+    state, wallet, orders = {}, Wallet(quote=D("1000")), []
+    for n in range(1, len(bars)):
+        r = evaluate(strategy_id=strategy, params=params, state=state, closed_bars=bars[:n],
+                     market=Market(next_open=bars[n].open, ts_ms=bars[n].ts_ms), wallet=wallet, open_orders=orders,
+                     rules=rules, cfg=FillConfig(reject_rate=D("0.2")), seed=seed, step_key=bars[n - 1].ts_ms)
+        state, wallet, orders = r.state, r.wallet, r.open_orders
+        assert wallet.base >= 0 and wallet.quote >= 0 and wallet.free_base >= 0 and wallet.free_quote >= 0
+        assert all(f.fee > 0 and f.fee == f.price * f.amount * D("0.001") for f in r.fills)
+        assert all(o.remaining > 0 for o in orders)

@@ -170,7 +170,7 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
         open_orders = [by_id[o.id] for o in open_orders if by_id[o.id].remaining > 0]
 
     # 3. the strategy decides on closed candles
-    seen = [Fill(**_fill_kwargs(f)) for f in eng.pop("unseen_fills", [])]
+    seen = [Fill.from_json(f) for f in eng.pop("unseen_fills", [])]
     ctx = StrategyContext(closed_bars=closed_bars, now_ms=last_bar.ts_ms, wallet=wallet,
                           position_avg_price=avg, open_orders=tuple(open_orders), last_price=last_bar.close,
                           state=strat_state, rules=rules, fills=tuple(seen + fills))
@@ -240,14 +240,3 @@ def _copy(value):
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value
-
-
-def _fill_kwargs(data: dict) -> dict:
-    def d(v):
-        return None if v is None else Decimal(v)
-
-    return {"side": data["side"], "price": Decimal(data["price"]), "amount": Decimal(data["amount"]),
-            "fee": Decimal(data["fee"]), "fee_currency": data["fee_currency"], "slippage": Decimal(data["slippage"]),
-            "liquidity": data["liquidity"], "ts_ms": data["ts_ms"], "order_id": data.get("order_id"),
-            "reference_price": d(data.get("reference_price")), "reason": data.get("reason", ""),
-            "client_tag": data.get("client_tag")}

@@ -228,6 +228,15 @@ class Fill:
                 "reference_price": None if self.reference_price is None else str(self.reference_price),
                 "reason": self.reason, "client_tag": self.client_tag}
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Fill:
+        ref = d.get("reference_price")
+        return cls(side=d["side"], price=Decimal(str(d["price"])), amount=Decimal(str(d["amount"])),
+                   fee=Decimal(str(d["fee"])), fee_currency=d["fee_currency"], slippage=Decimal(str(d["slippage"])),
+                   liquidity=d["liquidity"], ts_ms=d.get("ts_ms"), order_id=d.get("order_id"),
+                   reference_price=None if ref is None else Decimal(str(ref)), reason=d.get("reason", ""),
+                   client_tag=d.get("client_tag"))
+
 
 @dataclass(frozen=True)
 class Reject:
