@@ -227,3 +227,34 @@ def test_without_a_platform_channel_operator_alerts_are_only_logged(db, settings
     settings.DINGTALK_WEBHOOK_URL = ""
     notify_operator(event="kill_switch", severity="critical", title="Global kill switch ON", text="x")
     assert Outbox.objects.count() == 0 and "no DINGTALK_WEBHOOK_URL" in caplog.text
+
+
+def test_end_to_end_through_the_real_celery_task(dingtalk_channel, alice, standin, django_capture_on_commit_callbacks):
+    """With Celery eager (as a worker would run it), 30 alerts written in one transaction arrive as one message."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            for i in range(30):
+                notify(user=alice, event="kill_switch", severity="critical", title="Bot halted", text=f"bot {i}")
+    finally:
+        app.conf.task_always_eager = previous
+    assert len(standin.received) == 1 and standin.received[0]["actionCard"]["title"] == "30 alerts: Bot halted"
+    assert Outbox.objects.filter(state="folded").count() == 29 and Outbox.objects.filter(state="sent").count() == 1
+
+
+def test_beat_has_the_retry_sweep_and_the_task_runs_it(dingtalk_channel, alice, enqueued,
+                                                       django_capture_on_commit_callbacks):
+    from django_celery_beat.models import PeriodicTask
+
+    from notifications.tasks import deliver_due
+
+    task = PeriodicTask.objects.get(task="notifications.deliver_due")
+    assert task.enabled and task.interval.every == 15
+    [row] = _notify(alice)
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_due()
+    assert enqueued == [(row.pk, 0)]
