@@ -38,6 +38,7 @@ TEST_EVENT = "test"
 SUMMARY_LINES = 25
 FOLD_MAX = 500
 STUCK_AFTER = timedelta(minutes=10)
+KEEP_FINISHED = timedelta(days=90)  # the delivery log keeps finished messages this long
 _LOCK_NAMESPACE = 7007  # pg advisory lock namespace: one delivery at a time per channel
 
 
@@ -512,7 +513,8 @@ def _record(*, row, batch, channel, attempt, error, result, duration_ms, now, te
 
 
 def outbox_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Beat: release rows stuck in 'sending' (a worker died) and enqueue every due row. Returns enqueued."""
+    """Beat: release rows stuck in 'sending' (a worker died), forget finished rows older than 90 days,
+    and enqueue every due row. Returns how many were enqueued."""
     now = now or timezone.now()
     with transaction.atomic():
         stuck = list(Outbox.objects.filter(state=Outbox.State.SENDING, claimed_at__lt=now - STUCK_AFTER)
@@ -521,6 +523,11 @@ def outbox_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
             Outbox.objects.filter(pk__in=stuck).update(state=Outbox.State.PENDING, next_attempt_at=now)
             DeliveryAttempt.objects.filter(outbox_id__in=stuck, outcome=DeliveryAttempt.Outcome.SENDING).update(
                 outcome=DeliveryAttempt.Outcome.RETRY, reason="interrupted (worker stopped); sending again")
+        old = list(Outbox.objects.filter(created_at__lt=now - KEEP_FINISHED,
+                                         state__in=[Outbox.State.SENT, Outbox.State.FOLDED, Outbox.State.FAILED])
+                   .values_list("pk", flat=True)[:limit])
+        if old:
+            Outbox.objects.filter(pk__in=old).delete()
         due = list(Outbox.objects.filter(state=Outbox.State.PENDING, next_attempt_at__lte=now)
                    .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
         _enqueue_after_commit(due, countdown=0)

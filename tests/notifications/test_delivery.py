@@ -213,6 +213,14 @@ def test_the_sweep_releases_stuck_rows_and_enqueues_due_ones(dingtalk_channel, a
     assert Outbox.objects.get(pk=rows[0].pk).state == "pending"
 
 
+def test_the_sweep_forgets_finished_messages_after_90_days(dingtalk_channel, alice, enqueued):
+    old, recent, stuck = _notify(alice, n=3)
+    Outbox.objects.filter(pk=old.pk).update(state="sent", created_at=timezone.now() - timedelta(days=91))
+    Outbox.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(days=91))  # still pending
+    outbox_sweep(now=timezone.now())
+    assert set(Outbox.objects.values_list("pk", flat=True)) == {recent.pk, stuck.pk}
+
+
 def test_operator_alerts_go_to_the_platform_channel_from_the_environment(db, standin, allow_local, enqueued):
     allow_local.DINGTALK_WEBHOOK_URL, allow_local.DINGTALK_SECRET = standin.url, SECRET
     notify_operator(event="kill_switch", severity="critical", title="Global kill switch ON",

@@ -119,3 +119,12 @@ def test_an_apprise_channel(api, alice, sink, allow_local):
     t = api(alice).post(f"{URL}{r.json()['id']}/test/")
     assert t.status_code == 200 and t.json()["message"] == "Delivered: JSON accepted the test message."
     assert len(sink.hits) == 1
+
+
+def test_the_test_action_respects_the_robots_rate_limit(api, alice, standin, allow_local):
+    cid = _create(api(alice), standin).json()["id"]
+    codes = [api(alice).post(f"{URL}{cid}/test/").status_code for _ in range(21)]
+    assert codes == [200] * 20 + [429]
+    last = api(alice).post(f"{URL}{cid}/test/").json()
+    assert last["outcome"] == "rate_limited" and "20 messages per minute" in last["message"]
+    assert len(standin.received) == 20 and all(r["answer"]["errcode"] == 0 for r in standin.requests)
