@@ -158,7 +158,20 @@ def test_a_gate_refusal_becomes_a_reject_with_its_code_and_nothing_is_filled(scr
     assert r.fills == [] and [(x.code, x.message) for x in r.rejects] == [("max_position", "Position would be too big")]
     assert r.wallet == Wallet(quote=D("1000"))
     (req,) = seen
-    assert req.side == "buy" and req.price == bars[2].open and req.amount == D("1") and not req.reduces_position
+    # the gate sees the worst price the order can fill at (maximum slippage), not the hopeful one
+    assert req.side == "buy" and req.price == bars[2].open * D("1.002") and not req.reduces_position
+    assert req.amount * req.price * D("1.001") <= D("100") and req.amount > D("0.99")
+
+
+def test_the_gate_price_is_never_better_than_the_fill(scripted):
+    bars = bars_from_closes([100, 100, 100])
+    scripted.script[bars[1].ts_ms] = [Intent("buy", "market", amount=D("1")), Intent("sell", "limit", amount=D("0.5"),
+                                                                                      price=D("120"))]
+    seen = []
+    r = step(bars, 2, gate=lambda req: seen.append(req), cfg=FillConfig(reject_rate=D("0")))
+    (fill,) = r.fills
+    assert seen[0].price >= fill.price and seen[0].amount == fill.amount == D("1")
+    assert (seen[1].price, seen[1].amount, seen[1].reduces_position) == (D("120"), D("0.5"), True)
 
 
 def test_a_cancel_intent_releases_the_reservation(scripted):

@@ -81,6 +81,24 @@ def _reference(side: str, market: Market) -> Decimal | None:
     return None
 
 
+def _estimate(intent: Intent, market: Market, wallet: Wallet, rules: MarketRules,
+              cfg: FillConfig) -> tuple[Decimal, Decimal | None]:
+    """(amount, price) for the pre-trade gate: the limit price, or the WORST price a market order can
+    fill at (the book walk is exact; without a book, the maximum slippage), so a limit on position
+    size can't be overrun by the slippage that comes after the check."""
+    if intent.type == "limit":
+        return intent.amount or ZERO, intent.price
+    worst = replace(cfg, reject_rate=ZERO, slippage_min=cfg.slippage_max)
+    probe = fill_market(intent, wallet, quote=market.quote, book=market.book, next_open=market.next_open,
+                        rules=rules, cfg=worst, rng=random.Random(0))
+    if isinstance(probe, Fill):
+        return probe.amount, probe.price
+    price = _reference(intent.side, market)
+    if price is None:
+        return ZERO, None
+    return (intent.amount if intent.amount is not None else (intent.quote_amount or ZERO) / price), price
+
+
 def _new_bars(closed_bars: Sequence[Bar], last_ms: int | None, limit: int = 1000) -> list[Bar]:
     out: list[Bar] = []
     i = len(closed_bars) - 1
@@ -191,9 +209,8 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
             cancelled.append(target.id)
             continue
         if gate is not None:
-            price = intent.price if intent.type == "limit" else _reference(intent.side, market)
+            amount, price = _estimate(intent, market, wallet, rules, cfg)
             if price is not None:
-                amount = intent.amount if intent.amount is not None else (intent.quote_amount or ZERO) / price
                 decision = gate(GateRequest(intent=intent, order_id=order_id, side=intent.side, amount=amount,
                                             price=price, wallet=wallet, position_avg_price=avg,
                                             reduces_position=intent.side == "sell"))
