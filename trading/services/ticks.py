@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from trading.backtest import Prefix
 from trading.engine.runner import GateRequest, evaluate
 from trading.engine.types import FillConfig, Market, MarketRules, Quote, RestingOrder, StepResult, Wallet
 from trading.feeds import Bar
@@ -94,9 +94,32 @@ class TickSummary:
 
 # --- market data for the tick ---------------------------------------------------------------
 
+_parsed_cache: dict[str, dict] = {}
+
+
+def _parsed(value):
+    """Params and fill overrides repeat across bots: parse each distinct text once (read-only use)."""
+    if not isinstance(value, str):
+        return value
+    parsed = _parsed_cache.get(value)
+    if parsed is None:
+        if len(_parsed_cache) > 10_000:
+            _parsed_cache.clear()
+        parsed = _parsed_cache[value] = json.loads(value)
+    return parsed
+
+
+_lookback_cache: dict[str, int] = {}
+
+
 def _lookback(params: dict | str) -> int:
     if isinstance(params, str):
-        params = json.loads(params)
+        cached = _lookback_cache.get(params)
+        if cached is None:
+            if len(_lookback_cache) > 10_000:
+                _lookback_cache.clear()
+            cached = _lookback_cache[params] = _lookback(json.loads(params))
+        return cached
     numbers = [v for v in (params or {}).values() if isinstance(v, int) and not isinstance(v, bool)]
     return min(MAX_BARS, max([MIN_BARS, *[n + 2 for n in numbers]]))
 
@@ -153,7 +176,7 @@ def _feeds(exchange: str, symbols: dict[str, int], now: float) -> dict[str, Symb
                 feed.note = "end of the recording: no next candle to fill at"
                 continue
             # parity with the backtest: closed = bars[:n], fills at bars[n].open (n = idx + 1)
-            feed.bars = Prefix(bars, idx + 1)  # no copy
+            feed.bars = bars[:idx + 1]  # one C-level copy per symbol: list indexing beats a lazy view
             nxt = bars[idx + 1]
             feed.market = Market(next_open=nxt.open, ts_ms=nxt.ts_ms)
             feed.price = bars[idx].close
@@ -202,31 +225,48 @@ def _risk():
     return _RISK[0]
 
 
-def _limits_by_bot(rows: list[dict]) -> dict[int, object]:
-    """Effective risk limits for a chunk of bots with ONE query (risk.services.limits_for is one per bot)."""
-    risk = _risk()
-    if risk is None or not rows:
-        return {}
-    services, _checks = risk
-    from django.db.models import Q
+class _Limits:
+    """Effective risk limits for the tick's bots: the policies are read ONCE per tick (risk.services.limits_for
+    would be one query per bot) and combined by risk.services.effective_limits, cached per owner."""
 
-    from risk.models import RiskPolicy
+    def __init__(self, exchange: str, owner_ids: set[int]):
+        self.by_owner: dict[int, object] = {}
+        self.policies_platform: list = []
+        self.by_user: dict[int, list] = defaultdict(list)
+        self.by_bot: dict[int, list] = defaultdict(list)
+        risk = _risk()
+        self.enabled = risk is not None
+        if not self.enabled:
+            return
+        from django.db.models import Q
 
-    owners = {r["owner_id"] for r in rows}
-    ids = [r["id"] for r in rows]
-    policies = list(RiskPolicy.objects.filter(Q(scope=RiskPolicy.PLATFORM) | Q(scope=RiskPolicy.USER,
-                                                                              user_id__in=owners)
-                                              | Q(scope=RiskPolicy.BOT, bot_id__in=ids)))
-    platform = [p for p in policies if p.scope == RiskPolicy.PLATFORM] or [services.platform_policy()]
-    by_user = defaultdict(list)
-    by_bot = defaultdict(list)
-    for p in policies:
-        if p.scope == RiskPolicy.USER:
-            by_user[p.user_id].append(p)
-        elif p.scope == RiskPolicy.BOT:
-            by_bot[p.bot_id].append(p)
-    return {r["id"]: services.limits_from(services.effective_limits(
-        policies=[*platform, *by_user[r["owner_id"]], *by_bot[r["id"]]])) for r in rows}
+        from risk.models import RiskPolicy
+
+        self.services = risk[0]
+        rows = list(RiskPolicy.objects.filter(Q(scope=RiskPolicy.PLATFORM)
+                                              | Q(scope=RiskPolicy.USER, user_id__in=list(owner_ids))
+                                              | Q(scope=RiskPolicy.BOT, bot__exchange=exchange)))
+        for p in rows:
+            if p.scope == RiskPolicy.PLATFORM:
+                self.policies_platform.append(p)
+            elif p.scope == RiskPolicy.USER:
+                self.by_user[p.user_id].append(p)
+            elif p.scope == RiskPolicy.BOT:
+                self.by_bot[p.bot_id].append(p)
+        if not self.policies_platform:
+            self.policies_platform = [self.services.platform_policy()]
+
+    def get(self, bot_id: int, owner_id: int):
+        if not self.enabled:
+            return None
+        own = self.by_bot.get(bot_id)
+        if not own and owner_id in self.by_owner:
+            return self.by_owner[owner_id]
+        limits = self.services.limits_from(self.services.effective_limits(
+            policies=[*self.policies_platform, *self.by_user.get(owner_id, []), *(own or [])]))
+        if not own:
+            self.by_owner[owner_id] = limits
+        return limits
 
 
 def _risk_memory(state: dict, now_ms: int, equity: Decimal) -> dict:
@@ -265,17 +305,13 @@ def _bot_instance(row: dict) -> Bot:
 # --- one chunk, one transaction ----------------------------------------------------------------
 
 CLAIM_SQL = """
-WITH c AS (
-    SELECT id FROM trading_bot
-    WHERE id = ANY(%(ids)s) AND status = 'running' AND archived_at IS NULL AND mode = 'paper'
-      AND (last_tick_key IS NULL OR last_tick_key < %(key)s)
-    ORDER BY id
-    FOR NO KEY UPDATE
-)
-UPDATE trading_bot b SET last_tick_key = %(key)s, last_tick_at = %(now)s
-FROM c WHERE b.id = c.id
-RETURNING b.id, b.owner_id, b.name, b.exchange, b.symbol, b.strategy, b.params, b.state, b.seed,
-          b.fill_overrides, b.base, b.quote, b.base_reserved, b.quote_reserved, b.starting_balance, b.reduce_only
+SELECT id, owner_id, name, exchange, symbol, strategy, params, state, seed, fill_overrides, base, quote,
+       base_reserved, quote_reserved, starting_balance, reduce_only
+FROM trading_bot
+WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND archived_at IS NULL AND mode = 'paper'
+  AND (last_tick_key IS NULL OR last_tick_key < %(key)s)
+ORDER BY id
+FOR NO KEY UPDATE
 """
 CLAIM_COLUMNS = ["id", "owner_id", "name", "exchange", "symbol", "strategy", "params", "state", "seed",
                  "fill_overrides", "base", "quote", "base_reserved", "quote_reserved", "starting_balance",
@@ -283,17 +319,18 @@ CLAIM_COLUMNS = ["id", "owner_id", "name", "exchange", "symbol", "strategy", "pa
 
 BOT_UPDATE_SQL = """
 UPDATE trading_bot b SET state = u.state::jsonb, base = u.base, quote = u.quote, base_reserved = u.br,
-    quote_reserved = u.qr, last_price = u.price, last_tick_note = u.note, updated_at = %(now)s
-FROM unnest(%(ids)s::bigint[], %(states)s::text[], %(base)s::numeric[], %(quote)s::numeric[],
-            %(br)s::numeric[], %(qr)s::numeric[], %(price)s::numeric[], %(note)s::text[])
+    quote_reserved = u.qr, last_price = u.price, last_tick_note = u.note, updated_at = %(now)b,
+    last_tick_key = %(key)s, last_tick_at = %(now)b
+FROM unnest(%(ids)b::bigint[], %(states)b::text[], %(base)b::numeric[], %(quote)b::numeric[],
+            %(br)b::numeric[], %(qr)b::numeric[], %(price)b::numeric[], %(note)b::text[])
      AS u(id, state, base, quote, br, qr, price, note)
 WHERE b.id = u.id
 """
 
 EQUITY_SQL = """
 INSERT INTO trading_equitysnapshot (bot_id, ts, price, base, quote, equity)
-SELECT * FROM unnest(%(ids)s::bigint[], %(ts)s::timestamptz[], %(price)s::numeric[], %(base)s::numeric[],
-                     %(quote)s::numeric[], %(equity)s::numeric[])
+SELECT * FROM unnest(%(ids)b::bigint[], %(ts)b::timestamptz[], %(price)b::numeric[], %(base)b::numeric[],
+                     %(quote)b::numeric[], %(equity)b::numeric[])
 ON CONFLICT (bot_id, ts) DO UPDATE SET price = EXCLUDED.price, base = EXCLUDED.base, quote = EXCLUDED.quote,
     equity = EXCLUDED.equity
 """
@@ -301,9 +338,9 @@ ON CONFLICT (bot_id, ts) DO UPDATE SET price = EXCLUDED.price, base = EXCLUDED.b
 
 class _Chunk:
     def __init__(self, exchange: str, tick_key: int, feeds: dict[str, SymbolFeed], base_cfg: FillConfig,
-                 summary: TickSummary):
-        self.exchange, self.tick_key, self.feeds, self.base_cfg, self.summary = (
-            exchange, tick_key, feeds, base_cfg, summary)
+                 summary: TickSummary, limits: _Limits):
+        self.exchange, self.tick_key, self.feeds, self.base_cfg, self.summary, self.limits = (
+            exchange, tick_key, feeds, base_cfg, summary, limits)
         self._cfg_cache: dict[str, FillConfig] = {}
 
     def cfg(self, overrides: dict) -> FillConfig:
@@ -318,22 +355,27 @@ class _Chunk:
     def run(self, ids: list[int]) -> None:
         now = timezone.now()
         with transaction.atomic():
-            with connection.cursor() as cur:
+            connection.ensure_connection()
+            with psycopg.Cursor(connection.connection) as cur:
                 cur.execute(CLAIM_SQL, {"ids": ids, "key": self.tick_key, "now": now})
                 rows = [dict(zip(CLAIM_COLUMNS, r, strict=True)) for r in cur.fetchall()]
             for r in rows:  # Django's PostgreSQL backend hands jsonb over as text
-                for name in ("params", "state", "fill_overrides"):
-                    if isinstance(r[name], str):
-                        r[name] = json.loads(r[name])
+                r["params"] = _parsed(r["params"])
+                r["fill_overrides"] = _parsed(r["fill_overrides"])
+                if isinstance(r["state"], str):
+                    r["state"] = json.loads(r["state"])
             self.summary.claimed_elsewhere += len(ids) - len(rows)
             if not rows:
                 return
             rows.sort(key=lambda r: r["id"])
             open_by_bot: dict[int, list[Order]] = defaultdict(list)
-            for o in Order.objects.filter(bot_id__in=[r["id"] for r in rows], status__in=Order.OPEN_STATUSES):
-                open_by_bot[o.bot_id].append(o)
-            limits = _limits_by_bot(rows)
-            writes = _Writes(now, self.tick_key)
+            if any(r["base_reserved"] or r["quote_reserved"] for r in rows):
+                # only bots holding reservations can have resting orders (a filled/cancelled order frees them)
+                with_orders = [r["id"] for r in rows if r["base_reserved"] or r["quote_reserved"]]
+                for o in Order.objects.filter(bot_id__in=with_orders, status__in=Order.OPEN_STATUSES):
+                    open_by_bot[o.bot_id].append(o)
+            limits = {r["id"]: self.limits.get(r["id"], r["owner_id"]) for r in rows}
+            writes = _Writes(now, self.tick_key, {r["id"] for r in rows})
             for row in rows:
                 try:
                     self._one(row, open_by_bot.get(row["id"], []), limits.get(row["id"]), writes)
@@ -369,9 +411,11 @@ class _Chunk:
         mem["trades_today"] = mem.get("trades_today", 0) + len(placed)
         mem["orders_minute"] = mem.get("orders_minute", 0) + len(placed)
         equity = result.wallet.quote + result.wallet.base * feed.price
-        mem["peak_equity"] = str(max(Decimal(mem["peak_equity"]), equity))
+        peak = Decimal(mem["peak_equity"])
+        if equity > peak:
+            mem["peak_equity"] = str(equity)
         writes.bot(row, result, new_state, feed, open_orders, equity)
-        if limits is not None:
+        if limits is not None and equity < peak:  # below the peak: a loss/drawdown breaker may trip
             _services, checks = _risk()
             rstate = _risk_state(mem, equity=equity, wallet=result.wallet, price=feed.price,
                                  open_orders=len(result.open_orders), now_ms=now_ms, reduce_only=row["reduce_only"])
@@ -399,8 +443,8 @@ class _Chunk:
 class _Writes:
     """Everything a chunk writes, flushed with a few set-based statements at the end of its transaction."""
 
-    def __init__(self, now: datetime, tick_key: int):
-        self.now, self.tick_key = now, tick_key
+    def __init__(self, now: datetime, tick_key: int, claimed: set[int]):
+        self.now, self.tick_key, self.claimed = now, tick_key, claimed
         self.bot_rows: list[tuple] = []
         self.equity_rows: list[tuple] = []
         self.new_orders: list[Order] = []
@@ -503,18 +547,26 @@ class _Writes:
                                       "fills": [(f.side, f.amount, f.price) for f in result.fills]}
 
     def flush(self, summary: TickSummary) -> None:
-        with connection.cursor() as cur:
+        connection.ensure_connection()
+        # a server-side-binding cursor with binary arrays: Django's default client-side binding would
+        # escape every element of every array in Python (most of the cost of a large chunk)
+        with psycopg.Cursor(connection.connection) as cur:
             if self.bot_rows:
                 cols = list(zip(*self.bot_rows, strict=True))
                 cur.execute(BOT_UPDATE_SQL, {"ids": list(cols[0]), "states": list(cols[1]), "base": list(cols[2]),
                                              "quote": list(cols[3]), "br": list(cols[4]), "qr": list(cols[5]),
-                                             "price": list(cols[6]), "note": list(cols[7]), "now": self.now})
+                                             "price": list(cols[6]), "note": list(cols[7]), "now": self.now,
+                                             "key": self.tick_key})
+            rest = sorted(self.claimed - {r[0] for r in self.bot_rows})
+            if rest:  # claimed, nothing to write (or failed): the claim still has to stick
+                cur.execute("UPDATE trading_bot SET last_tick_key = %s, last_tick_at = %b WHERE id = ANY(%b::bigint[])",
+                            [self.tick_key, self.now, rest])
             if self.equity_rows:
                 cols = list(zip(*self.equity_rows, strict=True))
                 cur.execute(EQUITY_SQL, {"ids": list(cols[0]), "ts": list(cols[1]), "price": list(cols[2]),
                                          "base": list(cols[3]), "quote": list(cols[4]), "equity": list(cols[5])})
             if self.notes:
-                cur.execute("UPDATE trading_bot b SET last_tick_note = u.note FROM unnest(%s::bigint[], %s::text[]) "
+                cur.execute("UPDATE trading_bot b SET last_tick_note = u.note FROM unnest(%b::bigint[], %b::text[]) "
                             "AS u(id, note) WHERE b.id = u.id",
                             [[n[0] for n in self.notes], [n[1] for n in self.notes]])
         if self.new_orders:
@@ -601,7 +653,7 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> TickS
         return summary
     now = time.time() if now is None else now
     with connection.cursor() as cur:
-        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint FROM trading_bot "
+        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id FROM trading_bot "
                     "WHERE exchange = %s AND status = 'running' AND archived_at IS NULL AND mode = 'paper' "
                     "AND (last_tick_key IS NULL OR last_tick_key < %s)", [exchange, int(tick_key)])
         bots = cur.fetchall()
@@ -609,12 +661,12 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> TickS
     if not bots:
         return summary
     wanted: dict[str, int] = {}
-    for _id, symbol, params, _last in bots:
+    for _id, symbol, params, _last, _owner in bots:
         wanted[symbol] = max(wanted.get(symbol, MIN_BARS), _lookback(params))
     feeds = _feeds(exchange, wanted, now)
     todo: list[int] = []
     notes: dict[str, list[int]] = defaultdict(list)
-    for bot_id, symbol, _params, last_bar_ms in bots:
+    for bot_id, symbol, _params, last_bar_ms, _owner in bots:
         feed = feeds[symbol]
         if feed.note:
             notes[feed.note].append(bot_id)
@@ -630,7 +682,9 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> TickS
                 cur.execute("UPDATE trading_bot SET last_tick_note = %s WHERE id = ANY(%s) AND last_tick_note <> %s",
                             [note, ids, note])
     todo.sort()
-    chunk = _Chunk(exchange, int(tick_key), feeds, platform_fill_config(), summary)
+    todo_set = set(todo)
+    limits = _Limits(exchange, {b[4] for b in bots if b[0] in todo_set}) if todo else None
+    chunk = _Chunk(exchange, int(tick_key), feeds, platform_fill_config(), summary, limits)
     size = max(1, settings.BOT_TICK_CHUNK)
     for i in range(0, len(todo), size):
         ids = todo[i:i + size]
