@@ -109,6 +109,13 @@ def test_a_quote_sized_buy_on_the_book_spends_at_most_that_much_including_the_fe
     assert fill.price * fill.amount + fill.fee > D("249.9")
 
 
+def test_a_ccxt_book_with_float_levels_and_extra_fields_is_read_exactly():
+    book = Book(bids=[[99.1, 1.0, 3]], asks=[[100.1, 0.5, 2], [100.2, 2.0, 7]])
+    fill = market("buy", amount="1", book=book)
+    assert fill.price == (D("100.1") * D("0.5") + D("100.2") * D("0.5"))
+    assert market("sell", amount="1", book=book).price == D("99.1")
+
+
 def test_an_empty_side_of_the_book_falls_back_to_the_next_open():
     fill = market("buy", amount="1", book=Book(bids=BOOK.bids, asks=[]), next_open="100")
     assert fill.reference_price == D("100")

@@ -46,6 +46,11 @@ EXCHANGE_REJECT_MESSAGES = (
 )
 
 
+def as_decimal(value) -> Decimal:
+    """Book levels may come straight from ccxt as floats: go through str, never Decimal(float)."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def taker_fee(rules: MarketRules, cfg: FillConfig) -> Decimal:
     return rules.taker_fee if rules.taker_fee is not None else cfg.fallback_fee
 
@@ -111,8 +116,8 @@ def _levels(book: Book, side: str, cfg: FillConfig, limit_price: Decimal | None)
     raw = book.asks if side == "buy" else book.bids
     out: list[tuple[Decimal, Decimal]] = []
     best = None
-    for price, amount in raw[: cfg.max_book_levels]:
-        price, amount = Decimal(price), Decimal(amount)
+    for level in raw[: cfg.max_book_levels]:
+        price, amount = as_decimal(level[0]), as_decimal(level[1])
         if price <= 0 or amount <= 0:
             continue
         if best is None:
@@ -166,7 +171,7 @@ def fill_market(intent: Intent, wallet: Wallet, *, quote: Quote | None, book: Bo
         if not levels:
             return Reject("insufficient_liquidity", "No order book liquidity within the allowed price range",
                           order_id, intent)
-        reference = Decimal(levels[0][0])
+        reference = levels[0][0]
         if intent.amount is not None:
             want = intent.amount
         elif buy:
@@ -226,7 +231,7 @@ def marketable(side: str, price: Decimal, *, quote: Quote | None, book: Book | N
                next_open: Decimal | None) -> bool:
     """Would a limit at `price` cross the market on arrival?"""
     if book is not None and (book.asks if side == "buy" else book.bids):
-        best = Decimal((book.asks if side == "buy" else book.bids)[0][0])
+        best = as_decimal((book.asks if side == "buy" else book.bids)[0][0])
     elif next_open is not None:
         best = next_open
     elif quote is not None:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from trading.feeds import Bar
 
-from .fills import fill_limit, fill_market, place_limit, volume_through
+from .fills import as_decimal, fill_limit, fill_market, place_limit, volume_through
 from .strategies import get_strategy
 from .strategies.base import StrategyContext
 from .types import (
@@ -73,7 +73,7 @@ def _reference(side: str, market: Market) -> Decimal | None:
     book = market.book
     levels = (book.asks if side == "buy" else book.bids) if book is not None else None
     if levels:
-        return Decimal(levels[0][0])
+        return as_decimal(levels[0][0])
     if market.next_open is not None:
         return market.next_open
     if market.quote is not None:
