@@ -81,6 +81,9 @@ def test_defaults_are_filled_in_and_decimals_come_back_as_json_safe_strings():
     ("dca", {"order_amount": -1}, "order_amount", "must be greater than 0"),
     ("dca", {}, "order_amount", "this parameter is required"),
     ("dca", {"order_amount": 10, "take_profit_pct": -1}, "take_profit_pct", "must be at least 0"),
+    ("dca", {"order_amount": "1e999999"}, "order_amount", "must be at most 1000000000000"),
+    ("grid", {"lower": "1e-30", "upper": 2, "order_amount": 1}, "lower", "at most 18 decimal places"),
+    ("grid", {"lower": 1, "upper": 2, "order_amount": "Infinity"}, "order_amount", "must be a finite number"),
 ])
 def test_bad_params_say_which_field_and_why(strategy, params, field, message):
     with pytest.raises(ParamError) as exc:

@@ -14,6 +14,9 @@ from ..types import ZERO, Fill, Intent, MarketRules, ParamError, RestingOrder, W
 
 __all__ = ["ParamError", "Strategy", "StrategyContext"]
 
+MAX_PLACES = 18  # what a Decimal(38, 18) column keeps; also keeps Decimal arithmetic far from overflow
+BIG = "1000000000000"  # upper bound for prices and amounts (1e12)
+
 
 @dataclass
 class StrategyContext:
@@ -104,6 +107,8 @@ class Strategy:
             low, high = spec.get("min"), spec.get("max")
         else:
             value = to_decimal(raw, name)
+            if value.as_tuple().exponent < -MAX_PLACES:
+                raise ParamError({name: f"must have at most {MAX_PLACES} decimal places"})
             low = None if spec.get("min") is None else Decimal(str(spec["min"]))
             high = None if spec.get("max") is None else Decimal(str(spec["max"]))
         if low is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..types import Intent
-from .base import Strategy, StrategyContext
+from .base import BIG, Strategy, StrategyContext
 
 HUNDRED = Decimal("100")
 
@@ -20,7 +20,7 @@ class Dca(Strategy):
     params_schema = {
         "interval_minutes": {"type": "int", "min": 1, "max": 525600, "default": 60,
                              "description": "Minutes between buys"},
-        "order_amount": {"type": "decimal", "min": "0", "min_exclusive": True,
+        "order_amount": {"type": "decimal", "min": "0", "min_exclusive": True, "max": BIG,
                          "description": "Quote currency spent on each buy (incl. fee)"},
         "take_profit_pct": {"type": "decimal", "min": "0", "max": "1000", "default": "2",
                             "description": "Sell everything this % above the average entry price; 0 = off"},

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from ..fills import check_minimums, maker_fee, quantize_amount
 from ..types import ZERO, FillConfig, Intent
-from .base import Strategy, StrategyContext
+from .base import BIG, Strategy, StrategyContext
 
 
 class Grid(Strategy):
@@ -21,12 +21,13 @@ class Grid(Strategy):
                    "upper below the market; each filled buy is sold one level higher with a limit sell, "
                    "then the buy is placed again.")
     params_schema = {
-        "lower": {"type": "decimal", "min": "0", "min_exclusive": True,
+        "lower": {"type": "decimal", "min": "0", "min_exclusive": True, "max": BIG,
                   "description": "Lowest grid price (must be below upper)"},
-        "upper": {"type": "decimal", "min": "0", "min_exclusive": True, "description": "Highest grid price"},
+        "upper": {"type": "decimal", "min": "0", "min_exclusive": True, "max": BIG,
+                  "description": "Highest grid price"},
         "levels": {"type": "int", "min": 2, "max": 200, "default": 10,
                    "description": "Number of grid lines, lower and upper included"},
-        "order_amount": {"type": "decimal", "min": "0", "min_exclusive": True,
+        "order_amount": {"type": "decimal", "min": "0", "min_exclusive": True, "max": BIG,
                          "description": "Quote currency per buy order"},
     }
 
