@@ -267,3 +267,15 @@ def test_no_run_makes_the_wallet_negative_and_every_fill_pays_its_fee(sp, data_s
         assert wallet.base >= 0 and wallet.quote >= 0 and wallet.free_base >= 0 and wallet.free_quote >= 0
         assert all(f.fee > 0 and f.fee == f.price * f.amount * D("0.001") for f in r.fills)
         assert all(o.remaining > 0 for o in orders)
+
+
+def test_the_engine_backtest_and_risk_checks_import_no_django():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, trading.engine.runner, trading.engine.strategies, trading.backtest, risk.checks; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env={"PATH": ""},
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
