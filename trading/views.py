@@ -1,8 +1,28 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 
-from trading.selectors import data_source_label, watched_pairs, watchlist_for
+from config.api import DomainError
+from trading.engine.strategies import strategies_describe
+from trading.forms import BotForm
+from trading.models import Bot
+from trading.selectors import (
+    bot_fills,
+    bot_orders,
+    bot_performance,
+    bots_for,
+    data_source_label,
+    portfolio_for,
+    watched_pairs,
+    watchlist_for,
+)
+from trading.services.bots import bot_archive, bot_create, bot_update
+from trading.services.orders import order_cancel
 from trading.services.prices import tickers_latest
 
 
@@ -20,8 +40,172 @@ def dashboard(request):
     own = {(w.exchange, w.symbol): w.pk for w in watchlist_for(request.user)}
     for row in rows:
         row["watch_id"] = own.get((row["exchange"], row["symbol"]))
+    portfolio = portfolio_for(request.user)
     chart = request.GET.get("chart") or (f"{pairs[0][0]}:{pairs[0][1]}" if pairs else "")
     return render(request, "trading/dashboard.html", {
         "rows": rows, "feed": data_source_label(), "chart": chart, "exchanges": settings.SUPPORTED_EXCHANGES,
-        "stale_after": settings.PRICE_STALE_AFTER_SECONDS,
+        "stale_after": settings.PRICE_STALE_AFTER_SECONDS, "portfolio": portfolio,
+        "running": sum(1 for row in portfolio["bots"] if row["bot"].status == Bot.Status.RUNNING),
     })
+
+
+# --- bots (pages) ------------------------------------------------------------------------------
+
+BOT_ACTIONS = {"start": ("started", "bot_start"), "stop": ("stopped", "bot_stop"), "pause": ("paused", "bot_pause")}
+
+
+def _next_or(request, default: str) -> str:
+    nxt = request.POST.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                                require_https=request.is_secure()):
+        return nxt
+    return default
+
+
+@login_required
+def bot_list(request):
+    return render(request, "trading/bot_list.html", {
+        "portfolio": portfolio_for(request.user), "feed": data_source_label(),
+        "strategy_names": {s["id"]: s["name"] for s in strategies_describe()},
+    })
+
+
+@login_required
+def bot_detail(request, pk: int):
+    bot = get_object_or_404(bots_for(request.user), pk=pk)
+    perf = bot_performance(bot=bot)
+    curve = [{"t": int(p.ts.timestamp() * 1000), "equity": str(p.equity)} for p in perf["equity_curve"]]
+    if not curve:  # snapshots come after fills and once a minute; before the first one: start -> now
+        curve.append({"t": int(bot.created_at.timestamp() * 1000), "equity": str(bot.starting_balance)})
+        if perf["equity"] is not None:
+            curve.append({"t": int(timezone.now().timestamp() * 1000), "equity": str(perf["equity"])})
+    strategy = next((s for s in strategies_describe() if s["id"] == bot.strategy), None)
+    fills = bot_fills(bot=bot)
+    base, _, quote = bot.symbol.partition("/")
+    return render(request, "trading/bot_detail.html", {
+        "bot": bot, "perf": perf, "position": perf["position"], "strategy": strategy,
+        "params": [(p["name"], bot.params.get(p["name"])) for p in (strategy or {}).get("params", [])],
+        "open_orders": list(bot_orders(bot=bot, status="open")[:200]),
+        "trades": list(fills[:100]), "trades_total": fills.count(), "base": base, "quote": quote.split(":")[0],
+        "chart": {"bot_id": bot.pk, "starting_balance": str(bot.starting_balance), "points": curve,
+                  "currency": quote.split(":")[0]},
+        "feed": data_source_label(),
+    })
+
+
+def _param_rows(strategies: list[dict], selected: str, values: dict, errors: dict) -> list[dict]:
+    """Every strategy with its parameter inputs; the selected one carries the posted/saved values."""
+    out = []
+    for s in strategies:
+        fields = []
+        for p in s["params"]:
+            mine = s["id"] == selected and p["name"] in values
+            value = values[p["name"]] if mine else p.get("default", "")
+            bounds = []
+            if p.get("min") is not None:
+                bounds.append(("> " if p.get("min_exclusive") else "≥ ") + str(p["min"]))
+            if p.get("max") is not None:
+                bounds.append("≤ " + str(p["max"]))
+            fields.append({**p, "value": "" if value is None else str(value), "bounds": ", ".join(bounds),
+                           "input": f"params-{s['id']}-{p['name']}",
+                           "errors": errors.get(p["name"], []) if s["id"] == selected else []})
+        out.append({**s, "fields": fields, "selected": s["id"] == selected})
+    return out
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bot_form(request, pk: int | None = None):
+    bot = get_object_or_404(bots_for(request.user), pk=pk) if pk is not None else None
+    strategies = strategies_describe()
+    specs = {s["id"]: s for s in strategies}
+    initial = ({"name": bot.name, "exchange": bot.exchange, "symbol": bot.symbol,
+                "starting_balance": bot.starting_balance, "strategy": bot.strategy} if bot else
+               {"exchange": settings.SUPPORTED_EXCHANGES[0], "symbol": "BTC/USDT", "starting_balance": 10000,
+                "strategy": "sma_cross"})
+    form = BotForm(request.POST or None, initial=initial, strategies=strategies, bot=bot)
+    selected = form["strategy"].value() if request.method == "POST" else initial["strategy"]
+    if selected not in specs:
+        selected = initial["strategy"]
+    values = dict(bot.params) if bot and selected == bot.strategy else {}
+    param_errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = {p["name"]: request.POST.get(f"params-{selected}-{p['name']}", "").strip()
+                  for p in specs[selected]["params"]}
+        if form.is_valid():
+            data = form.cleaned_data
+            params = {k: v for k, v in values.items() if v != ""}
+            try:
+                if bot is None:
+                    bot = bot_create(owner=request.user, name=data["name"], exchange=data["exchange"],
+                                     symbol=data["symbol"], starting_balance=data["starting_balance"],
+                                     strategy=data["strategy"], params=params, request=request)
+                    messages.success(request, f"Created “{bot.name}”. It trades on paper; start it when ready.")
+                else:
+                    fields = {"name": data["name"]}
+                    if bot.status == Bot.Status.STOPPED:
+                        fields.update(strategy=data["strategy"], params=params)
+                    bot_update(bot=bot, actor=request.user, request=request, **fields)
+                    messages.success(request, f"Saved “{bot.name}”.")
+            except DomainError as exc:
+                _errors_into(form, param_errors, exc)
+            else:
+                return redirect("bot-detail", pk=bot.pk)
+    return render(request, "trading/bot_form.html", {
+        "form": form, "bot": bot, "strategies": _param_rows(strategies, selected, values, param_errors),
+        "selected": selected,
+    })
+
+
+def _errors_into(form, param_errors: dict, exc: DomainError) -> None:
+    """A service's field errors next to the inputs they are about (params.<name> -> that parameter)."""
+    placed = False
+    for field, errs in (exc.fields or {}).items():
+        errs = errs if isinstance(errs, list) else [str(errs)]
+        if field.startswith("params."):
+            param_errors.setdefault(field.removeprefix("params."), []).extend(errs)
+            placed = True
+        elif field in form.fields and field in form.cleaned_data:
+            form.add_error(field, errs)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+@login_required
+@require_POST
+def bot_action(request, pk: int, action: str):
+    from trading.services import bots as bot_services
+
+    bot = get_object_or_404(bots_for(request.user), pk=pk)
+    done, service = BOT_ACTIONS[action]
+    try:
+        getattr(bot_services, service)(bot=bot, actor=request.user, request=request)
+    except DomainError as exc:
+        messages.error(request, f"{bot.name}: {exc.message}")
+    else:
+        messages.success(request, f"“{bot.name}” {done}.")
+    return redirect(_next_or(request, reverse("bot-detail", args=[bot.pk])))
+
+
+@login_required
+@require_POST
+def bot_delete(request, pk: int):
+    bot = get_object_or_404(bots_for(request.user), pk=pk)
+    bot_archive(bot=bot, actor=request.user, request=request)
+    messages.success(request, f"Deleted “{bot.name}”: it stopped, and its orders and trades are kept in the archive.")
+    return redirect("bot-list")
+
+
+@login_required
+@require_POST
+def bot_order_cancel(request, pk: int, order_id: int):
+    bot = get_object_or_404(bots_for(request.user), pk=pk)
+    order = get_object_or_404(bot_orders(bot=bot), pk=order_id)
+    try:
+        order_cancel(order=order, actor=request.user, request=request)
+    except DomainError as exc:
+        messages.error(request, f"Order {order.pk}: {exc.message}")
+    else:
+        messages.success(request, f"Cancelled the {order.side} order {order.pk}.")
+    return redirect(_next_or(request, reverse("bot-detail", args=[bot.pk])))

@@ -1,0 +1,160 @@
+"""The bot pages in a real browser: create a bot (with a validation error first), start it on the replay
+feed, watch its trades arrive live over /ws/events/ (no reload), stop it, export the trades as CSV;
+another user gets 404 for every page of that bot."""
+
+import csv
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from accounts.models import AuditEvent
+from tests.bots_support import poll_and_tick, use_replay, write_recording
+from trading.models import Bot, Fill
+from trading.services.bots import bot_create, bot_start
+from trading.templatetags.trading_format import num
+
+LIVE = 15_000  # ms: generous for a loaded 2-core machine; a missing push still fails
+
+
+@pytest.fixture
+def replay(settings, tmp_path):
+    path = write_recording(tmp_path)
+    use_replay(settings, tmp_path)
+    return path
+
+
+def _fill_param(page, strategy, name, value):
+    page.locator(f'input[name="params-{strategy}-{name}"]').fill(str(value))
+
+
+def test_create_start_watch_trades_live_stop_and_export(page, login, alice, replay):
+    login(page, alice)
+    page.goto("/bots/")
+    expect(page.get_by_test_id("no-bots")).to_be_visible()
+    page.get_by_role("link", name="Create your first bot").click()
+
+    page.get_by_label("Name").fill("Wave rider")
+    page.get_by_label("Exchange").select_option("binance")
+    page.get_by_label("Symbol").fill("btc/usdt")
+    page.get_by_label("Starting balance").fill("1000")
+    # the strategy chooser shows the chosen strategy's parameters from the registry's schema
+    page.get_by_label("Strategy").select_option("rsi")
+    expect(page.locator('input[name="params-rsi-period"]')).to_be_visible()
+    expect(page.locator('input[name="params-sma_cross-fast"]')).to_be_hidden()
+    page.get_by_label("Strategy").select_option("sma_cross")
+    expect(page.locator('input[name="params-sma_cross-fast"]')).to_have_value("10")  # the schema's default
+    _fill_param(page, "sma_cross", "fast", 9)
+    _fill_param(page, "sma_cross", "slow", 8)
+    page.get_by_role("button", name="Create bot").click()
+    expect(page.get_by_test_id("param-error")).to_have_text("must be less than slow")
+    expect(page.locator('input[name="params-sma_cross-fast"]')).to_have_value("9")  # input kept
+    assert not Bot.objects.exists()
+
+    _fill_param(page, "sma_cross", "fast", 3)
+    page.get_by_role("button", name="Create bot").click()
+    expect(page.get_by_test_id("bot-title")).to_have_text("Wave rider")
+    bot = Bot.objects.get(owner=alice)
+    assert (bot.symbol, bot.strategy, bot.params["fast"], bot.params["slow"], bot.starting_balance) == (
+        "BTC/USDT", "sma_cross", 3, 8, Decimal("1000"))
+    expect(page.get_by_test_id("bot-status")).to_have_text("stopped")
+    expect(page.get_by_test_id("feed-label")).to_have_text("Replay of recorded prices (not live)")
+    expect(page.get_by_test_id("no-trades")).to_be_visible()
+
+    page.get_by_role("button", name="Start", exact=True).click()
+    expect(page.get_by_test_id("bot-status")).to_have_text("running")
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_disabled()
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+
+    for _ in range(80):  # what the beat poll + the bots' tick do, one replayed candle at a time
+        poll_and_tick()
+        if Fill.objects.filter(bot=bot).exists():
+            break
+    first = Fill.objects.filter(bot=bot).order_by("ts", "id").first()
+    assert first is not None, "the SMA bot never traded on the wavy recording"
+    row = page.get_by_test_id("trade-row").first
+    expect(row).to_contain_text(first.side)
+    expect(row.get_by_role("cell").nth(2)).to_have_text(num(first.price), timeout=LIVE)  # 8 decimals, as the page shows
+    expect(row.get_by_role("cell").nth(3)).to_have_text(num(first.amount))
+    expect(page.get_by_test_id("no-trades")).to_be_hidden()
+    for _ in range(80):  # on to the sell: a closed trade shows up in the stats, still without a reload
+        poll_and_tick()
+        if Fill.objects.filter(bot=bot, side="sell").exists():
+            break
+    fills = Fill.objects.filter(bot=bot).count()
+    assert Fill.objects.filter(bot=bot, side="sell").exists()
+    expect(page.get_by_test_id("trade-row")).to_have_count(fills, timeout=LIVE)
+    expect(page.get_by_test_id("stat-closed")).to_have_text("1", timeout=LIVE)
+    expect(page.get_by_test_id("stat-return")).not_to_have_text("0.00 %")
+    assert page.evaluate("window.__sameDocument") is True
+
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_test_id("bot-status")).to_have_text("stopped")
+    bot.refresh_from_db()
+    assert bot.status == "stopped"
+    assert {"bot.create", "bot.start", "bot.stop"} <= set(
+        AuditEvent.objects.filter(actor=alice).values_list("action", flat=True))
+
+    with page.expect_download() as download:
+        page.get_by_test_id("csv-export").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == fills
+    assert [r["side"] for r in rows][:2] == ["buy", "sell"]
+    assert Decimal(rows[0]["price"]) == first.price and Decimal(rows[0]["fee"]) == first.fee
+    assert download.value.suggested_filename.endswith(f"-{bot.pk}-trades.csv")
+
+    # the list and the dashboard show the bot with its P&L
+    page.goto("/bots/")
+    listed = page.get_by_test_id("bot-row")
+    expect(listed).to_have_count(1)
+    expect(listed.get_by_test_id("bot-status")).to_have_text("stopped")
+    expect(listed.locator('[data-field="pnl"]')).to_have_text(re.compile(r"^[+-]?[\d,]+\.\d\d$"))
+    page.goto("/")
+    expect(page.get_by_test_id("portfolio-row")).to_contain_text("Wave rider")
+    assert page.js_errors == []
+
+
+def test_status_changes_show_live_on_the_list(page, login, alice, replay):
+    bot = bot_create(owner=alice, name="Grid one", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     params={"fast": 3, "slow": 8}, starting_balance=Decimal("500"))
+    login(page, alice)
+    page.goto("/bots/")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    row = page.get_by_test_id("bot-row")
+    expect(row.get_by_test_id("bot-status")).to_have_text("stopped")
+    expect(row.get_by_role("button", name="Pause", exact=True)).to_be_disabled()
+    page.evaluate("window.__sameDocument = true")
+
+    bot_start(bot=bot, actor=alice)  # e.g. from the API or another tab
+    expect(row.get_by_test_id("bot-status")).to_have_text("running", timeout=LIVE)
+    expect(row.get_by_role("button", name="Pause", exact=True)).to_be_enabled()
+    expect(row.get_by_role("button", name="Start", exact=True)).to_be_disabled()
+    assert page.evaluate("window.__sameDocument") is True
+
+    row.get_by_role("button", name="Pause", exact=True).click()
+    expect(row.get_by_test_id("bot-status")).to_have_text("paused")
+    expect(row.get_by_role("button", name="Resume", exact=True)).to_be_enabled()
+    assert page.js_errors == []
+
+
+def test_bob_gets_404_on_every_page_of_alices_bot(page, login, alice, bob, live_server_url):
+    bot = bot_create(owner=alice, name="Alice's", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     starting_balance=Decimal("1000"))
+    login(page, bob)
+    for path in (f"/bots/{bot.pk}/", f"/bots/{bot.pk}/edit/", f"/api/bots/{bot.pk}/trades.csv"):
+        response = page.goto(path)
+        assert response.status == 404, path
+    page.goto("/bots/")
+    expect(page.get_by_test_id("no-bots")).to_be_visible()
+    client = Client()
+    client.force_login(bob)
+    for action in ("start", "stop", "pause", "delete", "edit"):
+        assert client.post(f"/bots/{bot.pk}/{action}/", {"name": "mine"}).status_code == 404, action
+    bot.refresh_from_db()
+    assert (bot.status, bot.name, bot.archived_at) == ("stopped", "Alice's", None)
