@@ -15,6 +15,7 @@ can be committed any more.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -183,9 +184,11 @@ def switches_lock_for_order(*, user_id: int) -> list[tuple[str, bool]]:
     return rows
 
 
-def kill_switch_engage(*, scope: str, user: User | None, actor: User, reason: str = "",
-                       request=None) -> KillSwitch:
-    """Engage a switch and commit. Waits for in-flight order transactions in scope; later ones see it."""
+def kill_switch_engage(*, scope: str, user: User | None, actor: User, reason: str = "", request=None,
+                       record: bool = True) -> KillSwitch:
+    """Engage a switch and commit. Waits for in-flight order transactions in scope; later ones see it.
+
+    `record=False`: no risk event of its own (the emergency stop records one for the whole stop)."""
     _check_scope_allowed(actor=actor, scope=scope, user=user)
     key = _key(scope, user)
     now = timezone.now()
@@ -193,7 +196,7 @@ def kill_switch_engage(*, scope: str, user: User | None, actor: User, reason: st
     for attempt in range(3):
         try:
             return _engage_once(scope=scope, user=user, actor=actor, key=key, reason=reason, now=now,
-                                request=request)
+                                request=request, record=record)
         except OperationalError as exc:  # a deadlock with a multi-user tick transaction: that one lost
             if attempt == 2 or "deadlock" not in str(exc).lower():
                 raise
@@ -201,25 +204,26 @@ def kill_switch_engage(*, scope: str, user: User | None, actor: User, reason: st
     raise AssertionError("unreachable")
 
 
-def _engage_once(*, scope, user, actor, key, reason, now, request) -> KillSwitch:
+def _engage_once(*, scope, user, actor, key, reason, now, request, record) -> KillSwitch:
     with transaction.atomic():
         with connection.cursor() as cursor:
             # wait for every order transaction in scope to finish; later ones queue behind us
             cursor.execute(_STOP_LOCK_SQL, [RISK_LOCK_CLASS, _lock_id(None if scope == KillSwitch.GLOBAL
                                                                        else user.pk)])
-            cursor.execute(
-                "INSERT INTO risk_killswitch (key, scope, user_id, engaged, engaged_by_id, engaged_at, reason, "
-                "updated_at) VALUES (%s, %s, %s, true, %s, %s, %s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET engaged = true, engaged_by_id = EXCLUDED.engaged_by_id, "
-                "engaged_at = EXCLUDED.engaged_at, reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at",
-                [key, scope, None if scope == KillSwitch.GLOBAL else user.pk, actor.pk, now, reason, now],
-            )
-        switch = KillSwitch.objects.get(key=key)
+        switch = list(KillSwitch.objects.raw(
+            "INSERT INTO risk_killswitch (key, scope, user_id, engaged, engaged_by_id, engaged_at, reason, "
+            "updated_at) VALUES (%s, %s, %s, true, %s, %s, %s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET engaged = true, engaged_by_id = EXCLUDED.engaged_by_id, "
+            "engaged_at = EXCLUDED.engaged_at, reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at "
+            "RETURNING *",
+            [key, scope, None if scope == KillSwitch.GLOBAL else user.pk, actor.pk, now, reason, now],
+        ))[0]
         audit_record(action="kill_switch.engage", actor=actor, target=f"kill_switch:{key}", request=request,
                      details={"scope": scope, "reason": reason})
-        risk_event_record(code="kill_switch_engaged", severity=RiskEvent.CRITICAL, user=user,
-                          message=f"{'Global' if scope == KillSwitch.GLOBAL else 'Your'} kill switch engaged: {reason}",
-                          details={"scope": scope, "by": actor.username})
+        if record:
+            risk_event_record(code="kill_switch_engaged", severity=RiskEvent.CRITICAL, user=user,
+                              message=f"{'Global' if scope == KillSwitch.GLOBAL else 'Your'} kill switch engaged: "
+                                      f"{reason}", details={"scope": scope, "by": actor.username})
         _forget_engaged_cache()
     return switch
 
@@ -430,6 +434,40 @@ def _position_flatten(*, bot: Bot, reason: str) -> bool:
     return position_flatten(bot=bot, reason=reason, locked=True) is not None
 
 
+def _orders_cancel_bulk(*, bot_ids: list[int], reason: str, owners: dict[int, int]) -> int:
+    """Cancel every open paper order of these (locked) bots in two statements; nothing stays reserved.
+
+    Same effect as trading.services.orders.orders_cancel_open per bot (status cancelled, resting
+    cleared, reservations released), set-based so a stop of many bots answers fast.
+    """
+    from trading.models import Order
+    from trading.services.events import order_json
+
+    now = timezone.now()
+    orders = list(Order.objects.select_for_update(no_key=True)
+                  .filter(bot_id__in=bot_ids, status__in=Order.OPEN_STATUSES).order_by("pk"))
+    if orders:
+        Order.objects.filter(pk__in=[o.pk for o in orders]).update(
+            status=Order.Status.CANCELLED, reason=reason[:200], resting=None, updated_at=now, closed_at=now)
+    events = []
+    for o in orders:
+        o.status, o.reason, o.updated_at, o.closed_at = Order.Status.CANCELLED, reason[:200], now, now
+        events.append((owners[o.bot_id], {"type": "order", "order": order_json(o)}))
+    _push_in_background(events)
+    return len(orders)
+
+
+def _push_in_background(events: list[tuple[int, dict]]) -> None:
+    """After commit, push to open pages from a short-lived thread: the stop's answer never waits on it."""
+    if not events:
+        return
+    from trading.services.events import events_publish
+
+    batch = list(events)
+    transaction.on_commit(lambda: threading.Thread(target=events_publish, args=(batch,), name="risk-push",
+                                                   daemon=True).start())
+
+
 def _bot_status_push(bot: Bot) -> None:
     """Open pages see the bot's new status (sent after commit by the trading app)."""
     from trading.services.events import bot_event_on_commit
@@ -513,30 +551,36 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
         raise DomainError("Choose halt-and-flatten or reduce-only, not both.", code="invalid")
     user = (user or actor) if scope == KillSwitch.USER else None
     reason = (reason or f"Emergency stop by {actor.username}").strip()[:200]
-    switch = kill_switch_engage(scope=scope, user=user, actor=actor, reason=reason, request=request)
+    switch = kill_switch_engage(scope=scope, user=user, actor=actor, reason=reason, request=request, record=False)
     result = StopResult(scope=scope, switch=switch)
     bots = Bot.objects.filter(status__in=ACTIVE_BOT_STATUSES)
     if scope == KillSwitch.USER:
         bots = bots.filter(owner=user)
-    live_mode = getattr(Bot.Mode, "LIVE", "live")
     with transaction.atomic():
-        for bot in bots.select_for_update().order_by("pk"):
-            if reduce_only:
-                bot.reduce_only = True
-                bot.save(update_fields=["reduce_only", "updated_at"])
-                result.orders_cancelled += _orders_cancel_open(bot=bot, reason=reason)
-                _bot_status_push(bot)
-                result.bots_reduce_only.append(bot.pk)
-            else:
-                result.orders_cancelled += _halt_locked(bot=bot, reason=reason)
-                result.bots_halted.append(bot.pk)
-            if flatten and _position_flatten(bot=bot, reason=reason):
-                result.positions_flattened += 1
-            if bot.mode == live_mode:
-                # Live execution does not exist yet. When it does, cancel on the exchange here via a
-                # retried-until-confirmed job (outside this transaction); the DB state above already
-                # keeps the platform from placing anything new.
-                result.live_orders_pending += 1
+        # set-based: a handful of statements whatever the number of bots (the tick holds each bot's
+        # row while it works on it; we wait for those, in id order like the tick)
+        rows = list(bots.select_for_update().order_by("pk").values_list("pk", "mode"))
+        ids = [pk for pk, _ in rows]
+        if ids:
+            changes = {"reduce_only": True} if reduce_only else {"status": Bot.Status.HALTED, "halt_reason": reason}
+            # every open order is cancelled below, so nothing stays reserved
+            Bot.objects.filter(pk__in=ids).update(**changes, base_reserved=0, quote_reserved=0,
+                                                  updated_at=timezone.now())
+            from trading.services.events import bot_json
+
+            changed = list(Bot.objects.filter(pk__in=ids))
+            _push_in_background([(b.owner_id, {"type": "bot", "bot": bot_json(b)}) for b in changed])
+            result.orders_cancelled = _orders_cancel_bulk(bot_ids=ids, reason=reason,
+                                                          owners={b.pk: b.owner_id for b in changed})
+            (result.bots_reduce_only if reduce_only else result.bots_halted).extend(ids)
+            if flatten:
+                for bot in Bot.objects.filter(pk__in=ids, base__gt=0).order_by("pk"):
+                    if _position_flatten(bot=bot, reason=reason):
+                        result.positions_flattened += 1
+            # Live execution does not exist yet. When it does, cancel live orders on the exchange here
+            # via a retried-until-confirmed job (after this commit); the DB state above already keeps
+            # the platform from placing anything new for these bots.
+            result.live_orders_pending = sum(1 for _, mode in rows if mode == Bot.Mode.LIVE)
         risk_event_record(code="emergency_stop", severity=RiskEvent.CRITICAL, user=user,
                           message=f"Emergency stop ({scope}) by {actor.username}: "
                                   f"{len(result.bots_halted)} bot(s) halted, {result.orders_cancelled} order(s) "
