@@ -101,33 +101,45 @@ class RiskPolicyAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
 
-class RiskBotAdmin:
-    """Admin actions for bots (halt / resume through risk services), mixed into the Bot admin."""
+# --- staff actions on bots: halt / resume through the risk services ---------------------------------
 
-    @admin.action(description="Halt selected bots (cancels their open orders)")
-    def halt_bots(self, request, queryset):
-        if not services.can_halt_any_bot(request.user):
-            self.message_user(request, "You need the risk officer role to halt bots.", messages.ERROR)
-            return
-        count = 0
-        for bot in queryset:
-            services.bot_halt(bot=bot, actor=request.user, reason=f"halted by staff ({request.user.username})",
-                              request=request)
-            count += 1
-        self.message_user(request, f"Halted {count} bot(s).", messages.WARNING)
+@admin.action(description="Halt selected bots (cancels their open orders)")
+def halt_bots(modeladmin, request, queryset):
+    if not services.can_halt_any_bot(request.user):
+        modeladmin.message_user(request, "You need the risk officer role to halt bots.", messages.ERROR)
+        return
+    count = 0
+    for bot in queryset:
+        services.bot_halt(bot=bot, actor=request.user, reason=f"halted by staff ({request.user.username})",
+                          request=request)
+        count += 1
+    modeladmin.message_user(request, f"Halted {count} bot(s).", messages.WARNING)
 
-    @admin.action(description="Resume selected halted bots")
-    def resume_bots(self, request, queryset):
-        if not services.can_halt_any_bot(request.user):
-            self.message_user(request, "You need the risk officer role to resume bots.", messages.ERROR)
-            return
-        done, refused = 0, []
-        for bot in queryset:
-            try:
-                services.bot_resume(bot=bot, actor=request.user, request=request)
-                done += 1
-            except services.DomainError as exc:
-                refused.append(f"{bot.name}: {exc.message}")
-        self.message_user(request, f"Resumed {done} bot(s).")
-        for line in refused:
-            self.message_user(request, line, messages.ERROR)
+
+@admin.action(description="Resume selected halted bots")
+def resume_bots(modeladmin, request, queryset):
+    if not services.can_halt_any_bot(request.user):
+        modeladmin.message_user(request, "You need the risk officer role to resume bots.", messages.ERROR)
+        return
+    done = 0
+    for bot in queryset:
+        try:
+            services.bot_resume(bot=bot, actor=request.user, request=request)
+            done += 1
+        except services.DomainError as exc:
+            modeladmin.message_user(request, f"{bot.name}: {exc.message}", messages.ERROR)
+    modeladmin.message_user(request, f"Resumed {done} bot(s).")
+
+
+def _add_bot_actions() -> None:
+    """The Bot admin belongs to the trading app; risk adds its two actions to it."""
+    from trading.models import Bot
+
+    bot_admin = admin.site._registry.get(Bot)
+    if bot_admin is None:
+        return
+    cls = type(bot_admin)
+    cls.actions = [*(a for a in (cls.actions or []) if a not in (halt_bots, resume_bots)), halt_bots, resume_bots]
+
+
+_add_bot_actions()
