@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -46,6 +48,7 @@ def dashboard(request):
         "rows": rows, "feed": data_source_label(), "chart": chart, "exchanges": settings.SUPPORTED_EXCHANGES,
         "stale_after": settings.PRICE_STALE_AFTER_SECONDS, "portfolio": portfolio,
         "running": sum(1 for row in portfolio["bots"] if row["bot"].status == Bot.Status.RUNNING),
+        "halted": sum(1 for row in portfolio["bots"] if row["bot"].status == Bot.Status.HALTED),
     })
 
 
@@ -93,6 +96,11 @@ def bot_detail(request, pk: int):
     })
 
 
+def _plain(value: Decimal) -> Decimal:
+    """numeric(38, 18) -> what a person typed: 1000.000000000000000000 -> 1000."""
+    return Decimal(format(value.quantize(Decimal("1e-8")).normalize(), "f"))
+
+
 def _param_rows(strategies: list[dict], selected: str, values: dict, errors: dict) -> list[dict]:
     """Every strategy with its parameter inputs; the selected one carries the posted/saved values."""
     out = []
@@ -120,7 +128,7 @@ def bot_form(request, pk: int | None = None):
     strategies = strategies_describe()
     specs = {s["id"]: s for s in strategies}
     initial = ({"name": bot.name, "exchange": bot.exchange, "symbol": bot.symbol,
-                "starting_balance": bot.starting_balance, "strategy": bot.strategy} if bot else
+                "starting_balance": _plain(bot.starting_balance), "strategy": bot.strategy} if bot else
                {"exchange": settings.SUPPORTED_EXCHANGES[0], "symbol": "BTC/USDT", "starting_balance": 10000,
                 "strategy": "sma_cross"})
     form = BotForm(request.POST or None, initial=initial, strategies=strategies, bot=bot)

@@ -158,3 +158,113 @@ def test_bob_gets_404_on_every_page_of_alices_bot(page, login, alice, bob, live_
         assert client.post(f"/bots/{bot.pk}/{action}/", {"name": "mine"}).status_code == 404, action
     bot.refresh_from_db()
     assert (bot.status, bot.name, bot.archived_at) == ("stopped", "Alice's", None)
+
+
+def test_open_orders_arrive_live_and_can_be_cancelled(page, login, alice, replay):
+    bot = bot_create(owner=alice, name="Grid", exchange="binance", symbol="BTC/USDT", strategy="grid",
+                     params={"lower": "90", "upper": "110", "levels": 5, "order_amount": "50"},
+                     starting_balance=Decimal("1000"))
+    bot_start(bot=bot, actor=alice)
+    login(page, alice)
+    page.goto(f"/bots/{bot.pk}/")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("no-orders")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+
+    for _ in range(5):
+        poll_and_tick()
+        if bot.orders.filter(status="open").exists():
+            break
+    open_orders = list(bot.orders.filter(status="open").order_by("pk"))
+    assert open_orders, "a grid bot rests limit buys below the market"
+    rows = page.get_by_test_id("order-row")
+    expect(rows).to_have_count(len(open_orders), timeout=LIVE)
+    expect(page.get_by_test_id("no-orders")).to_be_hidden()
+    assert page.evaluate("window.__sameDocument") is True
+
+    target = open_orders[0]
+    row = page.locator(f'[data-testid="order-row"][data-order-id="{target.pk}"]')
+    expect(row).to_contain_text("limit")
+    expect(row).to_contain_text(num(target.price))
+    row.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text(f"Cancelled the buy order {target.pk}.")).to_be_visible()
+    expect(page.locator(f'[data-testid="order-row"][data-order-id="{target.pk}"]')).to_have_count(0)
+    target.refresh_from_db()
+    assert target.status == "cancelled"
+    expect(page.get_by_test_id("order-row")).to_have_count(len(open_orders) - 1)
+
+
+def test_pause_resume_and_a_risk_halt_show_on_the_detail_page(page, login, alice, replay):
+    from risk.services import bot_halt
+
+    bot = bot_create(owner=alice, name="Trend", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     starting_balance=Decimal("1000"))
+    bot_start(bot=bot, actor=alice)
+    login(page, alice)
+    page.goto(f"/bots/{bot.pk}/")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.get_by_test_id("bot-status")).to_have_text("paused")
+    page.get_by_role("button", name="Resume", exact=True).click()
+    expect(page.get_by_test_id("bot-status")).to_have_text("running")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    page.evaluate("window.__sameDocument = true")
+
+    bot.refresh_from_db()
+    bot_halt(bot=bot, actor=None, reason="daily loss limit reached")  # as a breaker does
+    expect(page.get_by_test_id("bot-status")).to_have_text("halted", timeout=LIVE)
+    expect(page.get_by_test_id("halt-reason")).to_contain_text("daily loss limit reached")
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_enabled()
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_be_disabled()
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.js_errors == []
+
+
+def test_edit_changes_parameters_only_while_stopped(page, login, alice, replay):
+    bot = bot_create(owner=alice, name="Trend", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     params={"fast": 5, "slow": 20}, starting_balance=Decimal("1000"))
+    login(page, alice)
+    page.goto(f"/bots/{bot.pk}/")
+    page.get_by_role("link", name="Edit").click()
+    expect(page.locator('input[name="params-sma_cross-fast"]')).to_have_value("5")  # the saved values
+    expect(page.get_by_label("Symbol")).to_be_disabled()
+    page.get_by_label("Name").fill("Trend 2")
+    page.locator('input[name="params-sma_cross-slow"]').fill("abc")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_test_id("param-error")).to_contain_text("whole number")
+    page.locator('input[name="params-sma_cross-slow"]').fill("25")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_test_id("bot-title")).to_have_text("Trend 2")
+    bot.refresh_from_db()
+    assert (bot.name, bot.params["fast"], bot.params["slow"]) == ("Trend 2", 5, 25)
+
+    bot_start(bot=bot, actor=alice)
+    page.goto(f"/bots/{bot.pk}/edit/")
+    expect(page.get_by_label("Strategy")).to_be_disabled()
+    expect(page.locator('input[name="params-sma_cross-fast"]')).to_be_disabled()
+    expect(page.get_by_text("Stop the bot to change its strategy or parameters.")).to_be_visible()
+    page.get_by_label("Name").fill("Trend 3")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_test_id("bot-title")).to_have_text("Trend 3")
+    bot.refresh_from_db()
+    assert (bot.name, bot.status, bot.params["slow"]) == ("Trend 3", "running", 25)
+
+
+def test_the_dashboard_shows_the_portfolio_across_bots_and_the_kill_switch(page, login, alice, bob, replay):
+    from risk.services import kill_switch_engage
+
+    for name, balance in (("One", "1000"), ("Two", "250.5")):
+        bot_create(owner=alice, name=name, exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                   starting_balance=Decimal(balance))
+    bot_create(owner=bob, name="Bob's", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+               starting_balance=Decimal("99999"))
+    login(page, alice)
+    page.goto("/")
+    panel = page.get_by_test_id("portfolio-panel")
+    expect(panel.get_by_test_id("portfolio-row")).to_have_count(2)  # bob's bot is not in it
+    expect(panel.get_by_test_id("portfolio-equity")).to_have_text("1,250.50")
+    expect(panel.get_by_test_id("portfolio-pnl")).to_have_text("0.00 USDT")
+    expect(page.get_by_test_id("kill-switch-state")).to_have_text("off")
+
+    kill_switch_engage(scope="user", user=alice, actor=alice, reason="test")
+    page.reload()
+    expect(page.get_by_test_id("kill-switch-state")).to_have_text("engaged")
