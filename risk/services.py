@@ -107,7 +107,12 @@ def _key(scope: str, user: User | None) -> str:
 
 
 def _forget_engaged_cache() -> None:
-    transaction.on_commit(lambda: cache.delete(ENGAGED_CACHE_KEY))
+    """Drop the banner cache now and again after commit (a page may refill it in between)."""
+    try:
+        cache.delete(ENGAGED_CACHE_KEY)
+    except Exception:  # Redis down must not stop a kill switch change; the cache expires in 30 s
+        log.warning("could not drop the kill switch cache")
+    transaction.on_commit(lambda: cache.delete(ENGAGED_CACHE_KEY), robust=True)
 
 
 # --- events and alerts -----------------------------------------------------------------------
