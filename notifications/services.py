@@ -8,6 +8,7 @@ disables the channel on permanent ones. No URL, token or secret is logged, retur
 """
 
 import logging
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -278,41 +279,81 @@ def _bot_fields(bot) -> tuple[int | None, str]:
 
 def _write(*, channels: list[Channel | None], user, event: str, severity: str, title: str, text: str,
            url_path: str, bot, dedupe_key: str | None) -> list[int]:
+    """Insert one row per channel; returns the outbox ids. One INSERT unless deduplicating."""
+    if not channels:
+        return []
     now = timezone.now()
     bot_id, bot_label = _bot_fields(bot)
-    ids = []
+
+    def row(channel):
+        return Outbox(channel=channel, user=user, event=event, severity=severity, title=str(title)[:200],
+                      text=str(text)[:4000], url_path=str(url_path or "")[:300], bot_id=bot_id, bot_label=bot_label,
+                      dedupe_key=(dedupe_key or "")[:200], next_attempt_at=now, created_at=now,
+                      max_attempts=settings.NOTIFICATION_MAX_ATTEMPTS)
+
+    if not dedupe_key:
+        return [r.pk for r in Outbox.objects.bulk_create([row(c) for c in channels])]
+    written = []
     for channel in channels:
-        if dedupe_key and Outbox.objects.filter(channel=channel, dedupe_key=dedupe_key).exists():
+        if Outbox.objects.filter(channel=channel, dedupe_key=dedupe_key[:200]).exists():
             continue
         try:
             with transaction.atomic():
-                row = Outbox.objects.create(
-                    channel=channel, user=user, event=event, severity=severity, title=str(title)[:200],
-                    text=str(text)[:4000], url_path=str(url_path or "")[:300], bot_id=bot_id, bot_label=bot_label,
-                    dedupe_key=(dedupe_key or "")[:200], next_attempt_at=now, created_at=now,
-                    max_attempts=settings.NOTIFICATION_MAX_ATTEMPTS)
+                r = row(channel)
+                r.save()
         except IntegrityError:
             continue  # the same dedupe key raced in from elsewhere: already queued once
-        ids.append(row.pk)
-    return ids
+        written.append(r.pk)
+    return written
+
+
+def _publish(groups: dict[float, list[int]]) -> None:
+    """One Celery message per transaction (per delay): a storm of 200 alerts costs the caller one publish.
+    The worker splits it per channel (see tasks.deliver)."""
+    from notifications.tasks import deliver
+
+    for countdown, ids in groups.items():
+        try:
+            deliver.apply_async((ids,), countdown=countdown, retry=False)
+        except Exception as exc:  # noqa: BLE001 - the beat sweep delivers them later
+            log.warning("could not enqueue %d notification(s) (%s); the retry sweep will send them", len(ids),
+                        type(exc).__name__)
+
+
+class _Pending:
+    """Rows written in the current transaction, published together when it commits."""
+
+    def __init__(self):
+        self.groups: dict[float, list[int]] = {}
+        self.flushed = False
+
+    def flush(self) -> None:
+        self.flushed = True
+        if getattr(_local, "pending", None) is self:
+            _local.pending = None
+        _publish(self.groups)
+
+
+_local = threading.local()
 
 
 def _enqueue_after_commit(ids: list[int], countdown: float | None = None) -> None:
     if not ids:
         return
-    countdown = settings.NOTIFICATION_FOLD_SECONDS if countdown is None else countdown
-
-    def enqueue():
-        from notifications.tasks import deliver
-
-        for pk in ids:
-            try:
-                deliver.apply_async((pk,), countdown=countdown, retry=False)
-            except Exception as exc:  # noqa: BLE001 - the beat sweep delivers it later
-                log.warning("could not enqueue notification %s (%s); the retry sweep will send it", pk,
-                            type(exc).__name__)
-
-    transaction.on_commit(enqueue, robust=True)
+    countdown = float(settings.NOTIFICATION_FOLD_SECONDS if countdown is None else countdown)
+    groups: dict[float, list[int]] = {}
+    if connection.in_atomic_block:
+        pending = getattr(_local, "pending", None)
+        registered = pending is not None and not pending.flushed and any(
+            entry[1] is pending.callback for entry in connection.run_on_commit)
+        if not registered:  # first alert of this transaction (or the last one rolled back)
+            pending = _local.pending = _Pending()
+            pending.callback = pending.flush
+            transaction.on_commit(pending.callback, robust=True)
+        groups = pending.groups
+    groups.setdefault(countdown, []).extend(ids)
+    if not connection.in_atomic_block:
+        _publish(groups)
 
 
 def notify(*, user, event: str, severity: str, title: str, text: str, url_path: str = "", bot=None,
@@ -415,6 +456,8 @@ def outbox_deliver(*, outbox_id: int, now: datetime | None = None, fold: bool = 
         channel = row.channel
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, channel.pk if channel else 0])
+        if channel is not None:
+            channel = Channel.objects.get(pk=channel.pk)  # fresh under the lock: another worker may have disabled it
         if channel is not None and not channel.is_active and not test:
             row.state, row.last_error = Outbox.State.FAILED, f"channel disabled: {channel.disabled_reason}"[:300]
             row.save(update_fields=["state", "last_error"])
@@ -490,8 +533,8 @@ def _record(*, row, batch, channel, attempt, error, result, duration_ms, now, te
                 if len(exhausted) < len(ids):
                     attempt.outcome = DeliveryAttempt.Outcome.RETRY
                     attempt.reason = f"{reason} — retry at {retry_at:%H:%M:%S} UTC"[:300]
-                    _enqueue_after_commit([row.pk] if row.pk not in exhausted else
-                                          [i for i in ids if i not in exhausted][:1], countdown=delay)
+                    first = row.pk if row.pk not in exhausted else next(i for i in ids if i not in exhausted)
+                    _enqueue_after_commit([first], countdown=delay)
                     outcome = "retry"
                 else:
                     attempt.outcome, attempt.reason = DeliveryAttempt.Outcome.FAILED, reason
@@ -532,6 +575,16 @@ def outbox_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
                    .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
         _enqueue_after_commit(due, countdown=0)
     return len(due)
+
+
+def outbox_split_by_channel(*, outbox_ids: list[int]) -> list[list[int]]:
+    """Group outbox ids by channel (platform rows together), keeping their order."""
+    channel_of = dict(Outbox.objects.filter(pk__in=outbox_ids).values_list("pk", "channel_id"))
+    groups: dict[int | None, list[int]] = {}
+    for pk in outbox_ids:
+        if pk in channel_of:
+            groups.setdefault(channel_of[pk], []).append(pk)
+    return list(groups.values())
 
 
 def periodic_tasks_ensure(**_kwargs) -> None:

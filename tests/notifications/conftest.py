@@ -30,9 +30,17 @@ def enqueued(monkeypatch):
     """Celery is the outside here: record what would be enqueued instead of publishing it."""
     from notifications import tasks
 
-    calls = []
-    monkeypatch.setattr(tasks.deliver, "apply_async",
-                        lambda args, countdown=None, **kw: calls.append((args[0], countdown)))
+    class Calls(list):
+        publishes: list  # one entry per Celery message: (ids, countdown)
+
+    calls = Calls()
+    calls.publishes = []
+
+    def apply_async(args, countdown=None, **kw):
+        calls.publishes.append((list(args[0]), countdown))
+        calls.extend((pk, countdown) for pk in args[0])
+
+    monkeypatch.setattr(tasks.deliver, "apply_async", apply_async)
     return calls
 
 

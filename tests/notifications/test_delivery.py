@@ -60,6 +60,40 @@ def test_notify_rolls_back_with_the_caller_and_never_raises(dingtalk_channel, al
         assert Channel.objects.count() == 1
 
 
+def test_a_storm_in_one_transaction_costs_the_caller_one_celery_message(
+        dingtalk_channel, alice, standin, enqueued, django_capture_on_commit_callbacks):
+    from notifications.tasks import deliver
+
+    second = channel_create(owner=alice, kind="dingtalk", name="second", webhook_url=standin.url)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for i in range(50):
+            notify(user=alice, event="kill_switch", severity="critical", title=f"halted {i}", text="x")
+    assert len(enqueued) == 100 and len(enqueued.publishes) == 1
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():  # the next transaction
+        notify(user=alice, event="kill_switch", severity="critical", title="again", text="x")
+    assert len(enqueued.publishes) == 2
+    # the worker splits a message per channel, so a slow channel never holds up another
+    deliver(enqueued.publishes[0][0])
+    split = enqueued.publishes[2:]
+    assert len(split) == 2 and {len(ids) for ids, _ in split} == {50}
+    assert {Outbox.objects.get(pk=ids[0]).channel_id for ids, _ in split} == {dingtalk_channel.pk, second.pk}
+    assert standin.requests == []  # splitting sends nothing itself
+
+
+def test_alerts_of_a_rolled_back_savepoint_are_not_published_and_later_ones_are(
+        dingtalk_channel, alice, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        try:
+            with transaction.atomic():
+                notify(user=alice, event="risk", severity="critical", title="rolled back", text="x")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        notify(user=alice, event="risk", severity="critical", title="kept", text="x")
+    kept = Outbox.objects.get()
+    assert kept.title == "kept" and [pk for pk, _ in enqueued] == [kept.pk]
+
+
 def test_a_dedupe_key_queues_a_message_once(dingtalk_channel, alice, enqueued):
     for _ in range(3):
         notify(user=alice, event="kill_switch", severity="critical", title="Kill switch on", text="x",
@@ -86,7 +120,8 @@ def test_a_failing_dingtalk_is_retried_with_exponential_backoff_then_delivered(
         dingtalk_channel, alice, standin, enqueued, settings, django_capture_on_commit_callbacks):
     settings.NOTIFICATION_RETRY_BASE_SECONDS = 15
     standin.mode = "fail"
-    [row] = _notify(alice)
+    with django_capture_on_commit_callbacks(execute=True):  # the alert's own transaction commits
+        [row] = _notify(alice)
     t0 = _at(row)
     delays = []
     now = t0
@@ -204,7 +239,8 @@ def test_a_bad_signature_disables_the_channel_with_the_reason(alice, standin, al
 
 def test_the_sweep_releases_stuck_rows_and_enqueues_due_ones(dingtalk_channel, alice, enqueued,
                                                             django_capture_on_commit_callbacks):
-    rows = _notify(alice, n=2)
+    with django_capture_on_commit_callbacks(execute=True):  # the alert's own transaction commits
+        rows = _notify(alice, n=2)
     Outbox.objects.filter(pk=rows[0].pk).update(state="sending", claimed_at=timezone.now() - timedelta(hours=1))
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -261,7 +297,8 @@ def test_beat_has_the_retry_sweep_and_the_task_runs_it(dingtalk_channel, alice, 
 
     task = PeriodicTask.objects.get(task="notifications.deliver_due")
     assert task.enabled and task.interval.every == 15
-    [row] = _notify(alice)
+    with django_capture_on_commit_callbacks(execute=True):  # the alert's own transaction commits
+        [row] = _notify(alice)
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
         deliver_due()
