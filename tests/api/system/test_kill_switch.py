@@ -1,5 +1,7 @@
 """GET/DELETE /api/system/kill-switch/: view; release needs re-authentication, is audited, and is scoped."""
 
+import time
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -103,3 +105,22 @@ def test_roles_exist_with_their_permissions():
     auditor = set(Group.objects.get(name="auditor").permissions.values_list("codename", flat=True))
     assert {"view_auditevent", "view_riskevent"} <= auditor
     assert all(p.startswith("view_") for p in auditor)
+
+
+def test_release_with_a_totp_code(alice):
+    import pyotp
+
+    from risk.services import ReauthFailed, kill_switch_release
+
+    kill_switch_engage(scope="user", user=alice, actor=alice)
+    alice.totp_enabled = True
+    alice.totp_secret = pyotp.random_base32()  # what TOTP enrolment stores for the account
+    totp = pyotp.TOTP(alice.totp_secret)
+    valid = {totp.at(time.time() + step * 30) for step in (-1, 0, 1)}
+    wrong = next(code for code in ("000000", "111111", "222222", "333333") if code not in valid)
+    with pytest.raises(ReauthFailed):
+        kill_switch_release(scope="user", user=alice, actor=alice, totp=wrong)
+    assert engaged(f"user:{alice.pk}")
+    kill_switch_release(scope="user", user=alice, actor=alice, totp=pyotp.TOTP(alice.totp_secret).now())
+    assert not engaged(f"user:{alice.pk}")
+    assert AuditEvent.objects.get(actor=alice, action="kill_switch.release").details["reauth"] == "totp"
