@@ -17,6 +17,10 @@ export DEBUG=false HTTPS=false ALLOWED_HOSTS="127.0.0.1,localhost,testserver"
 export SECRET_KEY="test-only-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export FIELD_ENCRYPTION_KEYS="$(.venv/bin/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 export REDIS_URL="${REDIS_URL%/0}/1"
+# pytest's temporary directories under this run's own VAR_DIR: concurrent runs (other checkouts, other
+# ports) never prune each other's directories while a test still uses them.
+export PYTEST_DEBUG_TEMPROOT="$VAR_DIR/tmp"
+mkdir -p "$PYTEST_DEBUG_TEMPROOT"
 
 if [ "${LINT:-1}" = 1 ]; then
   echo "==> ruff"
