@@ -40,6 +40,9 @@ class Channel(models.Model):
     last_test_ok = models.BooleanField(null=True, blank=True)
     last_test_message = models.CharField(max_length=300, blank=True, default="")
 
+    # rotate_encryption_keys re-encrypts these (keys.services.encrypted_models finds them)
+    ENCRYPTED_FIELDS = ("webhook_url_enc", "secret_enc", "apprise_url_enc")
+
     class Meta:
         ordering = ["name", "pk"]
         constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_channel_name_per_owner")]
