@@ -90,3 +90,18 @@ def test_the_platform_policy_is_edited_in_admin_and_audited(make_user):
     assert RiskPolicy.objects.get(pk=platform.pk).max_trades_per_day == 30
     assert AuditEvent.objects.filter(actor=officer, action="risk_policy.platform_change").exists()
     assert client.post(f"/admin/risk/riskpolicy/{platform.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_manage_py_emergency_stop(make_user, alice, bob):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    root = make_user("root", staff=True, is_superuser=True)
+    bots = [create_bot(alice), create_bot(bob)]
+    with pytest.raises(CommandError, match="Only a risk officer"):
+        call_command("emergency_stop", "--as", "alice", "--scope", "global")
+    out = StringIO()
+    call_command("emergency_stop", "--as", root.username, stdout=out)
+    assert "kill switch global engaged" in out.getvalue().lower() and "2 bot(s) halted" in out.getvalue()
+    assert set(Bot.objects.filter(pk__in=[b.pk for b in bots]).values_list("status", flat=True)) == {"halted"}
