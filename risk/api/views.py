@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,7 +35,32 @@ def _switches_json(user: User) -> dict:
             "engaged": any(s is not None and s.engaged for s in rows.values())}
 
 
+class SwitchStateOut(serializers.Serializer):
+    scope = serializers.CharField()
+    engaged = serializers.BooleanField()
+    engaged_by = serializers.CharField(allow_null=True)
+    engaged_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+    released_at = serializers.DateTimeField(allow_null=True)
+
+
+class SwitchesOut(serializers.Serializer):
+    engaged = serializers.BooleanField(help_text="Is any switch covering you engaged?")
+    user = SwitchStateOut()
+    # "global" is a Python keyword: declared below
+SwitchesOut._declared_fields["global"] = SwitchStateOut()
+
+
 class SystemStatusApi(APIView):
+    @extend_schema(responses={200: inline_serializer("SystemStatusOut", {
+        "features": inline_serializer("FeatureFlagsOut", {"trading": serializers.BooleanField(),
+                                                          "live_trading": serializers.BooleanField(),
+                                                          "schedulers": serializers.BooleanField()}),
+        "kill_switch": SwitchesOut(),
+        "feeds": serializers.JSONField(help_text="source, healthy, exchanges [{exchange, symbols, stale, "
+                                                 "stale_reasons}]"),
+        "can_use_global_kill_switch": serializers.BooleanField(),
+    })})
     def get(self, request):
         return Response({
             "features": services.feature_flags(),
@@ -45,16 +70,28 @@ class SystemStatusApi(APIView):
         })
 
 
-class EmergencyStopApi(APIView):
-    class In(serializers.Serializer):
-        scope = serializers.ChoiceField(choices=["user", "global"], default="user")
-        flatten = serializers.BooleanField(default=False)
-        reduce_only = serializers.BooleanField(default=False)
-        reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+class EmergencyStopIn(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["user", "global"], default="user")
+    flatten = serializers.BooleanField(default=False, help_text="Also sell open positions at market.")
+    reduce_only = serializers.BooleanField(default=False, help_text="Keep bots running, exits only.")
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=In)
+
+class EmergencyStopOut(serializers.Serializer):
+    scope = serializers.CharField()
+    kill_switch = SwitchStateOut()
+    bots_halted = serializers.ListField(child=serializers.IntegerField())
+    bots_reduce_only = serializers.ListField(child=serializers.IntegerField())
+    orders_cancelled = serializers.IntegerField()
+    positions_flattened = serializers.IntegerField()
+    live_orders_pending = serializers.IntegerField()
+    elapsed_ms = serializers.FloatField()
+
+
+class EmergencyStopApi(APIView):
+    @extend_schema(request=EmergencyStopIn, responses={200: EmergencyStopOut})
     def post(self, request):
-        data = self.In(data=request.data)
+        data = EmergencyStopIn(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.emergency_stop(actor=request.user, request=request, **data.validated_data)
         return Response({
@@ -69,20 +106,22 @@ class EmergencyStopApi(APIView):
         })
 
 
-class KillSwitchApi(APIView):
-    class ReleaseIn(serializers.Serializer):
-        scope = serializers.ChoiceField(choices=["user", "global"], default="user")
-        user_id = serializers.IntegerField(required=False, help_text="Risk officers: release another user's switch.")
-        password = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
-                                         style={"input_type": "password"})
-        totp = serializers.CharField(required=False, allow_blank=True, max_length=10)
+class KillSwitchReleaseIn(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["user", "global"], default="user")
+    user_id = serializers.IntegerField(required=False, help_text="Risk officers: release another user's switch.")
+    password = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                     style={"input_type": "password"})
+    totp = serializers.CharField(required=False, allow_blank=True, max_length=10)
 
+
+class KillSwitchApi(APIView):
+    @extend_schema(responses={200: SwitchesOut})
     def get(self, request):
         return Response(_switches_json(request.user))
 
-    @extend_schema(request=ReleaseIn)
+    @extend_schema(request=KillSwitchReleaseIn, responses={200: SwitchStateOut})
     def delete(self, request):
-        data = self.ReleaseIn(data=request.data)
+        data = KillSwitchReleaseIn(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
         user = request.user
@@ -97,6 +136,8 @@ class KillSwitchApi(APIView):
 
 
 class PolicyIn(serializers.Serializer):
+    """Only tightening values are accepted; null = inherit from the level above."""
+
     max_position_quote = serializers.DecimalField(max_digits=38, decimal_places=8, min_value=0, required=False,
                                                   allow_null=True)
     max_position_pct = serializers.DecimalField(**PCT)
@@ -139,13 +180,39 @@ def _policy_json(user: User, bot=None) -> dict:
     return out
 
 
+class RiskLimitsOut(serializers.Serializer):
+    """Numbers as strings (decimals), null = no limit (platform) or inherit (overrides)."""
+
+    max_position_quote = serializers.CharField(allow_null=True)
+    max_position_pct = serializers.CharField(allow_null=True)
+    max_open_trades = serializers.IntegerField(allow_null=True)
+    max_trades_per_day = serializers.IntegerField(allow_null=True)
+    daily_loss_pct = serializers.CharField(allow_null=True)
+    max_drawdown_pct = serializers.CharField(allow_null=True)
+    max_orders_per_minute = serializers.IntegerField(allow_null=True)
+    cooldown_minutes = serializers.IntegerField(allow_null=True)
+    user_daily_loss_pct = serializers.CharField(allow_null=True)
+
+
+class PolicyOut(serializers.Serializer):
+    platform = RiskLimitsOut()
+    user = RiskLimitsOut(allow_null=True)
+    effective = RiskLimitsOut()
+
+
+class BotPolicyOut(PolicyOut):
+    bot_id = serializers.IntegerField()
+    bot = RiskLimitsOut(allow_null=True)
+
+
 class UserPolicyApi(APIView):
     """Your limits: the platform's, your overrides, and what applies. PATCH tightens your overrides."""
 
+    @extend_schema(responses={200: PolicyOut})
     def get(self, request):
         return Response(_policy_json(request.user))
 
-    @extend_schema(request=PolicyIn)
+    @extend_schema(request=PolicyIn, responses={200: PolicyOut})
     def patch(self, request):
         data = PolicyIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -157,10 +224,11 @@ class BotPolicyApi(APIView):
     def _bot(self, request, pk):
         return get_object_or_404(bots_for_risk(user=request.user).filter(owner=request.user), pk=pk)
 
+    @extend_schema(responses={200: BotPolicyOut})
     def get(self, request, pk):
         return Response(_policy_json(request.user, self._bot(request, pk)))
 
-    @extend_schema(request=PolicyIn)
+    @extend_schema(request=PolicyIn, responses={200: BotPolicyOut})
     def patch(self, request, pk):
         bot = self._bot(request, pk)
         data = PolicyIn(data=request.data)
@@ -197,7 +265,7 @@ class RiskEventsApi(APIView):
         return paginator.get_paginated_response(RiskEventOut(page, many=True).data)
 
 
-class BotOut(serializers.Serializer):
+class RiskBotOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     status = serializers.CharField()
@@ -205,23 +273,24 @@ class BotOut(serializers.Serializer):
     reduce_only = serializers.BooleanField()
 
 
-class BotHaltApi(APIView):
-    class In(serializers.Serializer):
-        reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+class BotHaltIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=In, responses={200: BotOut})
+
+class BotHaltApi(APIView):
+    @extend_schema(request=BotHaltIn, responses={200: RiskBotOut})
     def post(self, request, pk):
         bot = get_object_or_404(bots_for_risk(user=request.user), pk=pk)
-        data = self.In(data=request.data)
+        data = BotHaltIn(data=request.data)
         data.is_valid(raise_exception=True)
         reason = data.validated_data["reason"] or f"halted by {request.user.username}"
         bot = services.bot_halt(bot=bot, actor=request.user, reason=reason, request=request)
-        return Response(BotOut(bot).data)
+        return Response(RiskBotOut(bot).data)
 
 
 class BotResumeApi(APIView):
-    @extend_schema(request=None, responses={200: BotOut})
+    @extend_schema(request=None, responses={200: RiskBotOut})
     def post(self, request, pk):
         bot = get_object_or_404(bots_for_risk(user=request.user), pk=pk)
         bot = services.bot_resume(bot=bot, actor=request.user, request=request)
-        return Response(BotOut(bot).data)
+        return Response(RiskBotOut(bot).data)
