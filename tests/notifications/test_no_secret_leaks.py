@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import AuditEvent
 from notifications.models import DeliveryAttempt, Outbox
-from notifications.services import notify, outbox_deliver
+from notifications.services import notify, notify_operator, outbox_deliver
 from notifications.transports.dingtalk import sign
 from tests.notifications.dingtalk_standin import SECRET, TOKEN
 
@@ -39,7 +39,19 @@ def test_nothing_secret_reaches_logs_or_responses(api, alice, client, standin, s
         row = Outbox.objects.filter(state="pending").latest("pk")
         outbox_deliver(outbox_id=row.pk, now=row.next_attempt_at)
     standin.mode = "ok"
-    keep(c.patch(f"/api/notifications/channels/{cid}/", {"secret": "SECwrong0secret0000000000000"}, format="json"))
+    for i in range(30):  # a storm, folded into one summary
+        notify(user=alice, event="kill_switch", severity="critical", title=f"halted {i}", text="x")
+    storm = list(Outbox.objects.filter(state="pending", title__startswith="halted").order_by("pk"))
+    outbox_deliver(outbox_id=storm[0].pk, now=max(r.next_attempt_at for r in storm))
+    assert Outbox.objects.filter(state="folded").count() == 29
+    keep(c.patch(f"/api/notifications/channels/{cid}/", {"rate_limit_per_minute": 1}, format="json"))
+    assert keep(c.post(f"/api/notifications/channels/{cid}/test/")).status_code == 429  # queued by the limit
+    allow_local.DINGTALK_WEBHOOK_URL, allow_local.DINGTALK_SECRET = standin.url, SECRET
+    notify_operator(event="kill_switch", severity="critical", title="Global kill switch", text="x")
+    op = Outbox.objects.get(channel__isnull=True)
+    assert outbox_deliver(outbox_id=op.pk, now=op.next_attempt_at) == "ok"
+    keep(c.patch(f"/api/notifications/channels/{cid}/", {"secret": "SECwrong0secret0000000000000",
+                                                         "rate_limit_per_minute": 20}, format="json"))
     keep(c.post(f"/api/notifications/channels/{cid}/test/"))  # bad signature -> disabled
     apprise_url = f"json://127.0.0.1:{sink.port}/{APPRISE_TOKEN}"
     aid = keep(c.post("/api/notifications/channels/", {"kind": "apprise", "name": "hook", "apprise_url": apprise_url},
