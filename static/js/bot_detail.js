@@ -1,60 +1,11 @@
-// Bot detail: equity chart (canvas), and live trades, open orders, status and stats from /ws/events/.
+// Bot detail: equity chart (bot_chart.js), and live trades, open orders, status and stats from /ws/events/.
 (function () {
   "use strict";
   const E = window.BotEvents;
   const data = JSON.parse(document.getElementById("equity-data").textContent);
   const botId = data.bot_id;
-  const start = Number(data.starting_balance);
-  const canvas = document.getElementById("equity-chart");
-  const note = document.getElementById("equity-note");
-  let points = data.points.map((p) => ({ t: p.t, v: Number(p.equity) }));
-
-  // ---- equity chart ---------------------------------------------------------------------
-  function draw() {
-    const dpr = window.devicePixelRatio || 1;
-    const w = canvas.clientWidth, h = canvas.clientHeight;
-    canvas.width = w * dpr; canvas.height = h * dpr;
-    const g = canvas.getContext("2d");
-    g.scale(dpr, dpr);
-    g.clearRect(0, 0, w, h);
-    if (points.length < 2) {
-      note.textContent = "The equity curve starts once the bot has run for a few ticks.";
-      g.fillStyle = "#8b98a5"; g.font = "13px sans-serif";
-      g.fillText("No equity history yet", 12, h / 2);
-      return;
-    }
-    const last = points[points.length - 1].v;
-    note.textContent = points.length + " points · now " + E.money(last) + " " + data.currency +
-      " (" + E.signed(((last / start) - 1) * 100) + " %)";
-    const values = points.map((p) => p.v).concat([start]);
-    const lo = Math.min(...values), hi = Math.max(...values);
-    const pad = (hi - lo) * 0.1 || hi * 0.001 || 1;
-    const t0 = points[0].t, t1 = points[points.length - 1].t || t0 + 1;
-    const left = 8, right = w - 70, top = 10, bottom = h - 22;
-    const x = (t) => left + ((t - t0) / Math.max(1, t1 - t0)) * (right - left);
-    const y = (v) => bottom - ((v - (lo - pad)) / (hi - lo + 2 * pad)) * (bottom - top);
-    g.font = "11px sans-serif"; g.fillStyle = "#8b98a5";
-    [hi, (hi + lo) / 2, lo].forEach((v) => g.fillText(E.money(v), right + 6, y(v) + 4));
-    const fmtTime = (t) => new Date(t).toISOString().slice(5, 16).replace("T", " ");
-    g.fillText(fmtTime(t0), left, h - 6);
-    const endLabel = fmtTime(t1);
-    g.fillText(endLabel, right - g.measureText(endLabel).width, h - 6);
-    // the starting balance, dashed
-    g.strokeStyle = "#8b98a5"; g.setLineDash([4, 4]); g.lineWidth = 1;
-    g.beginPath(); g.moveTo(left, y(start)); g.lineTo(right, y(start)); g.stroke();
-    g.setLineDash([]);
-    // the curve, green above the start and red below
-    const color = last >= start ? "#3fb950" : "#f85149";
-    g.strokeStyle = color; g.lineWidth = 2;
-    g.beginPath();
-    points.forEach((p, i) => (i ? g.lineTo(x(p.t), y(p.v)) : g.moveTo(x(p.t), y(p.v))));
-    g.stroke();
-    g.globalAlpha = 0.12; g.fillStyle = color;
-    g.lineTo(x(points[points.length - 1].t), bottom); g.lineTo(x(points[0].t), bottom); g.closePath(); g.fill();
-    g.globalAlpha = 1;
-  }
-  window.addEventListener("resize", draw);
-  draw();
+  const chart = window.EquityChart.mount(document.getElementById("equity-chart"), data,
+    document.getElementById("equity-note"));
 
   // ---- stats (re-read from the API after fills and status changes) ------------------------
   function setStat(name, text, cls) {
@@ -80,8 +31,8 @@
     setStat("position_base", E.num(pos.base, 8));
     setStat("avg_entry", pos.average_entry_price === null ? "" : "@ " + E.num(pos.average_entry_price, 2));
     if (p.equity_curve.length) {
-      points = p.equity_curve.map((q) => ({ t: Date.parse(q.ts), v: Number(q.equity) }));
-      draw();
+      chart.points = p.equity_curve.map((q) => ({ t: Date.parse(q.ts), v: Number(q.equity) }));
+      chart.draw();
     }
   }
   let pending = null;
