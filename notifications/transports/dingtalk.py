@@ -108,6 +108,26 @@ def _reason_310000(errmsg: str) -> tuple[str, bool]:
     return "the robot's security settings rejected the message", True
 
 
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return left
+
+
+def _read_until(response, sock, deadline: float, *, limit: int) -> bytes:
+    """Read the body within the deadline, however slowly the server drips it."""
+    chunks, size = [], 0
+    while size < limit:
+        sock.settimeout(_left(deadline))
+        chunk = response.read1(min(4096, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 class DingTalkTransport(Transport):
     name = "dingtalk"
 
@@ -143,10 +163,13 @@ class DingTalkTransport(Transport):
         try:
             with outbound_guard(self.allowed) as guard:
                 try:
+                    deadline = time.monotonic() + self.timeout  # one budget for the whole exchange
                     conn.request("POST", f"{path}?{query}", body=body,
                                  headers={"Content-Type": "application/json;charset=utf-8"})
+                    sock = conn.sock
+                    sock.settimeout(_left(deadline))
                     response = conn.getresponse()
-                    raw = response.read(64 * 1024)
+                    raw = _read_until(response, sock, deadline, limit=64 * 1024)
                 except TargetRefused as exc:
                     raise TransportError(f"refused target: {exc.reason}", permanent=True) from None
                 except TimeoutError:

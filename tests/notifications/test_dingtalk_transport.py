@@ -103,3 +103,37 @@ def test_only_dingtalk_robot_urls_are_used(url, words):
     with pytest.raises(TransportError) as exc:
         DingTalkTransport(webhook_url=url, secret="SECx", allowed_hosts=[]).send(MSG)
     assert exc.value.permanent and words in exc.value.reason
+
+
+def test_a_server_dripping_its_answer_is_cut_off_at_5_seconds_in_total():
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def drip():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+        while not stop.wait(1.0):  # one byte a second: each read is quick, the whole answer is not
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    transport = DingTalkTransport(webhook_url=f"http://127.0.0.1:{port}/robot/send?access_token=abc",
+                                  allowed_hosts=["127.0.0.1"])
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransportError) as exc:
+            transport.send(MSG)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 6 and "within 5 s" in exc.value.reason
