@@ -106,3 +106,18 @@ def test_tighten_limits_from_the_panel_and_loosening_is_refused(web, alice):
     r = web.post("/risk/limits/", {"max_trades_per_day": "80"}, follow=True)
     assert "Must be at most 50" in r.content.decode()
     assert RiskPolicy.objects.get(scope="user", user=alice).max_trades_per_day == 20
+
+
+def test_the_bot_risk_include_lists_the_bots_refusals_for_its_owner_only(alice, bob, rf):
+    from django.template.loader import render_to_string
+
+    from risk.services import bot_halt
+
+    bot = create_bot(alice, name="Mover")
+    bot_halt(bot=bot, actor=alice, reason="checking")
+    request = rf.get("/bots/1/")
+    request.user = alice
+    html = render_to_string("risk/_bot_risk.html", {"bot": Bot.objects.get(pk=bot.pk)}, request=request)
+    assert "Bot Mover halted: checking" in html and 'data-testid="bot-resume"' in html
+    request.user = bob
+    assert "Bot Mover halted" not in render_to_string("risk/_bot_risk.html", {"bot": bot}, request=request)
