@@ -300,3 +300,25 @@ def test_backtest_the_bots_settings_over_stored_candles(page, login, alice, bob,
 
     login(page, bob)
     assert page.goto(f"/bots/{bot.pk}/backtest/?run=1").status == 404
+
+
+def test_delete_archives_the_bot_and_keeps_its_history(page, login, alice, replay):
+    bot = bot_create(owner=alice, name="Old idea", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     params={"fast": 3, "slow": 8}, starting_balance=Decimal("1000"))
+    bot_start(bot=bot, actor=alice)
+    for _ in range(80):
+        poll_and_tick()
+        if Fill.objects.filter(bot=bot).exists():
+            break
+    fills = Fill.objects.filter(bot=bot).count()
+    assert fills
+    login(page, alice)
+    page.goto(f"/bots/{bot.pk}/")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.get_by_text("Deleted “Old idea”")).to_be_visible()
+    expect(page.get_by_test_id("no-bots")).to_be_visible()
+    bot.refresh_from_db()
+    assert bot.archived_at is not None and bot.status == "stopped"
+    assert Fill.objects.filter(bot=bot).count() == fills  # the history stays
+    assert page.goto(f"/bots/{bot.pk}/").status == 404

@@ -111,3 +111,37 @@ def test_a_replayed_feed_is_labelled_and_plays_live(page, login, alice, replay_f
         prices_poll(exchange="binance")
         expect(last).to_have_text(close)
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_the_connection_indicator_reconnects_after_a_drop(page, login, alice, use_binance_emulator):
+    emu = use_binance_emulator
+    prices_poll(exchange="binance")
+    sockets = []
+
+    def through(ws):  # a pass-through to the real server that the test can cut
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws/prices/$"), through)
+    frames = _watch_frames(page)
+    login(page, alice)
+    _open_dashboard_live(page, frames)
+    conn = page.get_by_test_id("connection")
+    assert len(sockets) == 1
+
+    frames.clear()
+    sockets[0].close(code=1011, reason="server restarted")
+    expect(conn).to_have_attribute("data-state", "reconnecting")
+    expect(conn).to_contain_text(re.compile(r"Reconnecting in \d+ s"))
+    expect(conn).to_have_attribute("data-state", "live", timeout=10_000)  # back by itself, no reload
+    assert len(sockets) == 2
+    deadline = time.monotonic() + 10
+    while not any('"subscribed"' in f for f in frames):  # it subscribed again
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(50)
+
+    emu.set_price("ETH/USDT", bid="3600.10", ask="3600.30", last="3600.20")
+    result = prices_poll(exchange="binance")
+    sent = next(t for t in result.ticks if t.symbol == "ETH/USDT")
+    expect(_row(page, "ETH/USDT").get_by_test_id("last")).to_have_text(str(sent.last))
+    assert page.evaluate("window.__sameDocument") is True
