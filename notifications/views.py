@@ -30,9 +30,10 @@ def notifications_page(request):
                                       "again. Send a test to check it.")
             return redirect("notifications")
     log_page = Paginator(outbox_for(request.user), 25).get_page(request.GET.get("page"))
-    return render(request, "notifications/page.html", {
-        "form": form, "channels": channels_for(request.user), "log": log_page, "event_labels": EVENT_LABELS,
-    })
+    channels = list(channels_for(request.user))
+    for channel in channels:
+        channel.event_labels = ", ".join(EVENT_LABELS.get(e, e) for e in channel.events)
+    return render(request, "notifications/page.html", {"form": form, "channels": channels, "log": log_page})
 
 
 @login_required
