@@ -442,10 +442,14 @@ def _orders_cancel_open(*, bot: Bot, reason: str) -> int:
     return orders_cancel_open(bot=bot, reason=reason, locked=True)
 
 
-def _position_flatten(*, bot: Bot, reason: str) -> bool:
+def _position_flatten(*, bot: Bot, reason: str) -> str | None:
+    """Sell the locked bot's position at market. None when done (or nothing held), else why it could not."""
     from trading.services.orders import position_flatten
 
-    return position_flatten(bot=bot, reason=reason, locked=True) is not None
+    order = position_flatten(bot=bot, reason=reason, locked=True)
+    if order is None or order.status == "filled":
+        return None
+    return order.reason or "the market sell was rejected"
 
 
 def _orders_cancel_bulk(*, bot_ids: list[int], reason: str, owners: dict[int, int]) -> int:
@@ -546,6 +550,7 @@ class StopResult:
     bots_reduce_only: list[int] = field(default_factory=list)
     orders_cancelled: int = 0
     positions_flattened: int = 0
+    flatten_failed: dict[int, str] = field(default_factory=dict)  # bot id -> why its position is still open
     live_orders_pending: int = 0
     elapsed_ms: float = 0.0
 
@@ -589,8 +594,11 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
             (result.bots_reduce_only if reduce_only else result.bots_halted).extend(ids)
             if flatten:
                 for bot in Bot.objects.filter(pk__in=ids, base__gt=0).order_by("pk"):
-                    if _position_flatten(bot=bot, reason=reason):
+                    problem = _position_flatten(bot=bot, reason=reason)
+                    if problem is None:
                         result.positions_flattened += 1
+                    else:
+                        result.flatten_failed[bot.pk] = problem
             # Live execution does not exist yet. When it does, cancel live orders on the exchange here
             # via a retried-until-confirmed job (after this commit); the DB state above already keeps
             # the platform from placing anything new for these bots.
@@ -602,7 +610,8 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
                           details={"scope": scope, "bots_halted": result.bots_halted,
                                    "bots_reduce_only": result.bots_reduce_only, "flatten": flatten,
                                    "orders_cancelled": result.orders_cancelled,
-                                   "positions_flattened": result.positions_flattened})
+                                   "positions_flattened": result.positions_flattened,
+                                   "flatten_failed": {str(k): v for k, v in result.flatten_failed.items()}})
         audit_record(action="emergency_stop", actor=actor, target=f"kill_switch:{switch.key}", request=request,
                      details={"scope": scope, "flatten": flatten, "reduce_only": reduce_only,
                               "bots_halted": len(result.bots_halted), "orders_cancelled": result.orders_cancelled})
@@ -687,13 +696,14 @@ def risk_monitor_run() -> dict:
             if tick is not None and tick.last is not None:
                 prices[(exchange, symbol)] = tick.last
     summary = {"bots": len(bots), "halted": [], "users_halted": []}
+    bot_limits, user_limits = _limits_many(bots)
     per_user: dict[int, list[tuple[Bot, RiskState]]] = {}
     for bot in bots:
         state = _bot_risk_state(bot, prices.get((bot.exchange, bot.symbol)), now_ms)
         if state is None:
             continue
         per_user.setdefault(bot.owner_id, []).append((bot, state))
-        limits = limits_for(bot=bot)
+        limits = limits_from(bot_limits[bot.pk])
         if check_breakers(state, limits).allowed:
             continue
         with transaction.atomic():
@@ -704,7 +714,7 @@ def risk_monitor_run() -> dict:
             if breakers_check(bot=locked, state=state, limits=limits):
                 summary["halted"].append(bot.pk)
     for user_id, rows in per_user.items():
-        user_limit = _user_daily_loss_limit(user_id)
+        user_limit = user_limits[user_id]["user_daily_loss_pct"]
         start = sum((s.day_start_equity for _, s in rows), Decimal(0))
         now_equity = sum((s.equity for _, s in rows), Decimal(0))
         if user_limit is None or start <= 0:
@@ -724,11 +734,23 @@ def risk_monitor_run() -> dict:
     return summary
 
 
-def _user_daily_loss_limit(user_id: int) -> Decimal | None:
-    rows = list(RiskPolicy.objects.filter(Q(scope=RiskPolicy.PLATFORM) | Q(scope=RiskPolicy.USER, user_id=user_id)))
-    if not any(r.scope == RiskPolicy.PLATFORM for r in rows):
-        rows.append(platform_policy())
-    return effective_limits(policies=rows)["user_daily_loss_pct"]
+def _limits_many(bots: list[Bot]) -> tuple[dict[int, dict], dict[int, dict]]:
+    """Effective limits for many bots and their owners with one query: ({bot id: values}, {user id: values})."""
+    owners = {b.owner_id for b in bots}
+    rows = list(RiskPolicy.objects.filter(Q(scope=RiskPolicy.PLATFORM) | Q(scope=RiskPolicy.USER, user_id__in=owners)
+                                          | Q(scope=RiskPolicy.BOT, bot_id__in=[b.pk for b in bots])))
+    platform = [r for r in rows if r.scope == RiskPolicy.PLATFORM] or [platform_policy()]
+    by_user: dict[int, list[RiskPolicy]] = {}
+    by_bot: dict[int, list[RiskPolicy]] = {}
+    for r in rows:
+        if r.scope == RiskPolicy.USER:
+            by_user.setdefault(r.user_id, []).append(r)
+        elif r.scope == RiskPolicy.BOT:
+            by_bot.setdefault(r.bot_id, []).append(r)
+    users = {u: effective_limits(policies=[*platform, *by_user.get(u, [])]) for u in owners}
+    per_bot = {b.pk: effective_limits(policies=[*platform, *by_user.get(b.owner_id, []), *by_bot.get(b.pk, [])])
+               for b in bots}
+    return per_bot, users
 
 
 # --- system status -----------------------------------------------------------------------------

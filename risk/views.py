@@ -101,6 +101,8 @@ def stop(request):
     if action == "flatten":
         parts.append(f"{result.positions_flattened} position(s) closed at market")
     messages.warning(request, " ".join([parts[0], ", ".join(parts[1:]) + "."]))
+    for problem in result.flatten_failed.values():
+        messages.error(request, f"A position could not be closed: {problem}. It is still open.")
     return redirect(_next(request, reverse("risk")))
 
 

@@ -84,6 +84,8 @@ class EmergencyStopOut(serializers.Serializer):
     bots_reduce_only = serializers.ListField(child=serializers.IntegerField())
     orders_cancelled = serializers.IntegerField()
     positions_flattened = serializers.IntegerField()
+    flatten_failed = serializers.DictField(child=serializers.CharField(),
+                                           help_text="bot id -> why its position could not be closed")
     live_orders_pending = serializers.IntegerField()
     elapsed_ms = serializers.FloatField()
 
@@ -101,6 +103,7 @@ class EmergencyStopApi(APIView):
             "bots_reduce_only": result.bots_reduce_only,
             "orders_cancelled": result.orders_cancelled,
             "positions_flattened": result.positions_flattened,
+            "flatten_failed": {str(k): v for k, v in result.flatten_failed.items()},
             "live_orders_pending": result.live_orders_pending,
             "elapsed_ms": round(result.elapsed_ms, 1),
         })

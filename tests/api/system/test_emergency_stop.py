@@ -84,6 +84,16 @@ def test_halt_and_flatten_sells_the_position_at_market(api, alice, make_bot):
     assert sell.status == "filled" and sell.type == "market"
 
 
+def test_flatten_without_a_fresh_price_says_the_position_is_still_open(api, alice, make_bot):
+    bot = make_bot(alice, quote="500", base="0.02")  # no ticker stored: nothing to sell at
+    r = api(alice).post(URL, {"flatten": True}, format="json")
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["positions_flattened"] == 0 and "price" in body["flatten_failed"][str(bot.pk)].lower()
+    bot.refresh_from_db()
+    assert bot.status == "halted" and bot.base == Decimal("0.02")
+
+
 def test_reduce_only_keeps_bots_running_but_refuses_entries(api, alice, make_bot):
     bot = make_bot(alice)
     r = api(alice).post(URL, {"reduce_only": True}, format="json")
