@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading.api import views
+from trading.api import backtest_views, views
 
 urlpatterns = [
     path("prices/live/", views.LivePricesApi.as_view(), name="api-prices-live"),
@@ -19,4 +19,5 @@ urlpatterns = [
     path("bots/<int:pk>/trades/", views.BotTradesApi.as_view(), name="api-bot-trades"),
     path("bots/<int:pk>/trades.csv", views.BotTradesCsvApi.as_view(), name="api-bot-trades-csv"),
     path("bots/<int:pk>/performance/", views.BotPerformanceApi.as_view(), name="api-bot-performance"),
+    path("bots/<int:pk>/backtest/", backtest_views.BotBacktestApi.as_view(), name="api-bot-backtest"),
 ]
