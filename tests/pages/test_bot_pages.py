@@ -1,0 +1,85 @@
+"""The bot form's validation: every bad input comes back as a clear message next to its field, no 500,
+nothing saved; order cancel is owner-only."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from trading.models import Bot, Market, Order
+from trading.services.bots import bot_create
+
+pytestmark = pytest.mark.django_db
+
+GOOD = {"name": "Trend", "exchange": "binance", "symbol": "BTC/USDT", "starting_balance": "1000",
+        "strategy": "sma_cross", "params-sma_cross-fast": "3", "params-sma_cross-slow": "8",
+        "params-sma_cross-size_pct": "100"}
+
+
+def _client(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def _errors(html: str) -> str:
+    import re
+
+    return " | ".join(re.findall(r'class="error"[^>]*>([^<]*)<', html) +
+                      re.findall(r'role="alert"[^>]*>\s*<p>([^<]*)<', html))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"name": ""}, "This field is required."),
+    ({"symbol": "BTCUSDT"}, "Write the market as BASE/QUOTE"),
+    ({"starting_balance": "0"}, "Must be greater than 0."),
+    ({"starting_balance": "lots"}, "Enter a number."),
+    ({"exchange": "nosuchexchange"}, "Select a valid choice."),
+    ({"strategy": "martingale"}, "Select a valid choice."),
+    ({"params-sma_cross-fast": "3.5"}, "must be a whole number"),
+    ({"params-sma_cross-slow": "99999"}, "must be at most 2000"),
+    ({"params-sma_cross-fast": "9"}, "must be less than slow"),
+    ({"params-sma_cross-size_pct": "0"}, "must be greater than 0"),
+    ({"strategy": "grid", "params-grid-levels": "5"}, "this parameter is required"),
+])
+def test_bad_input_is_explained_next_to_the_field_and_nothing_is_saved(alice, change, message):
+    r = _client(alice).post("/bots/new/", {**GOOD, **change})
+    assert r.status_code == 200
+    assert message in _errors(r.content.decode()), _errors(r.content.decode())
+    assert not Bot.objects.exists()
+
+
+def test_a_market_the_exchange_does_not_list_is_refused(alice):
+    Market.objects.create(exchange="binance", symbol="BTC/USDT", base="BTC", quote="USDT")
+    r = _client(alice).post("/bots/new/", {**GOOD, "symbol": "DOGE/EUR"})
+    assert "binance does not list it." in _errors(r.content.decode())
+    assert not Bot.objects.exists()
+
+
+def test_a_good_form_creates_a_paper_bot_and_opens_it(alice):
+    r = _client(alice).post("/bots/new/", GOOD)
+    bot = Bot.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/bots/{bot.pk}/"
+    assert (bot.owner, bot.mode, bot.status, bot.params) == (alice, "paper", "stopped",
+                                                             {"fast": 3, "slow": 8, "size_pct": "100"})
+
+
+def test_only_the_owner_can_cancel_an_order(alice, bob):
+    bot = bot_create(owner=alice, name="Grid", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     starting_balance=Decimal("1000"))
+    order = Order.objects.create(bot=bot, client_id="1:0", side="buy", type="limit", amount=Decimal("1"),
+                                 price=Decimal("90"), status="open")
+    assert _client(bob).post(f"/bots/{bot.pk}/orders/{order.pk}/cancel/").status_code == 404
+    order.refresh_from_db()
+    assert order.status == "open"
+    other = bot_create(owner=bob, name="Bob's", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                       starting_balance=Decimal("1000"))
+    # bob's own bot id with alice's order id is still a 404
+    assert _client(bob).post(f"/bots/{other.pk}/orders/{order.pk}/cancel/").status_code == 404
+
+
+def test_unsafe_next_urls_are_ignored(alice):
+    bot = bot_create(owner=alice, name="T", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     starting_balance=Decimal("1000"))
+    r = _client(alice).post(f"/bots/{bot.pk}/pause/", {"next": "https://evil.example/"})
+    assert r.status_code == 302 and r["Location"] == f"/bots/{bot.pk}/"
