@@ -135,6 +135,15 @@ def test_status_changes_show_live_on_the_list(page, login, alice, replay):
     expect(row.get_by_test_id("bot-status")).to_have_text("running", timeout=LIVE)
     expect(row.get_by_role("button", name="Pause", exact=True)).to_be_enabled()
     expect(row.get_by_role("button", name="Start", exact=True)).to_be_disabled()
+    expect(row.locator('[data-field="equity"]')).to_have_text("500.00")
+
+    for _ in range(80):  # its first trade moves the P&L (fees, slippage, price) on the list, live
+        poll_and_tick()
+        if Fill.objects.filter(bot=bot).exists():
+            break
+    assert Fill.objects.filter(bot=bot).exists()
+    expect(row.locator('[data-field="equity"]')).not_to_have_text("500.00", timeout=LIVE)
+    expect(row.locator('[data-field="pnl"]')).to_have_text(re.compile(r"^[+-][\d,]+\.\d\d$"))
     assert page.evaluate("window.__sameDocument") is True
 
     row.get_by_role("button", name="Pause", exact=True).click()
