@@ -471,7 +471,7 @@ def outbox_deliver(*, outbox_id: int, now: datetime | None = None, fold: bool = 
             _enqueue_after_commit([row.pk], countdown=countdown)
             return "rate_limited"
         batch = [row]
-        if fold:
+        if fold and row.event != TEST_EVENT:  # a test message goes out alone
             others = list(Outbox.objects.select_for_update(skip_locked=True)
                           .filter(channel=channel, state=Outbox.State.PENDING, next_attempt_at__lte=now)
                           .exclude(pk=row.pk).exclude(event=TEST_EVENT).order_by("created_at", "pk")[:FOLD_MAX])
