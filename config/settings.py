@@ -254,8 +254,8 @@ PRICE_STALE_AFTER_SECONDS = env.float("PRICE_STALE_AFTER_SECONDS", default=30.0)
 # Platform fill knobs over the engine's defaults, e.g. {"slippage_min": "0.001", "reject_rate": "0.03"};
 # bots override them one by one (Bot.fill_overrides).
 PAPER_FILL_CONFIG = env.json("PAPER_FILL_CONFIG", default={})
-BOT_EQUITY_SNAPSHOT_SECONDS = env.int("BOT_EQUITY_SNAPSHOT_SECONDS", default=60)  # equity chart resolution
 BOT_TICK_CHUNK = env.int("BOT_TICK_CHUNK", default=500)  # bots per tick transaction (one bot's writes never split)
+BOT_TICK_SHARDS = env.int("BOT_TICK_SHARDS", default=1)  # tasks one exchange tick fans out to (~ worker processes)
 # "exchange:SYMBOL" pairs everyone sees before they have a watchlist or a bot.
 DEFAULT_WATCHLIST = env.list("DEFAULT_WATCHLIST", default=["binance:BTC/USDT", "binance:ETH/USDT"])
 

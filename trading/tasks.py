@@ -30,7 +30,23 @@ def sync_markets() -> None:
 @shared_task(name="trading.run_bots_tick", ignore_result=True, acks_late=True, reject_on_worker_lost=True,
              expires=30)
 def run_bots_tick(exchange: str, tick_key: int) -> None:
-    """Safe to run twice or on two workers at once: the tick claims each bot in the database."""
+    """Safe to run twice or on two workers at once: the tick claims each bot in the database.
+
+    With BOT_TICK_SHARDS > 1 the tick fans out to that many shard tasks, so several worker processes
+    (or machines) share one tick's bots."""
+    shards = max(1, settings.BOT_TICK_SHARDS)
+    if shards == 1:
+        from trading.services.ticks import tick_run
+
+        tick_run(exchange=exchange, tick_key=tick_key)
+        return
+    for shard in range(shards):
+        run_bots_tick_shard.delay(exchange, tick_key, shard, shards)
+
+
+@shared_task(name="trading.run_bots_tick_shard", ignore_result=True, acks_late=True, reject_on_worker_lost=True,
+             expires=30)
+def run_bots_tick_shard(exchange: str, tick_key: int, shard: int, shards: int) -> None:
     from trading.services.ticks import tick_run
 
-    tick_run(exchange=exchange, tick_key=tick_key)
+    tick_run(exchange=exchange, tick_key=tick_key, shard=shard, shards=shards)

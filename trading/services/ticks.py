@@ -644,18 +644,24 @@ class _BotRef:
 
 # --- the tick ------------------------------------------------------------------------------------
 
-def tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> TickSummary:
-    """Evaluate every running paper bot of `exchange` once for this tick (idempotent per bot and tick)."""
+def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: int = 0,
+             shards: int = 1) -> TickSummary:
+    """Evaluate every running paper bot of `exchange` once for this tick (idempotent per bot and tick).
+
+    With `shards` > 1 only the bots with id % shards == shard: several workers share one tick (each bot
+    is still claimed in the database, so overlapping or repeated shards are harmless)."""
     started = time.perf_counter()
     summary = TickSummary(exchange, int(tick_key))
     if not settings.ENABLE_TRADING:
         summary.notes["disabled"] = "ENABLE_TRADING is false: no bot runs"
         return summary
     now = time.time() if now is None else now
+    shards = max(1, int(shards))
     with connection.cursor() as cur:
         cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id FROM trading_bot "
                     "WHERE exchange = %s AND status = 'running' AND archived_at IS NULL AND mode = 'paper' "
-                    "AND (last_tick_key IS NULL OR last_tick_key < %s)", [exchange, int(tick_key)])
+                    "AND (last_tick_key IS NULL OR last_tick_key < %s) AND id %% %s = %s",
+                    [exchange, int(tick_key), shards, int(shard) % shards])
         bots = cur.fetchall()
     summary.bots = len(bots)
     if not bots:

@@ -1,0 +1,86 @@
+"""The tick with its neighbours: the price poll triggers it, the risk gate refuses orders under a kill switch,
+fills raise a "fills" notification, and shards split one tick between workers."""
+
+from decimal import Decimal
+
+import pytest
+
+from tests.bots_support import poll_and_tick, use_replay, write_recording
+from trading.models import Fill, Order
+from trading.services.bots import bot_create, bot_start
+from trading.services.prices import prices_poll
+from trading.services.ticks import tick_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def recording(settings, tmp_path):
+    write_recording(tmp_path)
+    use_replay(settings, tmp_path)
+
+
+def _buyer(owner, name="dca", seed=1):
+    bot = bot_create(owner=owner, name=name, exchange="binance", symbol="BTC/USDT", strategy="dca",
+                     params={"interval_minutes": 1, "order_amount": "10"}, starting_balance=Decimal("100"),
+                     fill_overrides={"reject_rate": "0"}, seed=seed)
+    return bot_start(bot=bot, actor=owner)
+
+
+@pytest.fixture
+def eager_celery():
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_each_price_poll_runs_the_exchanges_bots(alice, recording, eager_celery):
+    bot = _buyer(alice)
+    prices_poll(exchange="binance", symbols={"BTC/USDT"})  # the worker's task runs the tick right after
+    assert Fill.objects.filter(bot=bot).count() == 1
+    prices_poll(exchange="binance", symbols={"BTC/USDT"})
+    assert Fill.objects.filter(bot=bot).count() == 2  # one DCA buy per candle
+
+
+def test_the_risk_gate_refuses_orders_while_the_kill_switch_is_engaged(alice, recording):
+    from risk.models import RiskEvent
+    from risk.services import kill_switch_engage
+
+    bot = _buyer(alice)
+    kill_switch_engage(scope="user", user=alice, actor=alice, reason="test")
+    poll_and_tick()
+    assert not Fill.objects.filter(bot=bot).exists()
+    refused = Order.objects.get(bot=bot)
+    assert refused.status == "rejected" and refused.reason.startswith("kill_switch:")
+    assert RiskEvent.objects.filter(bot=bot, code="kill_switch").exists()
+    bot.refresh_from_db()
+    assert bot.quote == Decimal("100") and bot.base == 0
+
+
+def test_fills_raise_a_fills_notification(alice, recording, settings, django_capture_on_commit_callbacks):
+    from notifications.models import Outbox
+    from notifications.services import channel_create
+
+    settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+    channel_create(owner=alice, kind="apprise", name="hook", apprise_url="json://127.0.0.1:9/alerts",
+                   events=["fills"])
+    bot = _buyer(alice, name="Stacker")
+    with django_capture_on_commit_callbacks(execute=True):
+        poll_and_tick()
+    row = Outbox.objects.get(event="fills")
+    assert row.user_id == alice.pk and row.bot_id == bot.pk and row.severity == "info"
+    assert row.title == "Stacker: 1 fill(s)" and row.text.startswith("buy ")
+
+
+def test_shards_split_one_tick_between_workers_without_overlap(alice, recording):
+    bots = [_buyer(alice, name=f"dca {i}", seed=i) for i in range(6)]
+    result = prices_poll(exchange="binance", symbols={"BTC/USDT"})
+    key = int(result.ticks[0].received_at * 1000)
+    first = tick_run(exchange="binance", tick_key=key, shard=0, shards=2)
+    second = tick_run(exchange="binance", tick_key=key, shard=1, shards=2)
+    repeated = tick_run(exchange="binance", tick_key=key, shard=0, shards=2)
+    assert first.evaluated == second.evaluated == 3 and repeated.evaluated == 0
+    assert Fill.objects.filter(bot__in=bots).count() == 6
