@@ -452,27 +452,29 @@ def _position_flatten(*, bot: Bot, reason: str) -> str | None:
     return order.reason or "the market sell was rejected"
 
 
+ORDER_EVENTS_MAX = 200  # a bigger stop pushes the bots' status only; pages reload their order lists
+
+
 def _orders_cancel_bulk(*, bot_ids: list[int], reason: str, owners: dict[int, int]) -> int:
-    """Cancel every open paper order of these (locked) bots in two statements; nothing stays reserved.
+    """Cancel every open paper order of these (locked) bots in one statement; nothing stays reserved.
 
     Same effect as trading.services.orders.orders_cancel_open per bot (status cancelled, resting
-    cleared, reservations released), set-based so a stop of many bots answers fast.
+    cleared, reservations released by the caller), set-based so a stop of many bots answers fast.
     """
     from trading.models import Order
     from trading.services.events import order_json
 
     now = timezone.now()
-    orders = list(Order.objects.select_for_update(no_key=True)
-                  .filter(bot_id__in=bot_ids, status__in=Order.OPEN_STATUSES).order_by("pk"))
-    if orders:
-        Order.objects.filter(pk__in=[o.pk for o in orders]).update(
-            status=Order.Status.CANCELLED, reason=reason[:200], resting=None, updated_at=now, closed_at=now)
-    events = []
-    for o in orders:
-        o.status, o.reason, o.updated_at, o.closed_at = Order.Status.CANCELLED, reason[:200], now, now
-        events.append((owners[o.bot_id], {"type": "order", "order": order_json(o)}))
-    _push_in_background(events)
-    return len(orders)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE trading_order SET status = %s, reason = %s, resting = NULL, updated_at = %s, "
+            "closed_at = %s WHERE bot_id = ANY(%s) AND status = ANY(%s) RETURNING id",
+            [Order.Status.CANCELLED, reason[:200], now, now, bot_ids, list(Order.OPEN_STATUSES)])
+        cancelled = [row[0] for row in cursor.fetchall()]
+    if len(cancelled) <= ORDER_EVENTS_MAX:
+        _push_in_background([(owners[o.bot_id], {"type": "order", "order": order_json(o)})
+                             for o in Order.objects.filter(pk__in=cancelled)])
+    return len(cancelled)
 
 
 def _push_in_background(events: list[tuple[int, dict]]) -> None:
@@ -587,7 +589,9 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
                                                   updated_at=timezone.now())
             from trading.services.events import bot_json
 
-            changed = list(Bot.objects.filter(pk__in=ids))
+            changed = list(Bot.objects.filter(pk__in=ids).only(
+                "id", "owner_id", "name", "exchange", "symbol", "status", "halt_reason", "base", "quote",
+                "last_price", "updated_at", "reduce_only"))
             _push_in_background([(b.owner_id, {"type": "bot", "bot": bot_json(b)}) for b in changed])
             result.orders_cancelled = _orders_cancel_bulk(bot_ids=ids, reason=reason,
                                                           owners={b.pk: b.owner_id for b in changed})
