@@ -2,9 +2,10 @@
 
 Read-only for the platform (no order, fill or equity row is written, no exchange key is touched), so
 any owner may run it whatever the bot's status. A run costs up to a couple of seconds of CPU: a per-user
-throttle keeps one person from occupying the workers.
+throttle and one run at a time per user keep one person from occupying the workers.
 """
 
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from config.api import DomainError
 from trading.selectors import bots_for
 from trading.services.backtests import BACKTEST_MAX_BARS, TIMEFRAMES, bot_backtest
 
@@ -98,9 +100,18 @@ class BotBacktestOut(serializers.Serializer):
     elapsed_ms = serializers.IntegerField()
 
 
+class BacktestRunning(DomainError):
+    code = "backtest_running"
+    status = 409
+
+
+def running_key(user_id: int) -> str:
+    return f"bot-backtest-running:{user_id}"
+
+
 class BacktestThrottle(UserRateThrottle):
     scope = "bot_backtest"
-    rate = "30/min"
+    rate = "20/min"
 
     def get_rate(self):
         return self.rate
@@ -119,5 +130,11 @@ class BotBacktestApi(APIView):
         bot = get_object_or_404(bots_for(request.user), pk=pk)
         data = BotBacktestIn(data=request.data)
         data.is_valid(raise_exception=True)
-        result = bot_backtest(bot=bot, **data.validated_data)
+        key = running_key(request.user.pk)
+        if not cache.add(key, 1, timeout=120):  # expires by itself should a worker die mid-run
+            raise BacktestRunning("One of your backtests is still running; wait for it to finish.")
+        try:
+            result = bot_backtest(bot=bot, **data.validated_data)
+        finally:
+            cache.delete(key)
         return Response(BotBacktestOut(result).data)

@@ -123,3 +123,26 @@ def test_runs_are_throttled_per_user(api, alice, bot, bars, settings):
     assert set(codes) == {200}
     r = client.post(url(bot), {"bars": 20}, format="json")
     assert r.status_code == 429 and r.json()["error"]["code"] == "throttled"
+
+
+def test_one_run_at_a_time_per_user(api, alice, bot, bars):
+    from django.core.cache import cache
+
+    from trading.api.backtest_views import running_key
+
+    cache.set(running_key(alice.pk), 1, timeout=60)  # a run of alice's still in progress
+    r = api(alice).post(url(bot), {}, format="json")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "backtest_running"
+    assert "still running" in r.json()["error"]["message"]
+    cache.delete(running_key(alice.pk))
+    assert api(alice).post(url(bot), {}, format="json").status_code == 200
+    assert cache.get(running_key(alice.pk)) is None  # released after the run
+
+
+def test_a_failed_run_releases_the_lock(api, alice, bot, bars):
+    from django.core.cache import cache
+
+    from trading.api.backtest_views import running_key
+
+    assert api(alice).post(url(bot), {"timeframe": "1h"}, format="json").status_code == 400
+    assert cache.get(running_key(alice.pk)) is None
