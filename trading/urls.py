@@ -11,7 +11,6 @@ urlpatterns = [
     path("bots/<int:pk>/start/", views.bot_action, {"action": "start"}, name="bot-start"),
     path("bots/<int:pk>/stop/", views.bot_action, {"action": "stop"}, name="bot-stop"),
     path("bots/<int:pk>/pause/", views.bot_action, {"action": "pause"}, name="bot-pause"),
-    path("bots/<int:pk>/backtest/", views.bot_backtest_view, name="bot-backtest"),
     path("bots/<int:pk>/delete/", views.bot_delete, name="bot-delete"),
     path("bots/<int:pk>/orders/<int:order_id>/cancel/", views.bot_order_cancel, name="bot-order-cancel"),
 ]

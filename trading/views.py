@@ -1,4 +1,3 @@
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -24,7 +23,6 @@ from trading.selectors import (
     watched_pairs,
     watchlist_for,
 )
-from trading.services.backtests import BACKTEST_DEFAULT_BARS, BACKTEST_MAX_BARS, bot_backtest, candle_coverage
 from trading.services.bots import bot_archive, bot_create, bot_update
 from trading.services.orders import order_cancel
 from trading.services.prices import tickers_latest
@@ -219,44 +217,3 @@ def bot_order_cancel(request, pk: int, order_id: int):
     else:
         messages.success(request, f"Cancelled the {order.side} order {order.pk}.")
     return redirect(_next_or(request, reverse("bot-detail", args=[bot.pk])))
-
-
-@login_required
-def bot_backtest_view(request, pk: int):
-    """Backtest the bot's own settings over stored candles (GET: a read, so results can be linked)."""
-    bot = get_object_or_404(bots_for(request.user), pk=pk)
-    coverage = candle_coverage(exchange=bot.exchange, symbol=bot.symbol)
-    timeframe = request.GET.get("timeframe") or (coverage[0]["timeframe"] if coverage else "1m")
-    error, result, chart = "", None, None
-    try:
-        bars = int(request.GET.get("bars") or BACKTEST_DEFAULT_BARS)
-        if not 3 <= bars <= BACKTEST_MAX_BARS:
-            raise ValueError
-    except ValueError:
-        bars, error = BACKTEST_DEFAULT_BARS, f"Candles: a whole number from 3 to {BACKTEST_MAX_BARS:,}."
-    if "run" in request.GET and not error:
-        try:
-            result = bot_backtest(bot=bot, timeframe=timeframe, bars=bars)
-        except DomainError as exc:
-            error = exc.message
-        else:
-            chart = {"bot_id": bot.pk, "starting_balance": str(bot.starting_balance),
-                     "currency": bot.symbol.partition("/")[2].split(":")[0],
-                     "points": [{"t": ts, "equity": str(v)} for ts, v in result.equity_curve]}
-    return render(request, "trading/bot_backtest.html", {
-        "bot": bot, "coverage": coverage, "timeframe": timeframe, "bars": bars, "max_bars": BACKTEST_MAX_BARS,
-        "error": error, "result": result, "chart": chart,
-        "rejects": _count_codes(result.rejects) if result else {},
-        "first": _ms_dt(result.first_ts_ms) if result else None, "last": _ms_dt(result.last_ts_ms) if result else None,
-    })
-
-
-def _count_codes(rejects) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in rejects:
-        out[r.code] = out.get(r.code, 0) + 1
-    return out
-
-
-def _ms_dt(ms: int | None):
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)

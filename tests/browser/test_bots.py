@@ -279,38 +279,6 @@ def test_the_dashboard_shows_the_portfolio_across_bots_and_the_kill_switch(page,
     expect(page.get_by_test_id("kill-switch-state")).to_have_text("engaged")
 
 
-def test_backtest_the_bots_settings_over_stored_candles(page, login, alice, bob, replay):
-    from django.core.management import call_command
-
-    from tests.bots_support import recording_bars
-    from trading.backtest import run_backtest
-
-    bot = bot_create(owner=alice, name="Trend", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
-                     params={"fast": 3, "slow": 8}, starting_balance=Decimal("1000"), seed=11)
-    login(page, alice)
-    page.goto(f"/bots/{bot.pk}/backtest/?run=1")
-    expect(page.get_by_test_id("backtest-error")).to_contain_text("No stored 1m candles for BTC/USDT")
-
-    call_command("import_ohlcv", str(replay), "--no-progress", stdout=io.StringIO())
-    page.goto(f"/bots/{bot.pk}/")
-    page.get_by_role("link", name="Backtest").click()
-    expect(page.get_by_label("Timeframe")).to_contain_text("240 candles")
-    page.get_by_label("Candles (newest)").fill("240")
-    page.get_by_role("button", name="Run backtest").click()
-
-    # the same trades the command-line backtest gets on the recording (same engine, seed, settings)
-    expected = run_backtest(recording_bars(replay), "sma_cross", {"fast": 3, "slow": 8}, Decimal("1000"), seed=11)
-    assert expected.closed_trades > 0
-    expect(page.get_by_test_id("bt-closed")).to_have_text(str(expected.closed_trades))
-    expect(page.get_by_test_id("bt-trade")).to_have_count(expected.closed_trades)
-    expect(page.get_by_test_id("bt-equity")).to_have_text(f"{expected.final_equity:,.2f}")
-    assert not Fill.objects.exists()  # nothing is traded or saved
-    assert page.js_errors == []
-
-    login(page, bob)
-    assert page.goto(f"/bots/{bot.pk}/backtest/?run=1").status == 404
-
-
 def test_delete_archives_the_bot_and_keeps_its_history(page, login, alice, replay):
     bot = bot_create(owner=alice, name="Old idea", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
                      params={"fast": 3, "slow": 8}, starting_balance=Decimal("1000"))

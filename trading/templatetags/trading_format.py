@@ -75,12 +75,3 @@ def mul(a, b):
     x, y = _dec(a), _dec(b)
     return None if x is None or y is None else x * y
 
-
-@register.filter
-def ms_date(ms):
-    """Epoch milliseconds -> 'YYYY-MM-DD HH:MM' UTC."""
-    from datetime import UTC, datetime
-
-    if ms in (None, ""):
-        return DASH
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
