@@ -164,7 +164,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def bot_event(self, event):
         try:
             async with asyncio.timeout(SEND_STALL_SECONDS):
-                await self.send_json(event["event"])
+                for payload in event["events"]:
+                    await self.send_json(payload)
         except TimeoutError:
             log.info("dropping a stalled events client")
             await self.close(code=1013)

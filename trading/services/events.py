@@ -49,9 +49,13 @@ def fill_json(fill) -> dict:
 
 
 async def _send_all(events: list[tuple[int, dict]]) -> None:
+    """One group message per user, carrying that user's events in order (a tick of many bots sends few)."""
     layer = get_channel_layer()
+    by_user: dict[int, list[dict]] = {}
     for user_id, payload in events:
-        await layer.group_send(user_group(user_id), {"type": "bot.event", "event": payload})
+        by_user.setdefault(user_id, []).append(payload)
+    for user_id, payloads in by_user.items():
+        await layer.group_send(user_group(user_id), {"type": "bot.event", "events": payloads})
 
 
 class _Publisher:
@@ -68,8 +72,15 @@ class _Publisher:
                 self._pid = os.getpid()
         return self._loop
 
-    def send(self, events: list[tuple[int, dict]], timeout: float = 5.0) -> None:
-        asyncio.run_coroutine_threadsafe(_send_all(events), self._ensure()).result(timeout=timeout)
+    def send(self, events: list[tuple[int, dict]]) -> None:
+        """Hand the events to the publisher loop and return at once: trading never waits on a push."""
+        future = asyncio.run_coroutine_threadsafe(_send_all(events), self._ensure())
+        future.add_done_callback(_log_failure)
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("could not publish bot events: %r", future.exception())
 
 
 _publisher = _Publisher()

@@ -610,27 +610,40 @@ def _avg(fills) -> Decimal | None:
 
 
 def _notify_fills(bots: dict[int, dict]) -> None:
-    """After commit: one "fills" notification per bot that traded. Never raises, never blocks trading."""
+    """After commit: one "fills" notification per user (listing their bots' fills) for users with a channel.
+    Never raises, never blocks trading."""
     try:
+        from notifications.models import Channel
         from notifications.services import notify
     except ImportError:  # pragma: no cover
         return
     try:
         from accounts.models import User
 
-        users = User.objects.in_bulk({b["owner_id"] for b in bots.values()})
+        owners = {b["owner_id"] for b in bots.values()}
+        # most users have no alert channel: skip them with one query instead of one notify() each
+        listening = set(Channel.objects.filter(owner_id__in=owners).values_list("owner_id", flat=True))
+        users = User.objects.in_bulk(listening)
+        per_user: dict[int, list[tuple[int, dict]]] = defaultdict(list)
         for bot_id, info in bots.items():
-            user = users.get(info["owner_id"])
-            if user is None:
-                continue
-            lines = [f"{side} {amount.normalize():f} {info['symbol'].split('/')[0]} @ {price.normalize():f}"
-                     for side, amount, price in info["fills"]]
-            ref = _BotRef(bot_id, info["name"], info["symbol"])
+            if info["owner_id"] in users:
+                per_user[info["owner_id"]].append((bot_id, info))
+        for owner_id, items in per_user.items():
+            lines, count = [], 0
+            for _bot_id, info in items[:20]:
+                for side, amount, price in info["fills"]:
+                    count += 1
+                    lines.append(f"{info['name']}: {side} {amount.normalize():f} {info['symbol'].split('/')[0]} "
+                                 f"@ {price.normalize():f}")
+            first_id, first = items[0]
+            title = (f"{first['name']}: {count} fill(s)" if len(items) == 1
+                     else f"{len(items)} bots filled {sum(len(i['fills']) for _, i in items)} order(s)")
             try:
-                notify(user=user, event="fills", severity="info", title=f"{info['name']}: {len(lines)} fill(s)",
-                       text="; ".join(lines), url_path=f"/bots/{bot_id}/", bot=ref)
+                notify(user=users[owner_id], event="fills", severity="info", title=title,
+                       text="; ".join(lines)[:3900], url_path=f"/bots/{first_id}/" if len(items) == 1 else "/bots/",
+                       bot=_BotRef(first_id, first["name"], first["symbol"]) if len(items) == 1 else None)
             except Exception:  # noqa: BLE001
-                log.exception("fill notification failed for bot %s", bot_id)
+                log.exception("fill notification failed for user %s", owner_id)
     except Exception:  # noqa: BLE001 - notifications are best effort
         log.exception("fill notifications failed")
 
