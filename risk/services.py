@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pyotp
@@ -426,7 +427,14 @@ def order_gate(*, bot: Bot, proposal: OrderProposal, state: RiskState, limits: L
     return decision
 
 
+REFUSAL_REPEAT_SECONDS = 300  # the same refusal of the same bot is recorded once per 5 minutes
+
+
 def _refusal_record(*, bot: Bot, proposal: OrderProposal, decision: Decision) -> None:
+    """One event per bot and reason per few minutes: a bot refused on every tick must not flood the log."""
+    since = timezone.now() - timedelta(seconds=REFUSAL_REPEAT_SECONDS)
+    if RiskEvent.objects.filter(bot_id=bot.pk, code=decision.code, created_at__gte=since).exists():
+        return
     risk_event_record(code=decision.code, message=f"Order refused: {decision.reason}", bot=bot,
                       severity=RiskEvent.WARNING,
                       details={"side": proposal.side, "amount": str(proposal.amount),

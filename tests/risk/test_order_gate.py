@@ -140,3 +140,13 @@ def test_missing_switch_rows_are_created_and_locked(alice, make_bot):
     KillSwitch.objects.all().delete()
     assert gate(make_bot(alice), buy()).allowed
     assert set(KillSwitch.objects.values_list("key", flat=True)) == {"global", f"user:{alice.pk}"}
+
+
+def test_a_repeated_refusal_is_recorded_once_per_five_minutes(alice, make_bot):
+    bot = make_bot(alice, reduce_only=True)
+    for _ in range(3):
+        assert gate(bot, buy()).code == "reduce_only"
+    assert RiskEvent.objects.filter(bot=bot, code="reduce_only").count() == 1
+    RiskEvent.objects.filter(bot=bot).update(created_at=timezone.now() - timedelta(minutes=6))
+    gate(bot, buy())
+    assert RiskEvent.objects.filter(bot=bot, code="reduce_only").count() == 2

@@ -33,9 +33,9 @@ def test_no_order_while_the_kill_switch_is_engaged_then_trading_resumes(alice, t
     refusals = RiskEvent.objects.filter(bot=trend_bot, code="kill_switch")
     assert refusals.exists(), "the strategy wanted to trade and was refused"
     assert "your kill switch" in refusals.first().message.lower()
-    # the bot's order history shows the refusal with its reason
+    # the bot's order history shows each refusal with its reason; the risk log keeps one per 5 minutes
     rejected = Order.objects.filter(bot=trend_bot, status="rejected")
-    assert rejected.count() == refusals.count() and "kill switch" in rejected.first().reason.lower()
+    assert rejected.count() >= refusals.count() >= 1 and "kill switch" in rejected.first().reason.lower()
 
     kill_switch_release(scope="user", user=alice, actor=alice, password=PASSWORD)
     for _ in range(60):
