@@ -27,7 +27,7 @@
     const pos = p.position;
     setStat("realized_pnl", E.signed(pos.realized_pnl), E.pnlClass(pos.realized_pnl));
     setStat("unrealized_pnl", E.signed(pos.unrealized_pnl), E.pnlClass(pos.unrealized_pnl));
-    setStat("cash", E.num(pos.quote, 2) + " " + data.currency);
+    setStat("cash", E.money(pos.quote));
     setStat("position_base", E.num(pos.base, 8));
     setStat("avg_entry", pos.average_entry_price === null ? "" : "@ " + E.num(pos.average_entry_price, 2));
     if (p.equity_curve.length) {
