@@ -284,14 +284,14 @@ def _risk_memory(state: dict, now_ms: int, equity: Decimal) -> dict:
 
 
 def _risk_state(mem: dict, *, equity: Decimal, wallet: Wallet, price: Decimal, open_orders: int, now_ms: int,
-                reduce_only: bool):
+                reduce_only: bool, cooldown_until_ms: int | None = None):
     from risk.checks import RiskState
 
     return RiskState(equity=equity, day_start_equity=Decimal(mem["day_start_equity"]),
                      peak_equity=Decimal(mem["peak_equity"]), position_value=wallet.base * price,
                      open_trades=open_orders + (1 if wallet.base > 0 else 0), trades_today=mem["trades_today"],
                      orders_last_minute=mem["orders_minute"], reduce_only=reduce_only, now_ms=now_ms,
-                     position_base=wallet.free_base)
+                     position_base=wallet.free_base, cooldown_until_ms=cooldown_until_ms)
 
 
 def _bot_instance(row: dict) -> Bot:
@@ -375,6 +375,10 @@ class _Chunk:
                 for o in Order.objects.filter(bot_id__in=with_orders, status__in=Order.OPEN_STATUSES):
                     open_by_bot[o.bot_id].append(o)
             limits = {r["id"]: self.limits.get(r["id"], r["owner_id"]) for r in rows}
+            self._locked_switches: dict[int, list] = {}
+            self._cooldown = self._cooldowns(rows, limits)
+            if not _GATE_TAKES:
+                _GATE_TAKES.update(_gate_params())
             writes = _Writes(now, self.tick_key, {r["id"] for r in rows})
             for row in rows:
                 try:
@@ -395,7 +399,7 @@ class _Chunk:
         now_ms = feed.market.ts_ms
         equity_before = wallet.quote + wallet.base * feed.price
         mem = _risk_memory(state, now_ms, equity_before)
-        gate = self._gate(row, feed, mem, len(resting), now_ms) if _risk() else None
+        gate = self._gate(row, mem, len(resting), limits, self._cooldown.get(row["id"], 0)) if _risk() else None
         result: StepResult = evaluate(
             strategy_id=row["strategy"], params=row["params"], state=state, closed_bars=feed.bars,
             market=feed.market, wallet=wallet, open_orders=resting, rules=feed.rules, cfg=self.cfg(row["fill_overrides"]),
@@ -406,10 +410,6 @@ class _Chunk:
         self.summary.evaluated += 1
         new_state = result.state
         new_state["risk"] = mem
-        placed = {f.order_id for f in result.fills} | {o.id for o in result.new_orders}
-        placed -= {o.client_id for o in open_orders}
-        mem["trades_today"] = mem.get("trades_today", 0) + len(placed)
-        mem["orders_minute"] = mem.get("orders_minute", 0) + len(placed)
         equity = result.wallet.quote + result.wallet.base * feed.price
         peak = Decimal(mem["peak_equity"])
         if equity > peak:
@@ -423,7 +423,7 @@ class _Chunk:
             if decision is not None and not decision.allowed:
                 writes.breaches.append((row["id"], rstate))
 
-    def _gate(self, row: dict, feed: SymbolFeed, mem: dict, open_count: int, now_ms: int):
+    def _gate(self, row: dict, mem: dict, open_count: int, limits, cooldown_until_ms: int):
         services, checks = _risk()
         bot_cache: list[Bot] = []
 
@@ -432,12 +432,58 @@ class _Chunk:
                 bot_cache.append(_bot_instance(row))
             equity = req.wallet.quote + req.wallet.base * req.price
             rstate = _risk_state(mem, equity=equity, wallet=req.wallet, price=req.price, open_orders=open_count,
-                                 now_ms=now_ms, reduce_only=row["reduce_only"])
+                                 now_ms=int(time.time() * 1000), reduce_only=row["reduce_only"],
+                                 cooldown_until_ms=cooldown_until_ms)
             proposal = checks.OrderProposal(side=req.side, amount=req.amount, price=req.price,
                                             reduces_position=req.reduces_position)
-            return services.order_gate(bot=bot_cache[0], proposal=proposal, state=rstate)
+            kwargs = {"limits": limits} if limits is not None and _GATE_TAKES.get("limits") else {}
+            if _GATE_TAKES.get("switches"):
+                kwargs["switches"] = self._switches(row["owner_id"])
+            decision = services.order_gate(bot=bot_cache[0], proposal=proposal, state=rstate, **kwargs)
+            if decision.allowed:  # counted like the backtest counts them (risk.checks' trades_today)
+                mem["trades_today"] = mem.get("trades_today", 0) + 1
+                mem["orders_minute"] = mem.get("orders_minute", 0) + 1
+            return decision
 
         return gate
+
+    def _switches(self, owner_id: int):
+        """The owner's kill-switch rows, locked FOR SHARE once per chunk transaction (held until it ends)."""
+        rows = self._locked_switches.get(owner_id)
+        if rows is None:
+            services, _checks = _risk()
+            rows = self._locked_switches[owner_id] = services.switches_lock_for_order(user_id=owner_id)
+        return rows
+
+    def _cooldowns(self, rows: list[dict], limits: dict) -> dict[int, int]:
+        """End of each bot's risk cool-down (wall-clock ms; 0 = none) with one query per chunk."""
+        wanted = [r["id"] for r in rows if limits.get(r["id"]) is not None
+                  and getattr(limits[r["id"]], "cooldown_minutes", None)]
+        if not wanted:
+            return {}
+        from django.db.models import Max
+
+        from risk.models import RiskEvent
+        from risk.services import BREACH_CODES
+
+        out = {}
+        for bot_id, last in (RiskEvent.objects.filter(bot_id__in=wanted, code__in=BREACH_CODES)
+                             .values_list("bot_id").annotate(last=Max("created_at"))):
+            out[bot_id] = int(last.timestamp() * 1000) + limits[bot_id].cooldown_minutes * 60_000
+        return out
+
+
+def _gate_params() -> dict[str, bool]:
+    risk = _risk()
+    if risk is None:
+        return {}
+    import inspect
+
+    params = inspect.signature(risk[0].order_gate).parameters
+    return {"limits": "limits" in params, "switches": "switches" in params}
+
+
+_GATE_TAKES: dict[str, bool] = {}
 
 
 class _Writes:
