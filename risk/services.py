@@ -561,6 +561,7 @@ class StopResult:
     orders_cancelled: int = 0
     positions_flattened: int = 0
     flatten_failed: dict[int, str] = field(default_factory=dict)  # bot id -> why its position is still open
+    owner_ids: set[int] = field(default_factory=set)
     live_orders_pending: int = 0
     elapsed_ms: float = 0.0
 
@@ -601,6 +602,7 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
                 "id", "owner_id", "name", "exchange", "symbol", "status", "halt_reason", "base", "quote",
                 "last_price", "updated_at", "reduce_only"))
             _push_in_background([(b.owner_id, {"type": "bot", "bot": bot_json(b)}) for b in changed])
+            result.owner_ids = {b.owner_id for b in changed}
             result.orders_cancelled = _orders_cancel_bulk(bot_ids=ids, reason=reason,
                                                           owners={b.pk: b.owner_id for b in changed})
             (result.bots_reduce_only if reduce_only else result.bots_halted).extend(ids)
@@ -631,9 +633,27 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
     text = (f"{actor.username} pressed the emergency stop ({scope}). Bots halted: {len(result.bots_halted)}; "
             f"orders cancelled: {result.orders_cancelled}" + (f"; positions closed: {result.positions_flattened}"
                                                               if flatten else "") + ".")
+    dedupe = f"emergency-stop:{switch.key}:{switch.engaged_at:%s}"
     _alert(user=user or actor, event="kill_switch", severity="critical", title="Emergency stop", text=text,
-           operator=scope == KillSwitch.GLOBAL, dedupe_key=f"emergency-stop:{switch.key}:{switch.engaged_at:%s}")
+           operator=scope == KillSwitch.GLOBAL, dedupe_key=dedupe)
+    others = sorted(result.owner_ids - {actor.pk})
+    if others:  # a global stop: every affected trader hears about it, without delaying the answer
+        threading.Thread(target=_alert_owners, name="risk-alerts", daemon=True, kwargs={
+            "user_ids": others, "dedupe_key": dedupe,
+            "text": f"The platform's global kill switch was engaged by staff: your bots are halted and their "
+                    f"open orders cancelled. Reason: {reason}"}).start()
     return result
+
+
+def _alert_owners(*, user_ids: list[int], text: str, dedupe_key: str) -> None:
+    try:
+        for owner in User.objects.filter(pk__in=user_ids):
+            _alert(user=owner, event="kill_switch", severity="critical", title="Global emergency stop", text=text,
+                   dedupe_key=dedupe_key)
+    except Exception:  # best effort, after the stop is done
+        log.exception("could not queue the global stop alerts")
+    finally:
+        connection.close()
 
 
 # --- circuit breakers ----------------------------------------------------------------------------

@@ -43,6 +43,8 @@ def test_support_staff_see_bots_but_cannot_halt_them(make_user, alice):
     assert page.status_code == 200 and "visible" in page.content.decode()
     client.post("/admin/trading/bot/", {"action": "halt_bots", "_selected_action": [bot.pk]}, follow=True)
     assert Bot.objects.get(pk=bot.pk).status == "running"
+    assert client.get("/admin/keys/exchangekey/").status_code == 403  # no secrets, not even masked ones
+    assert client.get("/admin/accounts/user/").status_code == 200
 
 
 def test_risk_events_are_read_only_and_auditors_can_read_them(make_user, alice):
@@ -56,6 +58,8 @@ def test_risk_events_are_read_only_and_auditors_can_read_them(make_user, alice):
     assert client.get("/admin/risk/riskevent/add/").status_code == 403
     assert client.post(f"/admin/risk/riskevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
     assert RiskEvent.objects.filter(pk=event.pk).exists()
+    assert client.get("/admin/accounts/auditevent/").status_code == 200  # the audit log, read-only
+    assert client.get("/admin/trading/bot/").status_code == 403  # auditors do not browse bots
 
 
 def test_global_stop_from_the_kill_switch_admin(make_user, alice, bob):
