@@ -3,10 +3,13 @@
 Safety never needs Celery: everything here is synchronous and answers on its own. The kill
 switch rows are the synchronisation point between an emergency stop and order writes:
 
-* `order_gate()` runs inside the per-bot order transaction and reads the global row and the
-  owner's row with SELECT ... FOR SHARE, holding that lock until the order row is committed;
-* engaging a switch UPDATEs the row, which waits for every order transaction holding the
-  lock, and every order transaction that starts later sees the switch engaged.
+* `order_gate()` runs inside the per-bot order transaction: it takes shared advisory locks for
+  the global and the owner's scope, then reads both switch rows with SELECT ... FOR SHARE,
+  holding both until the order row is committed;
+* engaging a switch takes the scope's exclusive advisory lock and UPDATEs the row: it waits
+  for every order transaction holding the lock, later ones queue behind it (advisory locks
+  queue fairly; row share locks alone let a stream of orders starve the writer), and every
+  order transaction after it sees the switch engaged.
 
 So once `kill_switch_engage()` (and hence `emergency_stop()`) returns, no order in its scope
 can be committed any more.
@@ -120,9 +123,9 @@ def _forget_engaged_cache() -> None:
 
 def risk_event_record(*, code: str, message: str, user: User | None = None, bot: Bot | None = None,
                       severity: str = RiskEvent.WARNING, details: dict | None = None) -> RiskEvent:
-    if bot is not None and user is None:
-        user = bot.owner
-    return RiskEvent.objects.create(code=code, message=message[:500], user=user, bot=bot, severity=severity,
+    user_id = user.pk if user is not None else (bot.owner_id if bot is not None else None)
+    return RiskEvent.objects.create(code=code, message=message[:500], user_id=user_id,
+                                    bot_id=bot.pk if bot is not None else None, severity=severity,
                                     details=details or {})
 
 
@@ -158,6 +161,8 @@ _LOCK_SQL = "SELECT key, engaged FROM risk_killswitch WHERE key IN (%s, %s) FOR 
 
 def _lock_id(user_id: int | None) -> int:
     return 0 if user_id is None else 1 + user_id % (2**31 - 2)
+
+
 _ENSURE_SQL = (
     "INSERT INTO risk_killswitch (key, scope, user_id, engaged, reason, updated_at) "
     "VALUES (%s, %s, %s, false, '', now()) ON CONFLICT (key) DO NOTHING"
@@ -244,7 +249,29 @@ def _totp_valid(user: User, code: str) -> bool:
     return bool(totp_verify(user=user, code=code))
 
 
+REAUTH_MAX_FAILURES = 5
+REAUTH_WINDOW_SECONDS = 600
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+    status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
 def _reauthenticate(*, actor: User, password: str | None, totp: str | None) -> str:
+    """Password or TOTP of the person releasing a switch; 5 failures lock it for 10 minutes."""
+    key = f"risk:reauth-failures:{actor.pk}"
+    if (cache.get(key) or 0) >= REAUTH_MAX_FAILURES:
+        raise TooManyAttempts("Too many wrong passwords or codes: try again in a few minutes.")
+    try:
+        return _reauth_check(actor=actor, password=password, totp=totp)
+    except ReauthFailed:
+        if cache.add(key, 1, timeout=REAUTH_WINDOW_SECONDS) is False:
+            cache.incr(key)
+        raise
+
+
+def _reauth_check(*, actor: User, password: str | None, totp: str | None) -> str:
     if password:
         if actor.check_password(password):
             return "password"
@@ -267,7 +294,7 @@ def kill_switch_release(*, scope: str, user: User | None, actor: User, password:
     key = _key(scope, user)
     try:
         method = _reauthenticate(actor=actor, password=password, totp=totp)
-    except ReauthFailed:
+    except (ReauthFailed, TooManyAttempts):
         audit_record(action="kill_switch.release_refused", actor=actor, target=f"kill_switch:{key}",
                      request=request, details={"scope": scope, "why": "reauthentication failed"})
         raise
@@ -279,10 +306,14 @@ def kill_switch_release(*, scope: str, user: User | None, actor: User, password:
         switch.released_by = actor
         switch.released_at = timezone.now()
         switch.save(update_fields=["engaged", "released_by", "released_at", "updated_at"])
-        # bots left running reduce-only by the stop trade normally again; halted bots stay halted
+        # bots left running reduce-only by a stop trade normally again, unless another engaged switch
+        # still covers them; halted bots stay halted
+        still_on = KillSwitch.objects.filter(engaged=True)
         reduced = Bot.objects.filter(reduce_only=True)
         if scope == KillSwitch.USER:
-            reduced = reduced.filter(owner=user)
+            reduced = reduced.filter(owner=user) if not still_on.filter(key=GLOBAL_KEY).exists() else reduced.none()
+        else:
+            reduced = reduced.exclude(owner_id__in=still_on.filter(scope=KillSwitch.USER).values("user_id"))
         reduced.update(reduce_only=False, updated_at=timezone.now())
         audit_record(action="kill_switch.release", actor=actor, target=f"kill_switch:{key}", request=request,
                      details={"scope": scope, "reauth": method})

@@ -124,3 +124,26 @@ def test_release_with_a_totp_code(alice):
     kill_switch_release(scope="user", user=alice, actor=alice, totp=pyotp.TOTP(alice.totp_secret).now())
     assert not engaged(f"user:{alice.pk}")
     assert AuditEvent.objects.get(actor=alice, action="kill_switch.release").details["reauth"] == "totp"
+
+
+def test_guessing_the_password_is_stopped_after_five_tries(api, alice):
+    kill_switch_engage(scope="user", user=alice, actor=alice)
+    for _ in range(5):
+        assert api(alice).delete(URL, {"password": "guess"}, format="json").status_code == 403
+    r = api(alice).delete(URL, {"password": PASSWORD}, format="json")  # even the right one, for a while
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
+    assert engaged(f"user:{alice.pk}")
+
+
+def test_releasing_the_global_switch_keeps_a_users_reduce_only_while_their_own_switch_is_on(api, alice, bob,
+                                                                                           officer):
+    from risk.services import emergency_stop
+    from tests.risk.conftest import create_bot
+    from trading.models import Bot
+
+    a, b = create_bot(alice), create_bot(bob)
+    emergency_stop(actor=officer, scope="global", reduce_only=True)
+    emergency_stop(actor=alice, scope="user", reduce_only=True)
+    assert api(officer).delete(URL, {"scope": "global", "password": PASSWORD}, format="json").status_code == 200
+    assert Bot.objects.get(pk=b.pk).reduce_only is False  # nothing covers bob any more
+    assert Bot.objects.get(pk=a.pk).reduce_only is True  # alice's own switch is still on
