@@ -148,7 +148,10 @@ def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
             params = fields.get("params", locked.params if strategy == locked.strategy else {})
             locked.params = _params_clean(strategy, params)
             if strategy != locked.strategy or locked.params != bot.params:
-                locked.state = {}  # a strategy's memory belongs to its old settings
+                # a strategy's memory belongs to its old settings; the risk counters (day-start and peak
+                # equity, orders today) stay, so editing a bot never resets its loss limits
+                risk = (locked.state or {}).get("risk")
+                locked.state = {"risk": risk} if risk else {}
             locked.strategy = strategy
             changed += ["strategy", "params", "state"]
         if "fill_overrides" in fields:
