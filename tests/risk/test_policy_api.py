@@ -98,3 +98,17 @@ def test_halt_and_resume_api_own_bot_only(api, alice, bob):
     assert r.status_code == 200 and r.json()["status"] == "running"
     r = api(alice).post(f"/api/risk/bots/{bot.pk}/resume/")
     assert r.status_code == 409 and r.json()["error"]["code"] == "bot_not_halted"
+
+
+def test_a_risk_officer_halts_and_resumes_any_bot_through_the_api(api, make_user, alice):
+    from django.contrib.auth.models import Group
+
+    officer = make_user("olivia", staff=True)
+    officer.groups.add(Group.objects.get(name="risk officer"))
+    support = make_user("sam", staff=True)
+    support.groups.add(Group.objects.get(name="support"))
+    bot = create_bot(alice)
+    assert api(support).post(f"/api/risk/bots/{bot.pk}/halt/", {}, format="json").status_code == 404
+    r = api(officer).post(f"/api/risk/bots/{bot.pk}/halt/", {"reason": "suspicious fills"}, format="json")
+    assert r.status_code == 200 and r.json()["status"] == "halted"
+    assert api(officer).post(f"/api/risk/bots/{bot.pk}/resume/").json()["status"] == "running"
