@@ -599,9 +599,9 @@ class _Writes:
         with psycopg.Cursor(connection.connection) as cur:
             if self.bot_rows:
                 cols = list(zip(*self.bot_rows, strict=True))
-                cur.execute(BOT_UPDATE_SQL, {"ids": list(cols[0]), "states": list(cols[1]), "base": list(cols[2]),
-                                             "quote": list(cols[3]), "br": list(cols[4]), "qr": list(cols[5]),
-                                             "price": list(cols[6]), "note": list(cols[7]), "now": self.now,
+                cur.execute(BOT_UPDATE_SQL, {"ids": list(cols[0]), "states": list(cols[1]), "base": _decs(cols[2]),
+                                             "quote": _decs(cols[3]), "br": _decs(cols[4]), "qr": _decs(cols[5]),
+                                             "price": _decs(cols[6]), "note": list(cols[7]), "now": self.now,
                                              "key": self.tick_key})
             rest = sorted(self.claimed - {r[0] for r in self.bot_rows})
             if rest:  # claimed, nothing to write (or failed): the claim still has to stick
@@ -609,8 +609,8 @@ class _Writes:
                             [self.tick_key, self.now, rest])
             if self.equity_rows:
                 cols = list(zip(*self.equity_rows, strict=True))
-                cur.execute(EQUITY_SQL, {"ids": list(cols[0]), "ts": list(cols[1]), "price": list(cols[2]),
-                                         "base": list(cols[3]), "quote": list(cols[4]), "equity": list(cols[5])})
+                cur.execute(EQUITY_SQL, {"ids": list(cols[0]), "ts": list(cols[1]), "price": _decs(cols[2]),
+                                         "base": _decs(cols[3]), "quote": _decs(cols[4]), "equity": _decs(cols[5])})
             if self.notes:
                 cur.execute("UPDATE trading_bot b SET last_tick_note = u.note FROM unnest(%b::bigint[], %b::text[]) "
                             "AS u(id, note) WHERE b.id = u.id",
@@ -652,8 +652,8 @@ class _Writes:
                 "%b::timestamptz[], %b::timestamptz[], %b::timestamptz[]) "
                 "AS u(b, c, s, t, a, p, st, r, f, ap, tg, rs, k, ca, ua, cl) RETURNING id, bot_id, client_id",
                 [[x.bot_id for x in o], [x.client_id for x in o], [x.side for x in o], [x.type for x in o],
-                 [x.amount for x in o], [x.price for x in o], [x.status for x in o], [x.reason for x in o],
-                 [x.filled for x in o], [x.average_price for x in o], [x.tag for x in o],
+                 _decs(x.amount for x in o), _decs(x.price for x in o), [x.status for x in o], [x.reason for x in o],
+                 _decs(x.filled for x in o), _decs(x.average_price for x in o), [x.tag for x in o],
                  [None if x.resting is None else json.dumps(x.resting) for x in o], [x.tick_key for x in o],
                  [x.created_at for x in o], [x.updated_at for x in o], [x.closed_at for x in o]])
             ids = {(bot_id, client_id): pk for pk, bot_id, client_id in cur.fetchall()}
@@ -672,8 +672,8 @@ class _Writes:
                 "%b::timestamptz[]) WITH ORDINALITY AS u(b, o, s, p, a, f, fc, sl, rp, l, k, ts, n) "
                 "ORDER BY n RETURNING id",
                 [[x.bot_id for x in fills], [x.order_id for x in fills], [x.side for x in fills],
-                 [x.price for x in fills], [x.amount for x in fills], [x.fee for x in fills],
-                 [x.fee_currency for x in fills], [x.slippage for x in fills], [x.reference_price for x in fills],
+                 _decs(x.price for x in fills), _decs(x.amount for x in fills), _decs(x.fee for x in fills),
+                 [x.fee_currency for x in fills], _decs(x.slippage for x in fills), _decs(x.reference_price for x in fills),
                  [x.liquidity for x in fills], [x.tick_key for x in fills], [x.ts for x in fills]])
             for x, (pk,) in zip(fills, cur.fetchall(), strict=True):  # RETURNING follows the insert order
                 x.pk = pk
@@ -686,6 +686,11 @@ class _Writes:
         for bot_id, rstate in self.breaches:
             bot = Bot.objects.select_for_update(no_key=True).get(pk=bot_id)  # already ours: no wait
             services.breakers_check(bot=bot, state=rstate)
+
+
+def _decs(values) -> list[Decimal | None]:
+    """psycopg dumps an array from one Python type: ints (a model default of 0) become Decimals."""
+    return [v if v is None or isinstance(v, Decimal) else Decimal(v) for v in values]
 
 
 def _avg(fills) -> Decimal | None:
