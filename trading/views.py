@@ -137,9 +137,11 @@ def bot_form(request, pk: int | None = None):
         selected = initial["strategy"]
     values = dict(bot.params) if bot and selected == bot.strategy else {}
     param_errors: dict[str, list[str]] = {}
+    params_locked = bot is not None and bot.status != Bot.Status.STOPPED  # disabled inputs are not posted
     if request.method == "POST":
-        values = {p["name"]: request.POST.get(f"params-{selected}-{p['name']}", "").strip()
-                  for p in specs[selected]["params"]}
+        if not params_locked:
+            values = {p["name"]: request.POST.get(f"params-{selected}-{p['name']}", "").strip()
+                      for p in specs[selected]["params"]}
         if form.is_valid():
             data = form.cleaned_data
             params = {k: v for k, v in values.items() if v != ""}
@@ -151,7 +153,7 @@ def bot_form(request, pk: int | None = None):
                     messages.success(request, f"Created “{bot.name}”. It trades on paper; start it when ready.")
                 else:
                     fields = {"name": data["name"]}
-                    if bot.status == Bot.Status.STOPPED:
+                    if not params_locked:
                         fields.update(strategy=data["strategy"], params=params)
                     bot_update(bot=bot, actor=request.user, request=request, **fields)
                     messages.success(request, f"Saved “{bot.name}”.")

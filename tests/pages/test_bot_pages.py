@@ -83,3 +83,18 @@ def test_unsafe_next_urls_are_ignored(alice):
                      starting_balance=Decimal("1000"))
     r = _client(alice).post(f"/bots/{bot.pk}/pause/", {"next": "https://evil.example/"})
     assert r.status_code == 302 and r["Location"] == f"/bots/{bot.pk}/"
+
+
+def test_a_running_bots_form_with_an_error_still_shows_its_saved_parameters(alice):
+    from trading.services.bots import bot_start
+
+    bot = bot_create(owner=alice, name="T", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     params={"fast": 4, "slow": 12}, starting_balance=Decimal("1000"))
+    bot_start(bot=bot, actor=alice)
+    r = _client(alice).post(f"/bots/{bot.pk}/edit/", {"name": ""})  # the disabled inputs are not posted
+    html = r.content.decode()
+    assert r.status_code == 200 and "This field is required." in _errors(html)
+    assert 'name="params-sma_cross-fast" id="id_params-sma_cross-fast" value="4"' in html
+    assert 'name="params-sma_cross-slow" id="id_params-sma_cross-slow" value="12"' in html
+    bot.refresh_from_db()
+    assert (bot.name, bot.params["fast"]) == ("T", 4)
