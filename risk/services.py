@@ -111,12 +111,21 @@ def _key(scope: str, user: User | None) -> str:
 
 
 def _forget_engaged_cache() -> None:
-    """Drop the banner cache now and again after commit (a page may refill it in between)."""
-    try:
-        cache.delete(ENGAGED_CACHE_KEY)
-    except Exception:  # Redis down must not stop a kill switch change; the cache expires in 30 s
-        log.warning("could not drop the kill switch cache")
+    """Drop the banner cache once the change is committed (a failure is logged; it expires in 30 s)."""
     transaction.on_commit(lambda: cache.delete(ENGAGED_CACHE_KEY), robust=True)
+
+
+def _in_background(target, **kwargs) -> None:
+    """Run best-effort follow-ups (alerts) after the answer: a down broker must never slow a stop."""
+    def run():
+        try:
+            target(**kwargs)
+        except Exception:
+            log.exception("risk follow-up %s failed", getattr(target, "__name__", target))
+        finally:
+            connection.close()
+
+    threading.Thread(target=run, name="risk-followup", daemon=True).start()
 
 
 # --- events and alerts -----------------------------------------------------------------------
@@ -322,8 +331,9 @@ def kill_switch_release(*, scope: str, user: User | None, actor: User, password:
                                   f"by {actor.username}. Halted bots stay halted until resumed.",
                           details={"scope": scope, "by": actor.username})
         _forget_engaged_cache()
-    _alert(user=user, event="kill_switch", severity="warning", title="Kill switch released",
-           text=f"The {scope} kill switch was released by {actor.username}.", operator=scope == KillSwitch.GLOBAL)
+    _in_background(_alert, user=user, event="kill_switch", severity="warning", title="Kill switch released",
+                   text=f"The {scope} kill switch was released by {actor.username}.",
+                   operator=scope == KillSwitch.GLOBAL)
     return switch
 
 
@@ -664,27 +674,23 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
     text = (f"{actor.username} pressed the emergency stop ({scope}). Bots halted: {len(result.bots_halted)}; "
             f"orders cancelled: {result.orders_cancelled}" + (f"; positions closed: {result.positions_flattened}"
                                                               if flatten else "") + ".")
-    dedupe = f"emergency-stop:{switch.key}:{switch.engaged_at:%s}"
-    _alert(user=user or actor, event="kill_switch", severity="critical", title="Emergency stop", text=text,
-           operator=scope == KillSwitch.GLOBAL, dedupe_key=dedupe)
-    others = sorted(result.owner_ids - {actor.pk})
-    if others:  # a global stop: every affected trader hears about it, without delaying the answer
-        threading.Thread(target=_alert_owners, name="risk-alerts", daemon=True, kwargs={
-            "user_ids": others, "dedupe_key": dedupe,
-            "text": f"The platform's global kill switch was engaged by staff: your bots are halted and their "
-                    f"open orders cancelled. Reason: {reason}"}).start()
+    # alerts go out after the answer (the stop is committed; a slow or down broker must not delay it):
+    # the person who pressed it, the operator for a global stop, and every other affected trader
+    _in_background(_alert_stop, actor_id=actor.pk, user_ids=sorted(result.owner_ids - {actor.pk}),
+                   text=text, global_stop=scope == KillSwitch.GLOBAL, reason=reason,
+                   dedupe_key=f"emergency-stop:{switch.key}:{switch.engaged_at:%s}")
     return result
 
 
-def _alert_owners(*, user_ids: list[int], text: str, dedupe_key: str) -> None:
-    try:
+def _alert_stop(*, actor_id: int, user_ids: list[int], text: str, global_stop: bool, reason: str,
+                dedupe_key: str) -> None:
+    _alert(user=User.objects.get(pk=actor_id), event="kill_switch", severity="critical", title="Emergency stop",
+           text=text, operator=global_stop, dedupe_key=dedupe_key)
+    if global_stop:
         for owner in User.objects.filter(pk__in=user_ids):
-            _alert(user=owner, event="kill_switch", severity="critical", title="Global emergency stop", text=text,
-                   dedupe_key=dedupe_key)
-    except Exception:  # best effort, after the stop is done
-        log.exception("could not queue the global stop alerts")
-    finally:
-        connection.close()
+            _alert(user=owner, event="kill_switch", severity="critical", title="Global emergency stop",
+                   text="The platform's global kill switch was engaged by staff: your bots are halted and their "
+                        f"open orders cancelled. Reason: {reason}", dedupe_key=dedupe_key)
 
 
 # --- circuit breakers ----------------------------------------------------------------------------

@@ -34,21 +34,23 @@ def test_the_panel_shows_limits_switches_bots_and_events(web, alice):
     assert "Mover" in html and "Circuit breaker: Daily loss 5.1%" in html and ">Resume<" in html
 
 
-def test_every_page_has_the_stop_button_and_no_banner_until_engaged(web, alice):
+def test_every_page_has_the_stop_button_and_no_banner_until_engaged(web, alice, django_capture_on_commit_callbacks):
     for url in ("/", "/keys/", "/risk/"):
         html = web.get(url).content.decode()
         assert 'data-testid="estop-button"' in html, url
         assert "Halt and flatten" in html
         assert 'data-testid="kill-switch-banner"' not in html
-    kill_switch_engage(scope="user", user=alice, actor=alice, reason="away")
+    with django_capture_on_commit_callbacks(execute=True):
+        kill_switch_engage(scope="user", user=alice, actor=alice, reason="away")
     for url in ("/", "/keys/", "/risk/"):
         assert "Your kill switch is engaged" in web.get(url).content.decode(), url
 
 
-def test_the_global_banner_shows_for_everyone(web, bob, make_user):
+def test_the_global_banner_shows_for_everyone(web, bob, make_user, django_capture_on_commit_callbacks):
     officer = make_user("olivia", staff=True)
     officer.groups.add(Group.objects.get(name="risk officer"))
-    kill_switch_engage(scope="global", user=None, actor=officer)
+    with django_capture_on_commit_callbacks(execute=True):
+        kill_switch_engage(scope="global", user=None, actor=officer)
     assert "Global kill switch engaged" in web.get("/keys/").content.decode()
 
 
