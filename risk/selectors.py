@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
@@ -24,11 +26,17 @@ def kill_switches_for(*, user: User) -> dict[str, KillSwitch | None]:
 
 
 def engaged_keys() -> frozenset[str]:
-    """Keys of every engaged switch; cached (services refresh it on every change)."""
-    keys = cache.get(ENGAGED_CACHE_KEY)
+    """Keys of every engaged switch; cached (services drop the cache on every change).
+
+    Without Redis it asks the database: a banner about an engaged switch must not disappear."""
+    try:
+        keys = cache.get(ENGAGED_CACHE_KEY)
+    except Exception:
+        return frozenset(KillSwitch.objects.filter(engaged=True).values_list("key", flat=True))
     if keys is None:
         keys = list(KillSwitch.objects.filter(engaged=True).values_list("key", flat=True))
-        cache.set(ENGAGED_CACHE_KEY, keys, timeout=30)
+        with contextlib.suppress(Exception):  # the answer above is right; caching is an optimisation
+            cache.set(ENGAGED_CACHE_KEY, keys, timeout=30)
     return frozenset(keys)
 
 
