@@ -53,6 +53,7 @@ def test_add_a_key_see_it_masked_test_it_and_delete_it(page, login, alice, use_b
     _row(page, "typo").get_by_role("button", name="Test").click()
     expect(page.locator(".msg.error")).to_contain_text(re.compile(r"typo: .*(key|signature)", re.I))
     expect(_row(page, "typo").get_by_test_id("key-test-result")).to_contain_text("Failed")
+    expect(_row(page, "typo").get_by_test_id("key-test-result")).to_have_attribute("title", re.compile(r"\w"))
     assert WRONG_SECRET not in page.content()
 
     # relabel on the page
