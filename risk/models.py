@@ -117,6 +117,16 @@ class RiskPolicy(models.Model):
             return f"risk policy for user {self.user_id}"
         return f"risk policy for bot {self.bot_id}"
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.scope == self.PLATFORM and (self.user_id or self.bot_id):
+            raise ValidationError("The platform policy applies to everyone: leave user and bot empty.")
+        if self.scope == self.USER and (not self.user_id or self.bot_id):
+            raise ValidationError({"user": "A user policy needs a user (and no bot)."})
+        if self.scope == self.BOT and not self.bot_id:
+            raise ValidationError({"bot": "A bot policy needs a bot."})
+
 
 class RiskEvent(models.Model):
     """A refusal, a breach, a halt, a kill switch change. Read-only once written."""

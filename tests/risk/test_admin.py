@@ -109,3 +109,14 @@ def test_manage_py_emergency_stop(make_user, alice, bob):
     call_command("emergency_stop", "--as", root.username, stdout=out)
     assert "kill switch global engaged" in out.getvalue().lower() and "2 bot(s) halted" in out.getvalue()
     assert set(Bot.objects.filter(pk__in=[b.pk for b in bots]).values_list("status", flat=True)) == {"halted"}
+
+
+def test_an_override_without_its_target_is_a_form_error_not_a_crash(make_user):
+    root = make_user("root", staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(root)
+    r = client.post("/admin/risk/riskpolicy/add/", {"scope": "bot", "max_trades_per_day": 5})
+    assert r.status_code == 200 and "A bot policy needs a bot." in r.content.decode()
+    r = client.post("/admin/risk/riskpolicy/add/", {"scope": "platform", "max_trades_per_day": 5})
+    assert r.status_code == 200  # a second platform row is refused by the form
+    assert RiskPolicy.objects.filter(scope="platform").count() == 1
