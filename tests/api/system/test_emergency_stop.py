@@ -159,3 +159,12 @@ def test_system_status_shows_flags_switches_and_feeds(api, alice, settings):
     assert "BTC/USDT" not in binance["stale_reasons"]  # fresh
     assert "ETH/USDT" in binance["stale_reasons"]  # in the default watchlist, never polled here
     assert body["feeds"]["healthy"] is False
+
+
+def test_pressing_it_twice_is_harmless(api, alice, make_bot):
+    bot = make_bot(alice)
+    first = api(alice).post(URL, {}, format="json").json()
+    second = api(alice).post(URL, {}, format="json")
+    assert second.status_code == 200
+    assert first["bots_halted"] == [bot.pk] and second.json()["bots_halted"] == []
+    assert second.json()["kill_switch"]["engaged"] is True
