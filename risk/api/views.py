@@ -44,11 +44,13 @@ class SwitchStateOut(serializers.Serializer):
     released_at = serializers.DateTimeField(allow_null=True)
 
 
-class SwitchesOut(serializers.Serializer):
-    engaged = serializers.BooleanField(help_text="Is any switch covering you engaged?")
-    user = SwitchStateOut()
-    # "global" is a Python keyword: declared below
-SwitchesOut._declared_fields["global"] = SwitchStateOut()
+# "global" is a Python keyword, so this serializer is built with type() rather than a class body
+SwitchesOut = type("SwitchesOut", (serializers.Serializer,), {
+    "__module__": __name__,
+    "engaged": serializers.BooleanField(help_text="Is any switch covering you engaged?"),
+    "global": SwitchStateOut(),
+    "user": SwitchStateOut(),
+})
 
 
 class SystemStatusApi(APIView):
