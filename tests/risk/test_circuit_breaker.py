@@ -131,3 +131,17 @@ def test_the_monitor_halts_all_of_a_users_bots_on_the_accounts_daily_loss(alice,
     assert set(Bot.objects.filter(owner=alice).values_list("status", flat=True)) == {"halted"}
     assert Bot.objects.get(pk=bobs.pk).status == "running"  # bob's account is his own
     assert RiskEvent.objects.filter(user=alice, code="user_daily_loss").count() == 2
+
+
+def test_the_monitor_is_on_the_beat_schedule():
+    from django_celery_beat.models import PeriodicTask
+
+    from trading.services.schedules import periodic_tasks_ensure
+
+    periodic_tasks_ensure()  # what post_migrate runs
+    task = PeriodicTask.objects.get(name="Risk monitor")
+    assert task.task == "risk.monitor" and task.enabled and task.interval.every == 30
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    assert "risk.monitor" in app.tasks
