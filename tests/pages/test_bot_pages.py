@@ -98,3 +98,14 @@ def test_a_running_bots_form_with_an_error_still_shows_its_saved_parameters(alic
     assert 'name="params-sma_cross-slow" id="id_params-sma_cross-slow" value="12"' in html
     bot.refresh_from_db()
     assert (bot.name, bot.params["fast"]) == ("T", 4)
+
+
+def test_the_list_says_why_a_running_bot_is_idle(alice):
+    from trading.services.bots import bot_start
+
+    bot = bot_create(owner=alice, name="T", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     starting_balance=Decimal("1000"))
+    bot_start(bot=bot, actor=alice)
+    Bot.objects.filter(pk=bot.pk).update(last_tick_note="stale price: exchange timed out")
+    html = _client(alice).get("/bots/").content.decode()
+    assert "stale price: exchange timed out" in html
