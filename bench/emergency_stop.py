@@ -58,10 +58,10 @@ def main() -> None:
     print(f"\nemergency stop, POST /api/system/emergency-stop/ (no Celery worker or beat running), "
           f"{args.rounds} rounds each")
     print(f"{'bots':>5} {'orders':>7} {'load prc':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
-          f"{'service ms (p50)':>17}")
+          f"{'service p50':>12} {'switch on p50':>14}")
     for r in rows:
         print(f"{r['bots']:>5} {r['orders']:>7} {r['load']:>8} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['max']:>8.1f} "
-              f"{r['service_p50']:>17.1f}")
+              f"{r['service_p50']:>12.1f} {r['engaged_p50']:>14.1f}")
 
 
 def run(n_bots: int, load: int, orders_per_bot: int, rounds: int) -> dict:
@@ -108,7 +108,7 @@ def run(n_bots: int, load: int, orders_per_bot: int, rounds: int) -> dict:
                 time.sleep(0.002)  # strategy + fill work inside the transaction
         connection.close()
 
-    times, service = [], []
+    times, service, engaged = [], [], []
     for _ in range(rounds):
         reset()
         connections.close_all()  # never share a connection with a forked child
@@ -127,11 +127,12 @@ def run(n_bots: int, load: int, orders_per_bot: int, rounds: int) -> dict:
         if response.status_code != 200 or len(body["bots_halted"]) != n_bots:
             raise SystemExit(f"stop failed: {response.status_code} {body}")
         service.append(body["elapsed_ms"])
+        engaged.append(body["engaged_ms"])
     Bot.objects.filter(owner=user).delete()
     times.sort()
     return {"bots": n_bots, "orders": n_bots * orders_per_bot, "load": load, "p50": statistics.median(times),
             "p95": times[max(0, int(len(times) * 0.95) - 1)], "max": times[-1],
-            "service_p50": statistics.median(service)}
+            "service_p50": statistics.median(service), "engaged_p50": statistics.median(engaged)}
 
 
 if __name__ == "__main__":

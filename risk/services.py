@@ -605,6 +605,7 @@ class StopResult:
     owner_ids: set[int] = field(default_factory=set)
     live_orders_pending: int = 0
     elapsed_ms: float = 0.0
+    engaged_ms: float = 0.0  # from the call until the switch was committed (no order in scope after this)
 
 
 def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool = False, reduce_only: bool = False,
@@ -623,7 +624,7 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
     user = (user or actor) if scope == KillSwitch.USER else None
     reason = (reason or f"Emergency stop by {actor.username}").strip()[:200]
     switch = kill_switch_engage(scope=scope, user=user, actor=actor, reason=reason, request=request, record=False)
-    result = StopResult(scope=scope, switch=switch)
+    result = StopResult(scope=scope, switch=switch, engaged_ms=(time.perf_counter() - started) * 1000)
     bots = Bot.objects.filter(status__in=ACTIVE_BOT_STATUSES)
     if scope == KillSwitch.USER:
         bots = bots.filter(owner=user)
@@ -684,8 +685,10 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
 
 def _alert_stop(*, actor_id: int, user_ids: list[int], text: str, global_stop: bool, reason: str,
                 dedupe_key: str) -> None:
-    _alert(user=User.objects.get(pk=actor_id), event="kill_switch", severity="critical", title="Emergency stop",
-           text=text, operator=global_stop, dedupe_key=dedupe_key)
+    actor = User.objects.filter(pk=actor_id).first()
+    if actor is not None:
+        _alert(user=actor, event="kill_switch", severity="critical", title="Emergency stop", text=text,
+               operator=global_stop, dedupe_key=dedupe_key)
     if global_stop:
         for owner in User.objects.filter(pk__in=user_ids):
             _alert(user=owner, event="kill_switch", severity="critical", title="Global emergency stop",

@@ -90,6 +90,7 @@ class EmergencyStopOut(serializers.Serializer):
                                            help_text="bot id -> why its position could not be closed")
     live_orders_pending = serializers.IntegerField()
     elapsed_ms = serializers.FloatField()
+    engaged_ms = serializers.FloatField(help_text="until the kill switch was committed: no order in scope after it")
 
 
 class EmergencyStopApi(APIView):
@@ -108,6 +109,7 @@ class EmergencyStopApi(APIView):
             "flatten_failed": {str(k): v for k, v in result.flatten_failed.items()},
             "live_orders_pending": result.live_orders_pending,
             "elapsed_ms": round(result.elapsed_ms, 1),
+            "engaged_ms": round(result.engaged_ms, 1),
         })
 
 

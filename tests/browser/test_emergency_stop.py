@@ -71,7 +71,7 @@ def test_press_the_emergency_stop_confirm_and_see_bots_halted_and_the_banner(pag
 
 
 def test_halt_and_flatten_closes_the_position_from_the_header(page, login, alice):
-    bot = create_bot(alice, name="Holder", quote="500", base="0.02")
+    bot = create_bot(alice, name="Holder", quote="500", base="0.02", fill_overrides={"reject_rate": "0"})
     put_ticker("binance", "BTC/USDT", "25000")
     login(page, alice)
     page.goto("/risk/")

@@ -72,7 +72,7 @@ def test_halted_bots_stay_halted_and_can_be_resumed_only_after_release(api, alic
 
 
 def test_halt_and_flatten_sells_the_position_at_market(api, alice, make_bot):
-    bot = make_bot(alice, quote="500", base="0.02")
+    bot = make_bot(alice, quote="500", base="0.02", fill_overrides={"reject_rate": "0"})  # no simulated rejection
     put_ticker("binance", "BTC/USDT", "25000")
     r = api(alice).post(URL, {"scope": "user", "flatten": True}, format="json")
     assert r.status_code == 200, r.json()
