@@ -188,8 +188,34 @@ def _switch_rows_ensure(cursor, *, user_id: int, have: set[str]) -> None:
 def switches_lock_for_order(*, user_id: int) -> list[tuple[str, bool]]:
     """Lock (FOR SHARE) the global and the user's switch rows; creates missing rows first.
 
-    Returns (key, engaged) for both rows. Must run inside the order's transaction.
+    Returns (key, engaged) for both rows. Must run inside the order's transaction. The locks last
+    until that transaction ends, so they are taken once per owner per transaction: a tick chunk
+    placing many orders for one owner pays the round trips once. A no-op on_commit marker records
+    how long they are held: Django drops it exactly when the locks go (commit, rollback, or the
+    rollback of the savepoint that took them), and then we lock again.
     """
+    memo = getattr(connection, "_risk_switch_memo", None)
+    if memo is None or len(memo) > 10_000:
+        memo = connection._risk_switch_memo = {}
+    entry = memo.get(user_id)
+    if entry is not None and any(callback[1] is entry[0] for callback in connection.run_on_commit):
+        return entry[1]
+    rows = _switches_lock(user_id)
+
+    def locks_held() -> None:  # marker only
+        return None
+
+    transaction.on_commit(locks_held)
+    memo[user_id] = (locks_held, rows)
+    return rows
+
+
+def _forget_locked_switches() -> None:
+    """This connection changed a switch itself (its own row locks do not stop it): re-read next time."""
+    connection._risk_switch_memo = {}
+
+
+def _switches_lock(user_id: int) -> list[tuple[str, bool]]:
     keys = [GLOBAL_KEY, user_key(user_id)]
     with connection.cursor() as cursor:
         cursor.execute(_GATE_LOCK_SQL, [RISK_LOCK_CLASS, RISK_LOCK_CLASS, _lock_id(user_id)])
@@ -240,6 +266,7 @@ def _engage_once(*, scope, user, actor, key, reason, now, request, record) -> Ki
         ))[0]
         audit_record(action="kill_switch.engage", actor=actor, target=f"kill_switch:{key}", request=request,
                      details={"scope": scope, "reason": reason})
+        _forget_locked_switches()
         if record:
             risk_event_record(code="kill_switch_engaged", severity=RiskEvent.CRITICAL, user=user,
                               message=f"{'Global' if scope == KillSwitch.GLOBAL else 'Your'} kill switch engaged: "
@@ -315,6 +342,7 @@ def kill_switch_release(*, scope: str, user: User | None, actor: User, password:
         switch.released_by = actor
         switch.released_at = timezone.now()
         switch.save(update_fields=["engaged", "released_by", "released_at", "updated_at"])
+        _forget_locked_switches()
         # bots left running reduce-only by a stop trade normally again, unless another engaged switch
         # still covers them; halted bots stay halted
         still_on = KillSwitch.objects.filter(engaged=True)

@@ -150,3 +150,46 @@ def test_a_repeated_refusal_is_recorded_once_per_five_minutes(alice, make_bot):
     RiskEvent.objects.filter(bot=bot).update(created_at=timezone.now() - timedelta(minutes=6))
     gate(bot, buy())
     assert RiskEvent.objects.filter(bot=bot, code="reduce_only").count() == 2
+
+
+def lock_statements(queries) -> int:
+    return sum("pg_advisory_xact_lock_shared" in q["sql"] for q in queries)
+
+
+@pytest.mark.django_db(transaction=True)  # real transactions, not savepoints of the test's own
+def test_the_switch_rows_are_locked_once_per_owner_per_transaction(alice, bob, make_bot):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    a1, a2, b1 = make_bot(alice, name="a1"), make_bot(alice, name="a2"), make_bot(bob, name="b1")
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        for bot in (a1, a2, a1, b1):
+            assert order_gate(bot=bot, proposal=buy(), state=calm_state()).allowed
+    assert lock_statements(queries.captured_queries) == 2  # alice once, bob once
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        order_gate(bot=a1, proposal=buy(), state=calm_state())
+    assert lock_statements(queries.captured_queries) == 1  # a new transaction locks again
+
+
+def test_a_rolled_back_savepoint_releases_its_locks_so_they_are_taken_again(alice, make_bot):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    bot = make_bot(alice)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        try:
+            with transaction.atomic():
+                order_gate(bot=bot, proposal=buy(), state=calm_state())
+                raise ValueError("the order write failed")
+        except ValueError:
+            pass
+        order_gate(bot=bot, proposal=buy(), state=calm_state())
+    assert lock_statements(queries.captured_queries) == 2
+
+
+def test_a_switch_engaged_on_the_same_connection_is_seen_at_once(alice, make_bot):
+    bot = make_bot(alice)
+    with transaction.atomic():
+        assert order_gate(bot=bot, proposal=buy(), state=calm_state()).allowed
+        kill_switch_engage(scope="user", user=alice, actor=alice)
+        assert order_gate(bot=bot, proposal=buy(), state=calm_state()).code == "kill_switch"
