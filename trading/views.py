@@ -49,6 +49,10 @@ def dashboard(request):
         "stale_after": settings.PRICE_STALE_AFTER_SECONDS, "portfolio": portfolio,
         "running": sum(1 for row in portfolio["bots"] if row["bot"].status == Bot.Status.RUNNING),
         "halted": sum(1 for row in portfolio["bots"] if row["bot"].status == Bot.Status.HALTED),
+        "portfolio_json": {str(row["bot"].pk): {
+            "equity": None if row["equity"] is None else str(row["equity"]), "status": row["bot"].status,
+            "starting_balance": str(row["bot"].starting_balance),
+            "currency": row["bot"].symbol.partition("/")[2].split(":")[0]} for row in portfolio["bots"]},
     })
 
 

@@ -5,7 +5,7 @@ window.BotEvents = (function () {
   "use strict";
   const handlers = [];
   const reconnectHandlers = [];
-  const conn = document.getElementById("conn");
+  const conn = document.querySelector("[data-events-conn]");  // a page may show no indicator for this socket
   let attempt = 0;
   let everOpen = false;
 

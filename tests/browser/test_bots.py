@@ -263,16 +263,40 @@ def test_the_dashboard_shows_the_portfolio_across_bots_and_the_kill_switch(page,
 
     for name, balance in (("One", "1000"), ("Two", "250.5")):
         bot_create(owner=alice, name=name, exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
-                   starting_balance=Decimal(balance))
+                   params={"fast": 3, "slow": 8}, starting_balance=Decimal(balance))
     bot_create(owner=bob, name="Bob's", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
                starting_balance=Decimal("99999"))
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
     login(page, alice)
     page.goto("/")
     panel = page.get_by_test_id("portfolio-panel")
     expect(panel.get_by_test_id("portfolio-row")).to_have_count(2)  # bob's bot is not in it
     expect(panel.get_by_test_id("portfolio-equity")).to_have_text("1,250.50")
     expect(panel.get_by_test_id("portfolio-pnl")).to_have_text("0.00 USDT")
+    expect(panel.get_by_test_id("portfolio-running")).to_have_text("0 / 2")
     expect(page.get_by_test_id("kill-switch-state")).to_have_text("off")
+
+    # live: a bot starts and trades while the dashboard is open
+    for _ in range(200):
+        if any('"hello"' in f for f in frames):  # /ws/events/ is connected
+            break
+        page.wait_for_timeout(50)
+    page.evaluate("window.__sameDocument = true")
+    one = Bot.objects.get(name="One")
+    bot_start(bot=one, actor=alice)
+    expect(panel.get_by_test_id("portfolio-running")).to_have_text("1 / 2", timeout=LIVE)
+    one_row = panel.locator(f'[data-testid="portfolio-row"][data-bot-id="{one.pk}"]')
+    expect(one_row.locator('[data-field="status"]')).to_have_text("running")
+    for _ in range(80):
+        poll_and_tick()
+        if Fill.objects.filter(bot=one).exists():
+            break
+    assert Fill.objects.filter(bot=one).exists()
+    expect(panel.get_by_test_id("portfolio-equity")).not_to_have_text("1,250.50", timeout=LIVE)
+    expect(panel.get_by_test_id("portfolio-pnl")).to_have_text(re.compile(r"^[+-][\d,]+\.\d\d USDT$"))
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.js_errors == []
 
     kill_switch_engage(scope="user", user=alice, actor=alice, reason="test")
     page.reload()
