@@ -121,6 +121,7 @@ def main() -> None:
     print("| bots | processes | tick p50 s | tick max s | bots/s | evaluated/tick | orders/tick | fills/tick "
           "| heap/bot KB | RSS growth/bot KB |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    detail: list[str] = []
     for n in args.bots:
         User.objects.filter(username="bench-bots").delete()
         user = User.objects.create_user(username="bench-bots", email="bench@example.com", password=None)
@@ -164,10 +165,13 @@ def main() -> None:
               f"{n / statistics.median(times):,.0f} | {evaluated:,.0f} | "
               f"{statistics.mean(s.orders for s in summaries):,.0f} | {statistics.mean(s.fills for s in summaries):,.0f} | "
               f"{heap_peak / n / 1024:.1f} | {rss_growth * 1024 / n:.2f} |", flush=True)
+        detail.append(f"#   {n:,} bots, each tick (seconds/orders): "
+                      + ", ".join(f"{t:.2f}/{s.orders:,}" for t, s in zip(times, summaries, strict=True)))
         Fill.objects.filter(bot__owner=user).delete()
         Order.objects.filter(bot__owner=user).delete()
         user.delete()
     print("(tick = poll + evaluating every bot + writing its orders, fills, wallet, state and equity point)")
+    print("\n".join(detail))
 
 
 if __name__ == "__main__":
