@@ -64,27 +64,58 @@ window.BotEvents = (function () {
     el.textContent = status;
   }
 
-  // Decimal strings from the server, shown like the templates' filters do (no float noise).
+  // Decimal strings from the server, rounded on their digits (half to even, like the templates' filters):
+  // no float noise in money or amounts.
+  function round(v, places) {
+    let s = String(v).trim();
+    const neg = s.startsWith("-");
+    if (neg || s.startsWith("+")) s = s.slice(1);
+    if (!/^\d*\.?\d*$/.test(s) || s === "" || s === ".") {  // not a plain decimal (exponent...): best effort
+      return Number(v).toFixed(places);
+    }
+    let [ip, fp = ""] = s.split(".");
+    ip = ip.replace(/^0+(?=\d)/, "") || "0";
+    if (fp.length <= places) {
+      fp = fp.padEnd(places, "0");
+    } else {
+      const keep = fp.slice(0, places), rest = fp.slice(places);
+      const digits = (ip + keep).split("").map(Number);
+      const last = digits.length ? digits[digits.length - 1] : 0;
+      const up = rest[0] > "5" || (rest[0] === "5" && (/[1-9]/.test(rest.slice(1)) || last % 2 === 1));
+      if (up) {
+        let i = digits.length - 1;
+        while (i >= 0 && digits[i] === 9) { digits[i] = 0; i -= 1; }
+        if (i < 0) digits.unshift(1); else digits[i] += 1;
+      }
+      const joined = digits.join("");
+      ip = joined.slice(0, joined.length - places) || "0";
+      fp = joined.slice(joined.length - places);
+    }
+    const out = places ? ip + "." + fp : ip;
+    return neg && /[1-9]/.test(out) ? "-" + out : out;
+  }
+  function group(fixed) {
+    const neg = fixed.startsWith("-");
+    const [ip, fp] = (neg ? fixed.slice(1) : fixed).split(".");
+    const g = ip.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return (neg ? "-" : "") + g + (fp !== undefined ? "." + fp : "");
+  }
+  const blank = (v) => v === null || v === undefined || v === "";
   function num(v, places) {
-    if (v === null || v === undefined || v === "") return "—";
-    let s = String(v);
-    const dot = s.indexOf(".");
-    if (places !== undefined && dot >= 0 && s.length - dot - 1 > places) s = Number(s).toFixed(places);
+    if (blank(v)) return "—";
+    let s = places === undefined ? String(v) : round(v, places);
     if (s.indexOf(".") >= 0) s = s.replace(/0+$/, "").replace(/\.$/, "");
     return s === "-0" ? "0" : s;
   }
-  const fmt2 = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  function money(v) { return v === null || v === undefined || v === "" ? "—" : fmt2.format(Number(v)); }
+  function money(v) { return blank(v) ? "—" : group(round(v, 2)); }
   function signed(v) {
-    if (v === null || v === undefined || v === "") return "—";
-    const n = Number(v);
-    const text = fmt2.format(Math.abs(n));
-    if (text === "0.00") return "0.00";
-    return (n > 0 ? "+" : "-") + text;
+    if (blank(v)) return "—";
+    const text = group(round(v, 2));
+    return text.startsWith("-") || text === "0.00" ? text : "+" + text;
   }
   function pnlClass(v) {
     const n = Number(v);
-    return v === null || v === undefined || !n ? "" : n > 0 ? "ok" : "bad";
+    return blank(v) || !n ? "" : n > 0 ? "ok" : "bad";
   }
   function csrfToken() {
     const input = document.querySelector("input[name=csrfmiddlewaretoken]");

@@ -41,7 +41,8 @@ def money(value, places=2):
     d = _dec(value)
     if d is None:
         return DASH
-    return f"{d.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_EVEN):,.{int(places)}f}"
+    q = d.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_EVEN)
+    return f"{abs(q) if q == 0 else q:,.{int(places)}f}"  # never "-0.00"
 
 
 @register.filter
