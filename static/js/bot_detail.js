@@ -67,7 +67,7 @@
     tradesBody.prepend(tr);
     const count = Number(countEl.dataset.count || 0) + 1;
     countEl.dataset.count = count;
-    countEl.textContent = count + " in total";
+    countEl.firstChild.textContent = countEl.firstChild.textContent.replace(/^\d+/, String(count));
     toggleEmpty(tradesBody);
   }
 
