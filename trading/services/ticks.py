@@ -30,7 +30,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -40,7 +40,16 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from trading.engine.runner import GateRequest, evaluate
-from trading.engine.types import FillConfig, Market, MarketRules, Quote, RestingOrder, StepResult, Wallet
+from trading.engine.types import (
+    Book,
+    FillConfig,
+    Market,
+    MarketRules,
+    Quote,
+    RestingOrder,
+    StepResult,
+    Wallet,
+)
 from trading.feeds import Bar
 from trading.models import Bot, Fill, Order, TickRun
 from trading.services.events import events_on_commit, fill_json, order_json
@@ -206,6 +215,31 @@ def _index(replay, ts_ms: int) -> int | None:
         _index_cache[key] = stamps
     i = bisect.bisect_left(stamps, ts_ms)
     return i if i < len(stamps) and stamps[i] == ts_ms else None
+
+
+def _order_book(exchange: str, symbol: str, levels: int, summary: TickSummary) -> Book | None:
+    """The top of the exchange's book as the engine's Book, or None (recorded in the tick's notes)."""
+    from trading.exchange import fetch_order_book, public_client
+
+    try:
+        raw = fetch_order_book(public_client(exchange), symbol, limit=max(5, min(levels, 100)))
+        sides = []
+        for name in ("bids", "asks"):
+            rows = []
+            for level in raw[name][:levels]:
+                price, amount = Decimal(str(level[0])), Decimal(str(level[1]))
+                if not (price.is_finite() and amount.is_finite() and price > 0 and amount > 0):
+                    raise ValueError(f"bad {name} level")
+                rows.append((price, amount))
+            sides.append(rows)
+        bids, asks = sides
+        if not bids or not asks or bids[0][0] >= asks[0][0]:
+            raise ValueError("empty or crossed book")
+        ts = raw.get("timestamp")
+        return Book(bids=bids, asks=asks, ts_ms=int(ts) if isinstance(ts, int | float) else None)
+    except Exception as exc:  # noqa: BLE001 - no book is not an outage: fills fall back to ask/bid
+        summary.notes[f"no order book for {symbol}"] = str(getattr(exc, "message", exc))[:200]
+        return None
 
 
 # --- risk hooks (the risk app may be absent in a minimal install) ------------------------------
@@ -793,8 +827,16 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
                             [note, ids, note])
     todo.sort()
     todo_set = set(todo)
+    base_cfg = platform_fill_config()
+    if todo and settings.MARKET_DATA_SOURCE == "ccxt":
+        # market orders walk the real order book: ONE fetch per symbol with bots to evaluate, before any
+        # transaction (no I/O while rows are locked); without one they fill at ask/bid + slippage
+        for symbol in sorted({b[1] for b in bots if b[0] in todo_set}):
+            book = _order_book(exchange, symbol, base_cfg.max_book_levels, summary)
+            if book is not None and feeds[symbol].market is not None:
+                feeds[symbol].market = replace(feeds[symbol].market, book=book)
     limits = _Limits(exchange, {b[4] for b in bots if b[0] in todo_set}) if todo else None
-    chunk = _Chunk(exchange, int(tick_key), feeds, platform_fill_config(), summary, limits)
+    chunk = _Chunk(exchange, int(tick_key), feeds, base_cfg, summary, limits)
     size = max(1, settings.BOT_TICK_CHUNK)
     for i in range(0, len(todo), size):
         ids = todo[i:i + size]
