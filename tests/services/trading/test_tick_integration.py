@@ -84,3 +84,24 @@ def test_shards_split_one_tick_between_workers_without_overlap(alice, recording)
     repeated = tick_run(exchange="binance", tick_key=key, shard=0, shards=2)
     assert first.evaluated == second.evaluated == 3 and repeated.evaluated == 0
     assert Fill.objects.filter(bot__in=bots).count() == 6
+
+
+def test_a_paper_bot_never_loads_or_decrypts_an_exchange_key(alice, recording, monkeypatch):
+    from keys.crypto import Vault
+    from keys.services import key_create
+    from trading.services.orders import position_flatten
+
+    key_create(owner=alice, exchange="binance", label="main", api_key="A" * 64, secret="S" * 64)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a paper bot touched an exchange key")
+
+    monkeypatch.setattr(Vault, "decrypt", refuse)
+    monkeypatch.setattr("keys.services.key_credentials", refuse)
+    bot = _buyer(alice)
+    for _ in range(3):
+        poll_and_tick()
+    assert Fill.objects.filter(bot=bot).count() == 3
+    assert position_flatten(bot=bot, reason="test").status == "filled"
+    bot.refresh_from_db()
+    assert bot.base == 0
