@@ -50,3 +50,10 @@ def run_bots_tick_shard(exchange: str, tick_key: int, shard: int, shards: int) -
     from trading.services.ticks import tick_run
 
     tick_run(exchange=exchange, tick_key=tick_key, shard=shard, shards=shards)
+
+
+@shared_task(name="trading.prune_tick_runs", ignore_result=True)
+def prune_tick_runs() -> None:
+    from trading.services.ticks import tick_runs_prune
+
+    tick_runs_prune()

@@ -31,7 +31,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -859,3 +859,10 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     return summary
 
 
+
+
+def tick_runs_prune(*, keep_days: int = 7) -> int:
+    """Drop the ops log of ticks older than `keep_days` (one row per exchange per working tick)."""
+    cutoff = timezone.now() - timedelta(days=keep_days)
+    deleted, _ = TickRun.objects.filter(started_at__lt=cutoff).delete()
+    return deleted

@@ -105,3 +105,18 @@ def test_a_paper_bot_never_loads_or_decrypts_an_exchange_key(alice, recording, m
     assert position_flatten(bot=bot, reason="test").status == "filled"
     bot.refresh_from_db()
     assert bot.base == 0
+
+
+def test_the_tick_log_keeps_a_week(alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.models import TickRun
+    from trading.services.ticks import tick_runs_prune
+
+    now = timezone.now()
+    old = TickRun.objects.create(exchange="binance", tick_key=1, started_at=now - timedelta(days=8))
+    recent = TickRun.objects.create(exchange="binance", tick_key=2, started_at=now - timedelta(days=6))
+    assert tick_runs_prune() == 1
+    assert list(TickRun.objects.values_list("pk", flat=True)) == [recent.pk] and old.pk != recent.pk
