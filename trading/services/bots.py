@@ -199,6 +199,12 @@ def bot_start(*, bot: Bot, actor, request=None) -> Bot:
         raise TradingDisabled("Trading is switched off on this platform (ENABLE_TRADING=false).")
     if bot.mode != Bot.Mode.PAPER:
         raise LiveNotAvailable("live trading needs the promotion workflow")
+    current = Bot.objects.only("status", "archived_at").get(pk=bot.pk)
+    if current.status == Bot.Status.HALTED and not current.archived_at:
+        # a halted bot resumes through risk (refused while a kill switch covers it; recorded as a risk event)
+        from risk.services import bot_resume
+
+        return _refresh_into(bot, bot_resume(bot=bot, actor=actor, request=request))
     return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.RUNNING, action="started",
                        allowed_from={Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.HALTED})
 

@@ -144,3 +144,20 @@ def test_stop_cancels_open_orders_and_archive_keeps_history(alice):
     assert not bots_for(alice).filter(pk=bot.pk).exists()
     with pytest.raises(DomainError):
         bot_start(bot=bot, actor=alice)
+
+
+def test_starting_a_halted_bot_goes_through_risk_and_is_refused_under_a_kill_switch(alice):
+    from risk.models import RiskEvent
+    from risk.services import bot_halt, kill_switch_engage, kill_switch_release
+
+    bot = make_bot(alice)
+    bot_start(bot=bot, actor=alice)
+    bot_halt(bot=bot, actor=alice, reason="daily loss")
+    kill_switch_engage(scope="user", user=alice, actor=alice, reason="test")
+    with pytest.raises(DomainError) as err:
+        bot_start(bot=bot, actor=alice)
+    assert err.value.code == "kill_switch_engaged" and err.value.status == 409
+    assert Bot.objects.get(pk=bot.pk).status == "halted"
+    kill_switch_release(scope="user", user=alice, actor=alice, password="correct horse battery staple 42")
+    assert bot_start(bot=bot, actor=alice).status == "running"
+    assert RiskEvent.objects.filter(bot=bot, code="bot_resumed").exists()
