@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.models import AuditEvent, User
 from accounts.services import user_deactivate
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -34,18 +35,9 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "action", "actor", "target", "ip")
     list_filter = ("action",)
     search_fields = ("action", "target", "actor__username", "ip")
     date_hierarchy = "created_at"
     list_select_related = ("actor",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

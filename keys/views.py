@@ -5,6 +5,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.api import DomainError
+from config.forms import form_add_domain_error
 from keys.forms import KeyForm
 from keys.selectors import key_age_days, key_rotate_due, keys_for
 from keys.services import key_create, key_delete, key_relabel, key_test, keys_revoke_all
@@ -19,11 +20,7 @@ def key_list(request):
         try:
             key = key_create(owner=request.user, request=request, **form.cleaned_data)
         except DomainError as exc:
-            for field, errors in exc.fields.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
-            if not exc.fields:
-                form.add_error(None, exc.message)
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, f"Saved {key.exchange} key “{key.label}”. Its secret will never be shown again.")
             return redirect("keys")

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from config.admin import ReadOnlyAdmin
 from notifications.models import Channel, DeliveryAttempt, Outbox
 from notifications.services import channel_disable
 
@@ -30,17 +31,6 @@ class ChannelAdmin(admin.ModelAdmin):
         return False
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class AttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     fields = ("at", "outcome", "reason", "http_status", "errcode", "messages", "duration_ms")
@@ -53,7 +43,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Outbox)
-class OutboxAdmin(_ReadOnly):
+class OutboxAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "user", "channel", "event", "severity", "title", "state", "attempts",
                     "next_attempt_at")
     list_filter = ("state", "event", "severity")
@@ -63,7 +53,7 @@ class OutboxAdmin(_ReadOnly):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(_ReadOnly):
+class DeliveryAttemptAdmin(ReadOnlyAdmin):
     list_display = ("at", "channel", "outbox", "outcome", "reason", "http_status", "errcode", "messages")
     list_filter = ("outcome",)
     list_select_related = ("channel", "outbox")

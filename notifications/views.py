@@ -6,6 +6,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.api import DomainError
+from config.forms import form_add_domain_error
 from notifications.forms import EVENT_LABELS, ChannelForm
 from notifications.selectors import channels_for, outbox_for
 from notifications.services import channel_create, channel_delete, channel_test, channel_update
@@ -20,11 +21,7 @@ def notifications_page(request):
         try:
             channel = channel_create(owner=request.user, request=request, **form.cleaned_data)
         except DomainError as exc:
-            for field, errors in exc.fields.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
-            if not exc.fields:
-                form.add_error(None, exc.message)
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, f"Saved channel “{channel.name}”. Its URL and secret will never be shown "
                                       "again. Send a test to check it.")

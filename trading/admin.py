@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from config.admin import ReadOnlyAdmin
 from trading.models import Bot, Candle, Fill, Market, Order, TickRun, WatchlistItem
 
 
@@ -84,22 +85,13 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Fill)
-class FillAdmin(admin.ModelAdmin):
+class FillAdmin(ReadOnlyAdmin):
     list_display = ("ts", "bot", "side", "price", "amount", "fee", "fee_currency", "slippage", "liquidity")
     list_filter = ("side", "liquidity")
     search_fields = ("bot__name",)
     list_select_related = ("bot",)
     readonly_fields = [f.name for f in Fill._meta.fields]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(TickRun)

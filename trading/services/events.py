@@ -2,20 +2,18 @@
 
 Always after commit (a rolled-back fill is never announced), JSON-safe (Decimal as str), best effort:
 a failed push is logged, never raised into trading. One long-lived event loop per process does the
-sends (see trading.services.prices._Publisher for why).
+sends (trading.services.loop).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import threading
 
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 from trading.groups import user_group
+from trading.services.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +58,11 @@ async def _send_all(events: list[tuple[int, dict]]) -> None:
 
 class _Publisher:
     def __init__(self):
-        self._pid = None
-        self._loop = None
-        self._lock = threading.Lock()
-
-    def _ensure(self):
-        with self._lock:
-            if self._pid != os.getpid() or self._loop is None or self._loop.is_closed():
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="events-publisher", daemon=True).start()
-                self._pid = os.getpid()
-        return self._loop
+        self._loop = BackgroundLoop("events-publisher")
 
     def send(self, events: list[tuple[int, dict]]) -> None:
         """Hand the events to the publisher loop and return at once: trading never waits on a push."""
-        future = asyncio.run_coroutine_threadsafe(_send_all(events), self._ensure())
-        future.add_done_callback(_log_failure)
+        self._loop.submit(_send_all(events)).add_done_callback(_log_failure)
 
 
 def _log_failure(future) -> None:

@@ -8,11 +8,8 @@ escapes the poll.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +33,7 @@ from trading.feeds import (
 )
 from trading.groups import price_group
 from trading.models import WatchlistItem
+from trading.services.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -234,28 +232,13 @@ async def _publish_all(ticks: list[Tick]) -> None:
 
 
 class _Publisher:
-    """One long-lived event loop (and Redis connection) per process for group sends.
-
-    `async_to_sync` per poll would build a new loop and connection every time (a few ms each);
-    this keeps one in a daemon thread, re-created after a fork (Celery's prefork children).
-    """
+    """Ticks go out on the process's long-lived loop (trading.services.loop), not a new one per poll."""
 
     def __init__(self):
-        self._pid = None
-        self._loop = None
-        self._lock = threading.Lock()
-
-    def _ensure(self):
-        with self._lock:
-            if self._pid != os.getpid() or self._loop is None or self._loop.is_closed():
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="price-publisher", daemon=True).start()
-                self._pid = os.getpid()
-        return self._loop
+        self._loop = BackgroundLoop("price-publisher")
 
     def send(self, ticks: list[Tick], timeout: float = 5.0) -> None:
-        future = asyncio.run_coroutine_threadsafe(_publish_all(ticks), self._ensure())
-        future.result(timeout=timeout)
+        self._loop.submit(_publish_all(ticks)).result(timeout=timeout)
 
 
 _publisher = _Publisher()
