@@ -6,9 +6,6 @@ window.BotEvents = (function () {
   const handlers = [];
   const reconnectHandlers = [];
   const conn = document.querySelector("[data-events-conn]");  // a page may show no indicator for this socket
-  let attempt = 0;
-  let everOpen = false;
-
   function setState(state, text) {
     if (!conn) return;
     conn.dataset.state = state;
@@ -16,35 +13,18 @@ window.BotEvents = (function () {
   }
 
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(scheme + "://" + location.host + "/ws/events/");
-    socket.onopen = () => {
-      attempt = 0;
-      setState("live", "Live");
+    window.liveSocket("/ws/events/", {
+      setState,
       // events sent while we were away are not replayed: the pages re-read what they show
-      if (everOpen) reconnectHandlers.forEach((h) => h());
-      everOpen = true;
-    };
-    socket.onmessage = (ev) => {
-      let msg;
-      try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      handlers.forEach((h) => {
-        try { h(msg); } catch (e) { console.error(e); }
-      });
-    };
-    socket.onclose = () => {
-      const delay = Math.min(30, 2 ** attempt);
-      attempt += 1;
-      let left = delay;
-      setState("reconnecting", "Reconnecting in " + left + " s");
-      const timer = setInterval(() => {
-        left -= 1;
-        if (left > 0) { setState("reconnecting", "Reconnecting in " + left + " s"); return; }
-        clearInterval(timer);
-        setState("connecting", "Connecting…");
-        connect();
-      }, 1000);
-    };
+      onOpen(_socket, reconnected) {
+        if (reconnected) reconnectHandlers.forEach((h) => h());
+      },
+      onMessage(msg) {
+        handlers.forEach((h) => {
+          try { h(msg); } catch (e) { console.error(e); }
+        });
+      },
+    });
   }
 
   // Which buttons each status allows (the server enforces the same in trading.services.bots).

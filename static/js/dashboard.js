@@ -15,43 +15,25 @@
   }
 
   // ---- connection with backoff ------------------------------------------------------
-  let socket = null;
-  let attempt = 0;
   function setState(state, text) {
     conn.dataset.state = state;
     conn.textContent = text;
   }
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(scheme + "://" + location.host + "/ws/prices/");
-    socket.onopen = () => {
-      attempt = 0;
-      setState("live", "Live");
-      const wanted = {};
-      rows.forEach((tr) => (wanted[tr.dataset.exchange] = wanted[tr.dataset.exchange] || []).push(tr.dataset.symbol));
-      const [cx, cs] = chartKey();
-      if (cx && cs) (wanted[cx] = wanted[cx] || []).includes(cs) || wanted[cx].push(cs);
-      Object.entries(wanted).forEach(([exchange, symbols]) =>
-        socket.send(JSON.stringify({ action: "subscribe", exchange, symbols })));
-    };
-    socket.onmessage = (ev) => {
-      let msg;
-      try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      if (msg.type === "tick") onTick(msg);
-    };
-    socket.onclose = () => {
-      const delay = Math.min(30, 2 ** attempt);
-      attempt += 1;
-      let left = delay;
-      setState("reconnecting", "Reconnecting in " + left + " s");
-      const timer = setInterval(() => {
-        left -= 1;
-        if (left > 0) { setState("reconnecting", "Reconnecting in " + left + " s"); return; }
-        clearInterval(timer);
-        setState("connecting", "Connecting…");
-        connect();
-      }, 1000);
-    };
+    window.liveSocket("/ws/prices/", {
+      setState,
+      onOpen(socket) {
+        const wanted = {};
+        rows.forEach((tr) => (wanted[tr.dataset.exchange] = wanted[tr.dataset.exchange] || []).push(tr.dataset.symbol));
+        const [cx, cs] = chartKey();
+        if (cx && cs) (wanted[cx] = wanted[cx] || []).includes(cs) || wanted[cx].push(cs);
+        Object.entries(wanted).forEach(([exchange, symbols]) =>
+          socket.send(JSON.stringify({ action: "subscribe", exchange, symbols })));
+      },
+      onMessage(msg) {
+        if (msg.type === "tick") onTick(msg);
+      },
+    });
   }
 
   // ---- the board ----------------------------------------------------------------------
