@@ -1,11 +1,12 @@
 from django.contrib import admin, messages
 
+from config.admin import ReadOnlyAdmin
 from risk import services
 from risk.models import KillSwitch, RiskEvent, RiskPolicy
 
 
 @admin.register(RiskEvent)
-class RiskEventAdmin(admin.ModelAdmin):
+class RiskEventAdmin(ReadOnlyAdmin):
     """Read-only: risk events are evidence."""
 
     list_display = ("created_at", "severity", "code", "user", "bot", "message")
@@ -16,18 +17,9 @@ class RiskEventAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "severity", "code", "user", "bot", "message", "details")
     fields = readonly_fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(KillSwitch)
-class KillSwitchAdmin(admin.ModelAdmin):
+class KillSwitchAdmin(ReadOnlyAdmin):
     """Engaging from here goes through the same service as the emergency stop.
 
     Releasing needs re-authentication, so it is done from the risk page or the API, not here.
@@ -41,15 +33,6 @@ class KillSwitchAdmin(admin.ModelAdmin):
                        "released_at", "updated_at")
     fields = readonly_fields
     actions = ["stop_scope"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Emergency stop: engage and halt every bot in scope")
     def stop_scope(self, request, queryset):
