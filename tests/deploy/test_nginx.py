@@ -118,21 +118,21 @@ def deployed(tmp_path, transactional_db, settings):
     subprocess.run([str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
                    env=env, check=True)
     sock = tmp_path / "web.sock"
-    procs = {
-        "web": subprocess.Popen([str(VENV_BIN / "uvicorn"), "config.asgi:application", "--uds", str(sock),
-                                 "--lifespan", "off", "--proxy-headers", "--forwarded-allow-ips", "*",
-                                 "--no-server-header", "--ws", "websockets-sansio", "--log-level", "warning"],
-                                cwd=ROOT, env=env),
-        "worker": subprocess.Popen([str(VENV_BIN / "celery"), "-A", "config", "worker", "-P", "solo", "-c", "1",
-                                    "-n", f"verify{os.getpid()}@%h", "-l", "WARNING"], cwd=ROOT, env=env),
-    }
     cert, key = _self_signed(tmp_path)
     http_port, https_port = _free_port(), _free_port()
     conf = _render(tmp_path, SERVER_NAME="localhost", TLS_CERT=str(cert), TLS_KEY=str(key),
                    STATIC_ROOT=str(tmp_path / "static"), UPSTREAM=f"unix:{sock}",
                    HTTP_LISTEN=f"127.0.0.1:{http_port}", HTTPS_LISTEN=f"127.0.0.1:{https_port}")
-    procs["nginx"] = subprocess.Popen([NGINX, "-c", str(conf), "-g", "daemon off;"])
+    procs: dict[str, subprocess.Popen] = {}
     try:
+        procs["web"] = subprocess.Popen(
+            [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--uds", str(sock), "--lifespan", "off",
+             "--proxy-headers", "--forwarded-allow-ips", "*", "--no-server-header", "--ws", "websockets-sansio",
+             "--log-level", "warning"], cwd=ROOT, env=env)
+        procs["worker"] = subprocess.Popen(
+            [str(VENV_BIN / "celery"), "-A", "config", "worker", "-P", "solo", "-c", "1",
+             "-n", f"verify{os.getpid()}@%h", "-l", "WARNING"], cwd=ROOT, env=env)
+        procs["nginx"] = subprocess.Popen([NGINX, "-c", str(conf), "-g", "daemon off;"])
         deadline = time.monotonic() + 45
         while True:  # ready when the worker's heartbeat shows through nginx
             try:
