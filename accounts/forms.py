@@ -16,3 +16,13 @@ class SignUpForm(UserCreationForm):
         if User.objects.filter(username__iexact=username).exists():
             raise forms.ValidationError("That username is taken.")
         return username
+
+
+class TotpConfirmForm(forms.Form):
+    code = forms.CharField(label="Code from your app", max_length=10,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+
+
+class TotpDisableForm(forms.Form):
+    password = forms.CharField(label="Your password", max_length=128,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))

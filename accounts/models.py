@@ -31,3 +31,19 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target}"
+
+
+class TotpDevice(models.Model):
+    """A user's TOTP secret, encrypted under the same vault as exchange keys. Never shown after enrolment."""
+
+    ENCRYPTED_FIELDS = ("secret_enc",)  # rotate_encryption_keys covers it
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device")
+    secret_enc = models.TextField()
+    enc_key_id = models.CharField(max_length=12, db_index=True, help_text="Fingerprint of the key that encrypted this row.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(null=True, blank=True, help_text="Time step of the last accepted code (no replay).")
+
+    def __str__(self) -> str:
+        return f"TOTP for user:{self.user_id} ({'confirmed' if self.confirmed_at else 'pending'})"

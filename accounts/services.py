@@ -1,5 +1,6 @@
 """Writes for accounts: registration, deactivation, tokens, the audit log, the worker heartbeat."""
 
+import hmac
 import logging
 import time
 
@@ -10,10 +11,11 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from rest_framework import status
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import AuditEvent, User
+from accounts.models import AuditEvent, TotpDevice, User
 from accounts.selectors import client_ip
 from config.api import DomainError
 
@@ -115,3 +117,160 @@ def periodic_tasks_ensure(**_kwargs) -> None:
     PeriodicTask.objects.get_or_create(
         name="System heartbeat", defaults={"task": "system.heartbeat", "interval": every}
     )
+
+
+# --- TOTP second factor -------------------------------------------------------------------------------------
+# The secret lives encrypted in TotpDevice (same vault as exchange keys). Nothing here logs, audits or returns
+# a code, and the secret is returned exactly once: by totp_enroll_start, for the user to type into their app.
+
+TOTP_VALID_WINDOW = 1  # steps either side of now (30 s each)
+TOTP_MAX_FAILURES = 10  # wrong codes per user ...
+TOTP_FAILURE_WINDOW_SECONDS = 600  # ... within this window, then every code is refused until it passes
+
+
+class TotpError(DomainError):
+    code = "totp_invalid"
+
+
+class TotpAlreadyEnabled(DomainError):
+    code = "totp_already_enabled"
+    status = status.HTTP_409_CONFLICT
+
+
+class TotpNotStarted(DomainError):
+    code = "totp_not_started"
+    status = status.HTTP_409_CONFLICT
+
+
+class TotpNotEnabled(DomainError):
+    code = "totp_not_enabled"
+    status = status.HTTP_409_CONFLICT
+
+
+class TotpPasswordWrong(DomainError):
+    code = "reauthentication_failed"
+    status = status.HTTP_403_FORBIDDEN
+
+
+class TotpTooManyAttempts(DomainError):
+    code = "too_many_attempts"
+    status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+def _vault():
+    from keys.services import vault  # keys.services imports this module: import late
+
+    return vault()
+
+
+def _totp_failures_key(user: User) -> str:
+    return f"accounts:totp-failures:{user.pk}"
+
+
+def _totp_locked(user: User) -> bool:
+    return (cache.get(_totp_failures_key(user)) or 0) >= TOTP_MAX_FAILURES
+
+
+def _totp_failure(user: User) -> None:
+    key = _totp_failures_key(user)
+    if cache.add(key, 1, timeout=TOTP_FAILURE_WINDOW_SECONDS) is False:
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=TOTP_FAILURE_WINDOW_SECONDS)
+
+
+def _totp_issuer() -> str:
+    return getattr(settings, "TOTP_ISSUER", "") or settings.SPECTACULAR_SETTINGS.get("TITLE", "Trading platform")
+
+
+def _totp_match(device: TotpDevice, code: str) -> int | None:
+    """The time step `code` belongs to (within the window, newer than the last used one), else None."""
+    import pyotp
+
+    code = "".join(str(code or "").split())
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(_vault().decrypt(device.secret_enc))
+    now_step = totp.timecode(timezone.now())
+    for step in range(now_step - TOTP_VALID_WINDOW, now_step + TOTP_VALID_WINDOW + 1):
+        if device.last_used_step is not None and step <= device.last_used_step:
+            continue  # a code whose step was already accepted can't be used again
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def totp_enroll_start(*, user: User, request=None) -> tuple[str, str]:
+    """Begin (or restart) enrolment: a fresh secret. Returns (otpauth URI, base32 secret) — shown once."""
+    import pyotp
+
+    if user.totp_enabled:
+        raise TotpAlreadyEnabled("Two-factor codes are already on. Turn them off first to enrol a new device.")
+    secret = pyotp.random_base32()
+    v = _vault()
+    with transaction.atomic():
+        TotpDevice.objects.update_or_create(
+            user=user, defaults={"secret_enc": v.encrypt(secret), "enc_key_id": v.primary_id,
+                                 "confirmed_at": None, "last_used_step": None})
+        audit_record(action="totp.enroll_start", actor=user, target=f"user:{user.pk}", request=request)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=_totp_issuer())
+    return uri, secret
+
+
+def totp_enroll_confirm(*, user: User, code: str, request=None) -> User:
+    """Turn two-factor codes on once the user proves their app produces the right code."""
+    if user.totp_enabled:
+        raise TotpAlreadyEnabled("Two-factor codes are already on.")
+    if _totp_locked(user):
+        raise TotpTooManyAttempts("Too many wrong codes: try again in a few minutes.")
+    with transaction.atomic():
+        device = TotpDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=True).first()
+        if device is None:
+            raise TotpNotStarted("Start enrolment first to get a secret for your authenticator app.")
+        step = _totp_match(device, code)
+        if step is not None:
+            device.confirmed_at = timezone.now()
+            device.last_used_step = step
+            device.save(update_fields=["confirmed_at", "last_used_step"])
+            User.objects.filter(pk=user.pk).update(totp_enabled=True)
+            user.totp_enabled = True
+            audit_record(action="totp.enable", actor=user, target=f"user:{user.pk}", request=request)
+            return user
+    _totp_failure(user)
+    audit_record(action="totp.verify_failed", actor=user, target=f"user:{user.pk}", request=request,
+                 details={"during": "enrolment"})
+    raise TotpError("That code is not right. Check your device's clock and try the current code.",
+                    fields={"code": ["That code is not right."]})
+
+
+def totp_disable(*, user: User, password: str, request=None) -> User:
+    """Turn two-factor codes off; needs the account password. The secret is deleted."""
+    if not password or not user.check_password(password):
+        audit_record(action="totp.disable_refused", actor=user, target=f"user:{user.pk}", request=request,
+                     details={"why": "wrong password"})
+        raise TotpPasswordWrong("That password is not right.", fields={"password": ["That password is not right."]})
+    with transaction.atomic():
+        deleted, _ = TotpDevice.objects.filter(user=user).delete()
+        was_enabled = User.objects.filter(pk=user.pk, totp_enabled=True).update(totp_enabled=False)
+        user.totp_enabled = False
+        if not (deleted or was_enabled):
+            raise TotpNotEnabled("Two-factor codes are not set up for your account.")
+        audit_record(action="totp.disable", actor=user, target=f"user:{user.pk}", request=request)
+    return user
+
+
+def totp_verify(*, user: User, code: str, request=None) -> bool:
+    """True once per valid code (its time step is then spent); wrong codes are audited and rate-limited."""
+    if not user.totp_enabled or _totp_locked(user):
+        return False
+    with transaction.atomic():
+        device = TotpDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=False).first()
+        step = _totp_match(device, code) if device is not None else None
+        if step is not None:
+            device.last_used_step = step
+            device.save(update_fields=["last_used_step"])
+            return True
+    _totp_failure(user)
+    audit_record(action="totp.verify_failed", actor=user, target=f"user:{user.pk}", request=request)
+    return False

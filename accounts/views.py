@@ -1,12 +1,15 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import SignUpForm
-from accounts.services import audit_record
+from accounts.forms import SignUpForm, TotpConfirmForm, TotpDisableForm
+from accounts.models import TotpDevice
+from accounts.services import audit_record, totp_disable, totp_enroll_confirm, totp_enroll_start
+from config.api import DomainError
 
 
 @require_http_methods(["GET", "POST"])
@@ -42,3 +45,34 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "accounts/password_change_done.html"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def totp(request):
+    """Two-factor codes: enrol (secret shown on this response only), confirm with a code, disable with password."""
+    user = request.user
+    action = request.POST.get("action") if request.method == "POST" else None
+    ctx = {"confirm_form": TotpConfirmForm(), "disable_form": TotpDisableForm(), "enrolment": None}
+    try:
+        if action == "start":
+            uri, secret = totp_enroll_start(user=user, request=request)
+            ctx["enrolment"] = {"uri": uri, "secret": secret}
+        elif action == "confirm":
+            form = ctx["confirm_form"] = TotpConfirmForm(request.POST)
+            if form.is_valid():
+                totp_enroll_confirm(user=user, code=form.cleaned_data["code"], request=request)
+                messages.success(request, "Two-factor codes are on.")
+                return redirect("totp")
+        elif action == "disable":
+            form = ctx["disable_form"] = TotpDisableForm(request.POST)
+            if form.is_valid():
+                totp_disable(user=user, password=form.cleaned_data["password"], request=request)
+                messages.success(request, "Two-factor codes are off.")
+                return redirect("totp")
+    except DomainError as exc:
+        form = ctx["disable_form"] if action == "disable" else ctx["confirm_form"]
+        field = next(iter(exc.fields), None)
+        form.add_error(field if field in form.fields else None, exc.message)
+    ctx["pending"] = (not user.totp_enabled) and TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).exists()
+    return render(request, "accounts/totp.html", ctx)

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 
-import pyotp
 from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
@@ -276,12 +275,9 @@ def _engage_once(*, scope, user, actor, key, reason, now, request, record) -> Ki
 
 
 def _totp_valid(user: User, code: str) -> bool:
-    """The accounts app's verifier when it has one (it owns the secret); else the user's base32 secret."""
-    try:
-        from accounts.services import totp_verify
-    except ImportError:
-        secret = getattr(user, "totp_secret", "") or ""
-        return bool(secret) and pyotp.TOTP(secret).verify(code, valid_window=1)
+    """The accounts app owns the (encrypted) secret: its verifier checks the code and spends its time step."""
+    from accounts.services import totp_verify
+
     return bool(totp_verify(user=user, code=code))
 
 

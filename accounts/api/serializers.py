@@ -32,3 +32,20 @@ class RegisterIn(serializers.Serializer):
 class LoginIn(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, max_length=128)
+
+
+class TotpStartOut(serializers.Serializer):
+    otpauth_uri = serializers.CharField(help_text="Add to an authenticator app (as text or a QR code).")
+    secret = serializers.CharField(help_text="Base32 secret for manual entry. Shown only now, never again.")
+
+
+class TotpConfirmIn(serializers.Serializer):
+    code = serializers.CharField(max_length=10, help_text="The 6-digit code your app shows now.")
+
+
+class TotpDisableIn(serializers.Serializer):
+    password = serializers.CharField(write_only=True, max_length=128)
+
+
+class TotpStatusOut(serializers.Serializer):
+    totp_enabled = serializers.BooleanField()

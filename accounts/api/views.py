@@ -9,10 +9,28 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.api.serializers import LoginIn, RefreshIn, RegisterIn, TokenPairOut, UserOut
+from accounts.api.serializers import (
+    LoginIn,
+    RefreshIn,
+    RegisterIn,
+    TokenPairOut,
+    TotpConfirmIn,
+    TotpDisableIn,
+    TotpStartOut,
+    TotpStatusOut,
+    UserOut,
+)
 from accounts.api.throttles import AuthIPThrottle, AuthUsernameThrottle
 from accounts.models import User
-from accounts.services import audit_record, token_pair, tokens_issue, user_register
+from accounts.services import (
+    audit_record,
+    token_pair,
+    tokens_issue,
+    totp_disable,
+    totp_enroll_confirm,
+    totp_enroll_start,
+    user_register,
+)
 from config.api import DomainError
 
 
@@ -92,3 +110,28 @@ class MeApi(APIView):
     @extend_schema(responses={200: UserOut})
     def get(self, request):
         return Response(UserOut(request.user).data)
+
+
+class TotpApi(APIView):
+    """POST: start enrolment (a fresh secret, shown once). DELETE: turn two-factor codes off (needs the password)."""
+
+    @extend_schema(request=None, responses={201: TotpStartOut})
+    def post(self, request):
+        uri, secret = totp_enroll_start(user=request.user, request=request)
+        return Response(TotpStartOut({"otpauth_uri": uri, "secret": secret}).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=TotpDisableIn, responses={200: TotpStatusOut})
+    def delete(self, request):
+        data = TotpDisableIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = totp_disable(user=request.user, password=data.validated_data["password"], request=request)
+        return Response(TotpStatusOut({"totp_enabled": user.totp_enabled}).data)
+
+
+class TotpConfirmApi(APIView):
+    @extend_schema(request=TotpConfirmIn, responses={200: TotpStatusOut})
+    def post(self, request):
+        data = TotpConfirmIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = totp_enroll_confirm(user=request.user, code=data.validated_data["code"], request=request)
+        return Response(TotpStatusOut({"totp_enabled": user.totp_enabled}).data)

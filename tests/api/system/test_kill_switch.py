@@ -110,18 +110,19 @@ def test_roles_exist_with_their_permissions():
 def test_release_with_a_totp_code(alice):
     import pyotp
 
+    from accounts.services import totp_enroll_confirm, totp_enroll_start
     from risk.services import ReauthFailed, kill_switch_release
 
     kill_switch_engage(scope="user", user=alice, actor=alice)
-    alice.totp_enabled = True
-    alice.totp_secret = pyotp.random_base32()  # what TOTP enrolment stores for the account
-    totp = pyotp.TOTP(alice.totp_secret)
+    _, secret = totp_enroll_start(user=alice)  # enrolment stores the secret encrypted in accounts.TotpDevice
+    totp = pyotp.TOTP(secret)
+    totp_enroll_confirm(user=alice, code=totp.at(time.time() - 30))
     valid = {totp.at(time.time() + step * 30) for step in (-1, 0, 1)}
     wrong = next(code for code in ("000000", "111111", "222222", "333333") if code not in valid)
     with pytest.raises(ReauthFailed):
         kill_switch_release(scope="user", user=alice, actor=alice, totp=wrong)
     assert engaged(f"user:{alice.pk}")
-    kill_switch_release(scope="user", user=alice, actor=alice, totp=pyotp.TOTP(alice.totp_secret).now())
+    kill_switch_release(scope="user", user=alice, actor=alice, totp=totp.now())
     assert not engaged(f"user:{alice.pk}")
     assert AuditEvent.objects.get(actor=alice, action="kill_switch.release").details["reauth"] == "totp"
 
