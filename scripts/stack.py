@@ -148,12 +148,17 @@ def pg_up(cfg: Config, fast: bool) -> None:
             os.chown(data, pwd.getpwnam(user).pw_uid, -1)
         _as_pg([_pg_bin("initdb"), "-D", str(data), "-U", "platform", "--auth=trust", "-E", "UTF8",
                 "--no-locale"], check=True, stdout=subprocess.DEVNULL)
-    opts = f"-p {cfg.pg_port} -k {run} -c listen_addresses=127.0.0.1"
+    # A unix socket path may be at most 107 bytes; in a deep VAR_DIR we go TCP-only (we connect by TCP anyway)
+    sockets = str(run) if len(f"{run}/.s.PGSQL.{cfg.pg_port}.lock") <= 100 else "''"
+    opts = f"-p {cfg.pg_port} -c unix_socket_directories={sockets} -c listen_addresses=127.0.0.1"
     if fast:  # test runs: durability does not matter, speed does
         opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     say(f"Starting PostgreSQL on 127.0.0.1:{cfg.pg_port}")
-    _as_pg([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
-           check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    started = _as_pg([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
+                     stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    if started.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+        raise SystemExit("PostgreSQL did not start; the end of " + str(log) + ":\n  " + "\n  ".join(tail))
     exists = _as_pg([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(cfg.pg_port), "-U", "platform", "-d", "postgres",
                      "-tAc", "SELECT 1 FROM pg_database WHERE datname='platform'"],
                     check=True, capture_output=True, text=True).stdout.strip()

@@ -57,7 +57,9 @@ def stack(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "FIELD_ENCRYPTION_KEYS", "HTTPS"}}
     env.update({k: str(v) for k, v in ports.items()})
-    env.update({"VAR_DIR": str(tmp_path / "var"), "ENV_FILE": str(tmp_path / ".env"),
+    # deep on purpose: a checkout far down a file tree must still start (unix socket paths max out at 107 bytes)
+    var = tmp_path / "a-checkout-somewhere-deep-in-a-home-folder" / "var"
+    env.update({"VAR_DIR": str(var), "ENV_FILE": str(tmp_path / ".env"),
                 "HEARTBEAT_INTERVAL_SECONDS": "2"})
     log = open(tmp_path / "run.log", "w+")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(["make", "-s", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -68,7 +70,7 @@ def stack(tmp_path):
         pass
 
     s = Stack()
-    s.proc, s.ports, s.tmp, s.markers, s.log = proc, ports, tmp_path, markers, log
+    s.proc, s.ports, s.tmp, s.var, s.markers, s.log = proc, ports, tmp_path, var, markers, log
     s.output = lambda: (log.flush(), (tmp_path / "run.log").read_text())[1]
     yield s
     if proc.poll() is None:  # a failed test must not leave a stack behind
@@ -120,7 +122,7 @@ def test_make_run_is_healthy_within_60s_and_ctrl_c_stops_everything(stack):
     left = _wait_gone(stack)
     assert not left, f"processes left after Ctrl-C: {left}\n{stack.output()[-2000:]}"
     assert not any(_open(p) for p in stack.ports.values())
-    assert not (stack.tmp / "var" / "pg" / "postmaster.pid").exists()
+    assert not (stack.var / "pg" / "postmaster.pid").exists()
     print(f"healthy after {elapsed:.1f}s")
 
 

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -117,7 +118,10 @@ def deployed(tmp_path, transactional_db, settings):
            "ENV_FILE": "/dev/null", "DJANGO_SETTINGS_MODULE": "config.settings"}
     subprocess.run([str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
                    env=env, check=True)
-    sock = tmp_path / "web.sock"
+    # a unix socket path may be at most 107 bytes: keep it short however deep the checkout lies
+    sock_dir = Path(tempfile.mkdtemp(prefix="tp-web-"))
+    os.chmod(sock_dir, 0o755)
+    sock = sock_dir / "web.sock"
     cert, key = _self_signed(tmp_path)
     http_port, https_port = _free_port(), _free_port()
     conf = _render(tmp_path, SERVER_NAME="localhost", TLS_CERT=str(cert), TLS_KEY=str(key),
@@ -160,6 +164,7 @@ def deployed(tmp_path, transactional_db, settings):
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 def _verify(capsys, **kwargs) -> tuple[str, str | None]:
