@@ -88,12 +88,41 @@ def _client_proc(port: int, token: str, n: int, ticks: int, ready, results, symb
         asyncio.run(main())
 
 
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p))] * 1000
 
 
-def run(clients: int, ticks: int, workers: int, procs: int, interval: float, ws_impl: str = "auto") -> dict:
+def run(clients: int, ticks: int, workers: int, procs: int, interval: float, ws_impl: str = "auto",
+        deflate: bool = False) -> dict:
     import django
 
     django.setup()
@@ -112,7 +141,7 @@ def run(clients: int, ticks: int, workers: int, procs: int, interval: float, ws_
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--lifespan", "off", "--log-level", "warning", "--ws-max-queue", "32",
-         "--backlog", "4096", "--ws", ws_impl], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--backlog", "4096", "--ws", ws_impl, "--ws-per-message-deflate", str(deflate).lower()], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -132,6 +161,9 @@ def run(clients: int, ticks: int, workers: int, procs: int, interval: float, ws_
         from decimal import Decimal
 
         price = Decimal("100")
+        server_pids = _descendants(server.pid)
+        client_pids = [w.pid for w in workers_]
+        cpu_before = _cpu_seconds(server_pids), _cpu_seconds(client_pids)
         for _ in range(ticks):
             price += Decimal("0.01")
             # what a poll does after fetching: stamp, store, publish
@@ -140,6 +172,9 @@ def run(clients: int, ticks: int, workers: int, procs: int, interval: float, ws_
             stored = prices._store("binance", [tick])
             prices.publish(stored)
             time.sleep(interval)
+        time.sleep(1.0)  # the last tick's frames drain
+        server_cpu = (_cpu_seconds(server_pids) - cpu_before[0]) / ticks
+        client_cpu = (_cpu_seconds(client_pids) - cpu_before[1]) / ticks
         pairs: list[tuple[float, float]] = []
         for _ in workers_:
             pairs += results.get(timeout=120)
@@ -158,6 +193,7 @@ def run(clients: int, ticks: int, workers: int, procs: int, interval: float, ws_
                 "p99_ms": round(_pct(lat, 0.99), 1) if lat else None,
                 "max_ms": round(max(lat) * 1000, 1) if lat else None,
                 "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
+                "server_cpu_ms": round(server_cpu * 1000, 1), "client_cpu_ms": round(client_cpu * 1000, 1),
                 "server_workers": workers, "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]}
     finally:
         server.terminate()
@@ -174,13 +210,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--ws", default="auto", help="uvicorn's WebSocket implementation")
+    parser.add_argument("--deflate", action="store_true",
+                        help="permessage-deflate on (make run and the systemd unit turn it off)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between ticks")
     args = parser.parse_args()
-    print(f"{'clients':>8} {'msgs':>7} {'lost':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  server")
+    print(f"{'clients':>8} {'msgs':>7} {'lost':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+          f"{'server CPU ms/tick':>19} {'clients CPU ms/tick':>20}  server")
     for n in args.clients:
-        r = run(n, args.ticks, args.workers, min(args.client_procs, n), args.interval, args.ws)
+        r = run(n, args.ticks, args.workers, min(args.client_procs, n), args.interval, args.ws, args.deflate)
         print(f"{r['clients']:>8} {r['messages']:>7} {r['lost']:>5} {r['p50_ms']:>8} {r['p99_ms']:>8} "
-              f"{r['max_ms']:>8}  uvicorn x{r['server_workers']} ws={args.ws}, {r['layer']}", flush=True)
+              f"{r['max_ms']:>8} {r['server_cpu_ms']:>19} {r['client_cpu_ms']:>20}  uvicorn x{r['server_workers']} ws={args.ws}{' +deflate' if args.deflate else ''}, {r['layer']}", flush=True)
 
 
 if __name__ == "__main__":

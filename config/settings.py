@@ -250,11 +250,16 @@ MARKET_DATA_REPLAY_SPEED = env.int("MARKET_DATA_REPLAY_SPEED", default=1)  # can
 MARKET_DATA_SYNTHETIC_SEED = env.int("MARKET_DATA_SYNTHETIC_SEED", default=42)
 PRICE_POLL_SECONDS = env.float("PRICE_POLL_SECONDS", default=2.0)
 PRICE_STALE_AFTER_SECONDS = env.float("PRICE_STALE_AFTER_SECONDS", default=30.0)
+# a /ws/prices/ client whose socket has not taken a frame for this long is dropped
+PRICE_WS_STALL_SECONDS = env.float("PRICE_WS_STALL_SECONDS", default=10.0)
 # --- Paper bots (trading.services.ticks) -------------------------------------------
 # Platform fill knobs over the engine's defaults, e.g. {"slippage_min": "0.001", "reject_rate": "0.03"};
 # bots override them one by one (Bot.fill_overrides).
 PAPER_FILL_CONFIG = env.json("PAPER_FILL_CONFIG", default={})
 BOT_TICK_CHUNK = env.int("BOT_TICK_CHUNK", default=500)  # bots per tick transaction (one bot's writes never split)
+# equity points: full detail (one a minute) this many days, then the last/lowest/highest of each hour
+EQUITY_DETAIL_DAYS = env.int("EQUITY_DETAIL_DAYS", default=7)
+EQUITY_COMPACT_WINDOW_DAYS = env.int("EQUITY_COMPACT_WINDOW_DAYS", default=30)  # how far back a nightly run looks
 BOT_TICK_SHARDS = env.int("BOT_TICK_SHARDS", default=1)  # tasks one exchange tick fans out to (~ worker processes)
 # "exchange:SYMBOL" pairs everyone sees before they have a watchlist or a bot.
 DEFAULT_WATCHLIST = env.list("DEFAULT_WATCHLIST", default=["binance:BTC/USDT", "binance:ETH/USDT"])

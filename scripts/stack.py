@@ -329,7 +329,7 @@ def cmd_run(cfg: Config) -> int:
         workers = cfg.get("WEB_WORKERS", "1")
         sup.start("web", [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--host", cfg.host,
                           "--port", str(cfg.port), "--workers", workers, "--lifespan", "off",
-                          "--proxy-headers", "--no-server-header"])
+                          "--proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false"])
         sup.start("worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO",
                              "--concurrency", cfg.get("CELERY_CONCURRENCY", "2"), "-n", f"worker.{cfg.port}@%h"])
         (cfg.var / "run" / "beat.pid").unlink(missing_ok=True)  # a stale one would stop beat starting

@@ -1,7 +1,7 @@
 """WebSockets: `/ws/prices/` streams tickers for the symbols a client subscribes to.
 
-Thin: authenticate, validate, group_add/group_discard, forward. A slow client never
-delays anyone: each connection keeps only the newest tick per symbol (a bounded
+Thin: authenticate, validate, join/leave the process's price hub, forward. A slow client
+never delays anyone: each connection keeps only the newest tick per symbol (a bounded
 buffer), a sender task drains it, and a client that stalls a send is dropped.
 """
 
@@ -14,11 +14,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from trading.groups import price_group, user_group
+from trading.price_hub import price_hub
 
 log = logging.getLogger(__name__)
 
 MAX_SYMBOLS = 50
-SEND_STALL_SECONDS = 10.0
+SEND_STALL_SECONDS = 10.0  # events socket; the price socket reads settings.PRICE_WS_STALL_SECONDS
 CLOSE_UNAUTHENTICATED = 4401
 
 
@@ -31,6 +32,9 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         self.subscribed: set[tuple[str, str]] = set()
         self.pending: dict[str, str] = {}  # group -> newest tick (JSON text) not yet sent: <= MAX_SYMBOLS entries
         self.wakeup = asyncio.Event()
+        self.send_since: float | None = None  # loop time a frame write began; None when not writing
+        # frames go straight to the server (see config.asgi.with_server_send), past the session wrapper
+        self.frame_send = self.scope.get("server_send") or self.base_send
         self.sender = asyncio.create_task(self._send_loop())
         await self.accept()
 
@@ -39,15 +43,7 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         if sender:
             sender.cancel()
         for exchange, symbol in getattr(self, "subscribed", set()):
-            await self.channel_layer.group_discard(price_group(exchange, symbol), self.channel_name)
-
-    async def dispatch(self, message):
-        # Pure forwarding touches no database: skip Channels' per-message connection cleanup
-        # (a thread hop per message), which dominates CPU with many clients.
-        if message.get("type") == "price.tick":
-            await self.price_tick(message)
-            return
-        await super().dispatch(message)
+            await price_hub().discard(price_group(exchange, symbol), self)
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):
@@ -71,14 +67,14 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
                 await self._error(f"At most {MAX_SYMBOLS} symbols per connection.")
                 return
             for exchange_, symbol in pairs - self.subscribed:
-                await self.channel_layer.group_add(price_group(exchange_, symbol), self.channel_name)
+                await price_hub().add(price_group(exchange_, symbol), self)
             self.subscribed |= pairs
             await self._touch(exchange, symbols)
             await self.send_json({"type": "subscribed", "exchange": exchange, "symbols": sorted(symbols)})
             await self._send_snapshot(exchange, symbols)
         else:
             for exchange_, symbol in pairs & self.subscribed:
-                await self.channel_layer.group_discard(price_group(exchange_, symbol), self.channel_name)
+                await price_hub().discard(price_group(exchange_, symbol), self)
                 self.pending.pop(price_group(exchange_, symbol), None)
             self.subscribed -= pairs
             await self.send_json({"type": "unsubscribed", "exchange": exchange, "symbols": sorted(symbols)})
@@ -89,25 +85,42 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:  # not JSON: an error frame, not a disconnect
             await self._error("Frames must be JSON.")
 
-    async def price_tick(self, event):
-        tick = event["tick"]
-        self.pending[price_group(tick["exchange"], tick["symbol"])] = event["text"]
+    def push_tick(self, group: str, text: str) -> None:
+        """Called by the price hub for each tick of a subscribed symbol: keep the newest, wake the sender."""
+        self.pending[group] = text
         self.wakeup.set()
 
+    def send_stalled(self, now: float, limit: float) -> bool:
+        """The hub's watchdog asks once a second: has one frame been stuck for over `limit` seconds?
+
+        (A watchdog instead of a timeout around every frame: with 1,000 clients the per-frame timer
+        cost more CPU than the frames.) A stalled client is dropped; the others never wait for it.
+        """
+        if self.send_since is None or now - self.send_since <= limit or self.sender.done():
+            return False
+        log.info("dropping a price client that has not taken a frame for %.0f s", now - self.send_since)
+        self.sender.cancel()
+        self.pending.clear()
+        return True
+
+    async def drop(self) -> None:
+        """After a stall: say goodbye (1013, try again later) if the socket still takes it; never wait on it."""
+        close = asyncio.ensure_future(self.frame_send({"type": "websocket.close", "code": 1013}))
+        close.add_done_callback(lambda task: task.cancelled() or task.exception())  # never "not retrieved"
+        # still stalled after a second: leave it; uvicorn's keepalive ping ends the connection
+        await asyncio.wait([close], timeout=1.0)
+
     async def _send_loop(self):
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 await self.wakeup.wait()
                 self.wakeup.clear()
                 while self.pending:
                     _, text = self.pending.popitem()
-                    try:
-                        async with asyncio.timeout(SEND_STALL_SECONDS):
-                            await self.send(text_data=text)
-                    except TimeoutError:
-                        log.info("dropping a stalled price client")
-                        await self.close(code=1013)
-                        return
+                    self.send_since = loop.time()
+                    await self.frame_send({"type": "websocket.send", "text": text})
+                    self.send_since = None
         except asyncio.CancelledError:
             pass
 

@@ -118,11 +118,9 @@ async def test_too_many_symbols_are_refused(alice):
     await comm.disconnect()
 
 
-async def test_a_stalled_client_is_dropped_and_never_delays_the_others(alice, bob, synthetic, monkeypatch):
+async def test_a_stalled_client_is_dropped_and_never_delays_the_others(alice, bob, synthetic, settings):
     """A: its socket stops taking data (a frozen browser tab). B: a normal client."""
-    from trading import consumers
-
-    monkeypatch.setattr(consumers, "SEND_STALL_SECONDS", 0.5)
+    settings.PRICE_WS_STALL_SECONDS = 0.5
     stalled = asyncio.Event()
 
     def stalling(app):
