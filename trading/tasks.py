@@ -57,3 +57,10 @@ def prune_tick_runs() -> None:
     from trading.services.ticks import tick_runs_prune
 
     tick_runs_prune()
+
+
+@shared_task(name="trading.compact_equity", ignore_result=True)
+def compact_equity() -> None:
+    from trading.services.retention import equity_compact
+
+    equity_compact()

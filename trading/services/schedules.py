@@ -14,6 +14,8 @@ def periodic_tasks_ensure(**_kwargs) -> None:
     PeriodicTask.objects.get_or_create(name="Sync markets", defaults={"task": "trading.sync_markets", "crontab": daily})
     PeriodicTask.objects.get_or_create(name="Prune tick runs", defaults={"task": "trading.prune_tick_runs",
                                                                          "crontab": daily})
+    PeriodicTask.objects.get_or_create(name="Compact equity history", defaults={"task": "trading.compact_equity",
+                                                                                "crontab": daily})
     # risk monitor: daily-loss / drawdown breakers for every running bot (the tick path checks them too)
     risk_every, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.get_or_create(name="Risk monitor", defaults={"task": "risk.monitor", "interval": risk_every,
