@@ -246,6 +246,7 @@ def test_a_marketable_limit_fills_as_taker_never_worse_than_its_limit():
     assert rest is None and taker.liquidity == "taker" and taker.price == D("100.05")
     taker, rest = limit("buy", "110", "1")
     assert rest is None and D("100.1") <= taker.price <= D("100.2") and taker.liquidity == "taker"
+    assert taker.limit_price == D("110")  # the order stays a limit order in the books
     taker, _ = limit("sell", "99", "1")
     assert D("99.8") <= taker.price <= D("99.9")
 

@@ -218,7 +218,7 @@ def fill_market(intent: Intent, wallet: Wallet, *, quote: Quote | None, book: Bo
     slippage = (price - reference) / reference if buy else (reference - price) / reference
     return Fill(side=side, price=price, amount=amount, fee=fee, fee_currency=fee_currency(rules),
                 slippage=slippage, liquidity="taker", ts_ms=ts_ms, order_id=order_id, reference_price=reference,
-                reason=intent.reason, client_tag=intent.client_tag)
+                reason=intent.reason, client_tag=intent.client_tag, limit_price=limit_price)
 
 
 def _tag(reject: Reject | None, intent: Intent, order_id: str | None) -> Reject | None:

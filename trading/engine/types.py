@@ -216,6 +216,7 @@ class Fill:
     reference_price: Decimal | None = None
     reason: str = ""
     client_tag: str | None = None
+    limit_price: Decimal | None = None  # the taker part of a marketable limit order: its limit
 
     @property
     def cost(self) -> Decimal:
@@ -226,16 +227,17 @@ class Fill:
                 "fee_currency": self.fee_currency, "slippage": str(self.slippage), "liquidity": self.liquidity,
                 "ts_ms": self.ts_ms, "order_id": self.order_id,
                 "reference_price": None if self.reference_price is None else str(self.reference_price),
-                "reason": self.reason, "client_tag": self.client_tag}
+                "reason": self.reason, "client_tag": self.client_tag,
+                "limit_price": None if self.limit_price is None else str(self.limit_price)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Fill:
-        ref = d.get("reference_price")
+        ref, limit = d.get("reference_price"), d.get("limit_price")
         return cls(side=d["side"], price=Decimal(str(d["price"])), amount=Decimal(str(d["amount"])),
                    fee=Decimal(str(d["fee"])), fee_currency=d["fee_currency"], slippage=Decimal(str(d["slippage"])),
                    liquidity=d["liquidity"], ts_ms=d.get("ts_ms"), order_id=d.get("order_id"),
                    reference_price=None if ref is None else Decimal(str(ref)), reason=d.get("reason", ""),
-                   client_tag=d.get("client_tag"))
+                   client_tag=d.get("client_tag"), limit_price=None if limit is None else Decimal(str(limit)))
 
 
 @dataclass(frozen=True)

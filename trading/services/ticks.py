@@ -567,8 +567,10 @@ class _Writes:
             amount = filled + (rest.remaining if rest else Decimal(0))
             reason = (rest.reason if rest else first.reason) or ""
             tag = (rest.client_tag if rest else first.client_tag) or ""
-            order = Order(bot_id=bot_id, client_id=oid, side=side, type="limit" if rest else "market",
-                          amount=amount, price=rest.price if rest else None, filled=filled,
+            # a limit order that filled completely on arrival has no resting part but is still a limit order
+            limit = rest.price if rest else (first.limit_price if first else None)
+            order = Order(bot_id=bot_id, client_id=oid, side=side, type="market" if limit is None else "limit",
+                          amount=amount, price=limit, filled=filled,
                           average_price=_avg(fills), reason=reason[:200], tag=tag[:64], tick_key=self.tick_key,
                           created_at=ts, updated_at=ts)
             if rest is not None and oid in resting_now:

@@ -120,3 +120,35 @@ def test_the_tick_log_keeps_a_week(alice):
     recent = TickRun.objects.create(exchange="binance", tick_key=2, started_at=now - timedelta(days=6))
     assert tick_runs_prune() == 1
     assert list(TickRun.objects.values_list("pk", flat=True)) == [recent.pk] and old.pk != recent.pk
+
+
+def test_a_limit_order_filled_completely_on_arrival_stays_a_limit_order(alice, recording, monkeypatch):
+    """E.g. a grid's sell placed after the market gapped through its level: it fills at once as taker."""
+    from trading.engine.strategies import STRATEGIES
+    from trading.engine.strategies.dca import Dca
+    from trading.engine.types import Intent
+
+    class OneMarketableLimit(Dca):
+        id = "one_marketable_limit"
+
+        def decide(self, ctx):
+            if ctx.state.get("placed"):
+                return []
+            ctx.state["placed"] = str(ctx.last_price * Decimal("1.05"))
+            return [Intent("buy", "limit", amount=Decimal("0.1"), price=Decimal(ctx.state["placed"]),
+                           reason="limit above the market")]
+
+    monkeypatch.setitem(STRATEGIES, OneMarketableLimit.id, OneMarketableLimit)
+    bot = bot_create(owner=alice, name="eager", exchange="binance", symbol="BTC/USDT", strategy=OneMarketableLimit.id,
+                     params={"interval_minutes": 1, "order_amount": "10"}, starting_balance=Decimal("100"),
+                     fill_overrides={"reject_rate": "0"}, seed=3)
+    bot_start(bot=bot, actor=alice)
+    for _ in range(3):
+        poll_and_tick()
+
+    order = Order.objects.get(bot=bot, reason="limit above the market")
+    bot.refresh_from_db()
+    limit = Decimal(bot.state["strategy"]["placed"])
+    assert order.type == "limit" and order.price == limit
+    assert order.status == "filled" and order.filled == Decimal("0.1") and order.average_price <= limit
+    assert Fill.objects.get(order=order).liquidity == "taker"
