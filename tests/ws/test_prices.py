@@ -150,3 +150,32 @@ async def test_a_stalled_client_is_dropped_and_never_delays_the_others(alice, bo
     closed = await a.receive_output(timeout=3)
     assert closed == {"type": "websocket.close", "code": 1013}
     await b.disconnect()
+
+
+async def test_one_subscription_per_symbol_per_process_however_many_connections(alice, bob, synthetic):
+    """The process's price hub joins the channel-layer group once and fans each tick out in memory."""
+    from trading.groups import price_group
+    from trading.price_hub import price_hub
+
+    hub, group = price_hub(), price_group("binance", "BTC/USDT")
+    layer = hub.layer._get_layer()  # this event loop's Redis pub/sub layer
+    comms = [(await _connect(user))[0] for user in (alice, bob, alice)]
+    for comm in comms:
+        await comm.send_json_to({"action": "subscribe", "exchange": "binance", "symbols": ["BTC/USDT"]})
+        assert (await comm.receive_json_from(timeout=5))["type"] == "subscribed"
+    assert len(hub.members[group]) == 3
+    assert layer.groups[layer._get_group_channel_name(group)] == {hub.channel}  # one member: the hub
+    await asyncio.sleep(0.2)
+    result = await _poll(["BTC/USDT"])
+    last = str(result.ticks[0].last)
+    for comm in comms:
+        assert (await comm.receive_json_from(timeout=5))["last"] == last
+
+    await comms[0].disconnect()
+    await _poll(["BTC/USDT"])
+    for comm in comms[1:]:
+        assert (await comm.receive_json_from(timeout=5))["type"] == "tick"
+    for comm in comms[1:]:
+        await comm.disconnect()
+    assert group not in hub.members
+    assert layer._get_group_channel_name(group) not in layer.groups  # the process left the group
