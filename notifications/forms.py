@@ -3,7 +3,7 @@ from django import forms
 from notifications.models import EVENTS, SEVERITIES, Channel
 
 EVENT_LABELS = {"fills": "Fills", "risk": "Risk events", "kill_switch": "Kill switch", "promotion": "Promotion",
-                "daily_summary": "Daily summary"}
+                "daily_summary": "Daily summary of your bots (00:05 UTC)"}
 
 
 class ChannelForm(forms.Form):

@@ -64,3 +64,10 @@ def compact_equity() -> None:
     from trading.services.retention import equity_compact
 
     equity_compact()
+
+
+@shared_task(name="trading.daily_summary", ignore_result=True)
+def daily_summary() -> None:
+    from trading.services.summary import daily_summaries_send
+
+    daily_summaries_send()

@@ -16,6 +16,10 @@ def periodic_tasks_ensure(**_kwargs) -> None:
                                                                          "crontab": daily})
     PeriodicTask.objects.get_or_create(name="Compact equity history", defaults={"task": "trading.compact_equity",
                                                                                 "crontab": daily})
+    midnight, _ = CrontabSchedule.objects.get_or_create(minute="5", hour="0", day_of_week="*", day_of_month="*",
+                                                        month_of_year="*")
+    PeriodicTask.objects.get_or_create(name="Daily summary alerts", defaults={"task": "trading.daily_summary",
+                                                                              "crontab": midnight})
     # risk monitor: daily-loss / drawdown breakers for every running bot (the tick path checks them too)
     risk_every, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.get_or_create(name="Risk monitor", defaults={"task": "risk.monitor", "interval": risk_every,
