@@ -101,9 +101,18 @@ def user_deactivate(*, user: User, actor: User | None, request=None) -> User:
     return user
 
 
-def heartbeat_record() -> float:
+WORKERS = ("worker", "alerts")  # the main worker (queue "celery") and the alert delivery worker (queue "alerts")
+
+
+def heartbeat_key(worker: str = "worker") -> str:
+    return HEARTBEAT_KEY if worker == "worker" else f"{HEARTBEAT_KEY}:{worker}"
+
+
+def heartbeat_record(*, worker: str = "worker") -> float:
+    if worker not in WORKERS:
+        raise ValueError(f"unknown worker {worker!r}")
     now = time.time()
-    cache.set(HEARTBEAT_KEY, now, timeout=None)
+    cache.set(heartbeat_key(worker), now, timeout=None)
     return now
 
 
@@ -116,6 +125,10 @@ def periodic_tasks_ensure(**_kwargs) -> None:
     )
     PeriodicTask.objects.get_or_create(
         name="System heartbeat", defaults={"task": "system.heartbeat", "interval": every}
+    )
+    PeriodicTask.objects.get_or_create(
+        name="Alerts worker heartbeat",
+        defaults={"task": "system.heartbeat", "interval": every, "kwargs": '{"worker": "alerts"}', "queue": "alerts"},
     )
 
 

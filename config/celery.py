@@ -14,11 +14,17 @@ app.autodiscover_tasks()
 
 
 @worker_ready.connect
-def _first_heartbeat(**_kwargs) -> None:
-    # A worker that just came up is alive: say so without waiting for beat.
+def _first_heartbeat(sender=None, **_kwargs) -> None:
+    # A worker that just came up is alive: say so without waiting for beat, for each queue it serves
+    # ("celery": the main worker; "alerts": alert delivery).
     from accounts.services import heartbeat_record
 
-    heartbeat_record()
+    consumer_app = getattr(sender, "app", None) or app
+    queues = set(consumer_app.amqp.queues.consume_from or {}) or {app.conf.task_default_queue}
+    if app.conf.task_default_queue in queues:
+        heartbeat_record(worker="worker")
+    if "alerts" in queues:
+        heartbeat_record(worker="alerts")
 
 
 @worker_init.connect

@@ -95,6 +95,7 @@ if [ ! -f "$ETC/env" ]; then
     echo "ENABLE_SCHEDULERS=true"
     echo "WEB_WORKERS=2"
     echo "CELERY_CONCURRENCY=2"
+    echo "ALERTS_CONCURRENCY=2"
   } > "$ETC/env"
   umask 022
   chown "root:$APP_USER" "$ETC/env"
@@ -129,8 +130,8 @@ say "systemd units"
 install -m 644 "$SRC"/deploy/systemd/tradeplatform*.service "$SRC"/deploy/systemd/tradeplatform.target \
   /etc/systemd/system/
 systemctl daemon-reload
-systemctl enable tradeplatform.target tradeplatform-web tradeplatform-worker tradeplatform-beat
-systemctl restart tradeplatform-web tradeplatform-worker tradeplatform-beat
+systemctl enable tradeplatform.target tradeplatform-web tradeplatform-worker tradeplatform-alerts tradeplatform-beat
+systemctl restart tradeplatform-web tradeplatform-worker tradeplatform-alerts tradeplatform-beat
 
 say "Post-deploy verification"
 sleep 3

@@ -4,7 +4,7 @@
     stack.py up      start PostgreSQL and Redis under var/ (unless DATABASE_URL / REDIS_URL are set)
     stack.py down    stop what `up` started
     stack.py env     print the DATABASE_URL / REDIS_URL that `up` serves, as shell exports
-    stack.py run     up + migrate + first-run admin + web, worker, beat; Ctrl-C / SIGTERM stops all
+    stack.py run     up + migrate + first-run admin + web, worker, alerts worker, beat; Ctrl-C / SIGTERM stops all
 
 Settings come from the environment and `.env` (ENV_FILE). Nothing system-wide is touched:
 the database cluster, sockets, logs and pid files all live under VAR_DIR (default ./var).
@@ -265,7 +265,7 @@ def child_env(cfg: Config) -> dict[str, str]:
 
 
 class Supervisor:
-    """Starts the web, worker and beat processes, each in its own process group, and stops them all."""
+    """Starts the web, worker, alerts worker and beat processes, each in its own process group; stops them all."""
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
@@ -330,8 +330,11 @@ def cmd_run(cfg: Config) -> int:
         sup.start("web", [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--host", cfg.host,
                           "--port", str(cfg.port), "--workers", workers, "--lifespan", "off",
                           "--proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false"])
-        sup.start("worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO",
+        sup.start("worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO", "-Q", "celery",
                              "--concurrency", cfg.get("CELERY_CONCURRENCY", "2"), "-n", f"worker.{cfg.port}@%h"])
+        # alert delivery on its own worker: a slow alert channel never holds up a tick
+        sup.start("alerts", [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO", "-Q", "alerts",
+                             "--concurrency", cfg.get("ALERTS_CONCURRENCY", "2"), "-n", f"alerts.{cfg.port}@%h"])
         (cfg.var / "run" / "beat.pid").unlink(missing_ok=True)  # a stale one would stop beat starting
         sup.start("beat", [str(VENV_BIN / "celery"), "-A", "config", "beat", "-l", "INFO",
                            "--pidfile", str(cfg.var / "run" / "beat.pid")])
@@ -343,7 +346,7 @@ def cmd_run(cfg: Config) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        say("Stopping web, worker and beat")
+        say("Stopping web, workers and beat")
         sup.stop()
         services_down(cfg)
         say("Stopped.")

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.services import HEARTBEAT_KEY
+from accounts.services import heartbeat_key
 
 
 def _check(fn) -> dict:
@@ -38,15 +38,16 @@ def _redis() -> dict:
     return {}
 
 
-def _celery() -> dict:
-    beat = cache.get(HEARTBEAT_KEY)
+def _celery(worker: str = "worker") -> dict:
+    label = "worker" if worker == "worker" else f"{worker} worker"
+    beat = cache.get(heartbeat_key(worker))
     if beat is None:
-        return {"ok": False, "error": "no worker heartbeat yet"}
+        return {"ok": False, "error": f"no {label} heartbeat yet"}
     age = time.time() - float(beat)
     ok = age <= settings.HEARTBEAT_MAX_AGE_SECONDS
     out = {"ok": ok, "heartbeat_age_seconds": round(age, 1)}
     if not ok:
-        out["error"] = "worker heartbeat is too old"
+        out["error"] = f"{label} heartbeat is too old"
     return out
 
 
@@ -70,6 +71,7 @@ class HealthApi(APIView):
         }
     )
     def get(self, request):
-        checks = {"database": _check(_database), "redis": _check(_redis), "celery": _check(_celery)}
+        checks = {"database": _check(_database), "redis": _check(_redis), "celery": _check(_celery),
+                  "alerts": _check(lambda: _celery("alerts"))}
         healthy = all(c["ok"] for c in checks.values())
         return Response({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)

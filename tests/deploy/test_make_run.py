@@ -64,7 +64,8 @@ def stack(tmp_path):
     log = open(tmp_path / "run.log", "w+")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(["make", "-s", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
-    markers = [str(tmp_path), f"--port {ports['PORT']}", f"127.0.0.1:{ports['REDIS_PORT']}", f"worker.{ports['PORT']}@"]
+    markers = [str(tmp_path), f"--port {ports['PORT']}", f"127.0.0.1:{ports['REDIS_PORT']}", f"worker.{ports['PORT']}@",
+               f"alerts.{ports['PORT']}@"]
 
     class Stack:
         pass
@@ -112,6 +113,7 @@ def _wait_gone(stack, timeout: float = 45) -> list[str]:
 def test_make_run_is_healthy_within_60s_and_ctrl_c_stops_everything(stack):
     elapsed, body = _wait_healthy(stack)
     assert body["status"] == "ok" and all(c["ok"] for c in body["checks"].values())
+    assert set(body["checks"]) == {"database", "redis", "celery", "alerts"}  # both workers are up
     out = stack.output()
     assert "First run: created the staff account 'admin'" in out and "/login/" in out
     env_file = stack.tmp / ".env"

@@ -97,14 +97,20 @@ def test_rendering_without_a_server_name_says_what_is_missing(tmp_path):
     assert "set SERVER_NAME" in result.stderr
 
 
-def test_systemd_units_run_the_three_processes_as_the_service_user():
+def test_systemd_units_run_the_four_processes_as_the_service_user():
     units = {p.name: p.read_text() for p in (ROOT / "deploy" / "systemd").glob("tradeplatform-*.service")}
-    assert set(units) == {"tradeplatform-web.service", "tradeplatform-worker.service", "tradeplatform-beat.service"}
+    assert set(units) == {"tradeplatform-web.service", "tradeplatform-worker.service", "tradeplatform-alerts.service",
+                          "tradeplatform-beat.service"}
     for text in units.values():
         assert "User=tradeplatform" in text and "EnvironmentFile=/etc/tradeplatform/env" in text
         assert "Restart=on-failure" in text and "NoNewPrivileges=true" in text
     assert "--uds /run/tradeplatform/web.sock" in units["tradeplatform-web.service"]
     assert "celery -A config beat" in units["tradeplatform-beat.service"]
+    # trading work and alert delivery never share a worker: a slow alert channel cannot delay a tick
+    assert "-Q celery " in units["tradeplatform-worker.service"]
+    assert "-Q alerts " in units["tradeplatform-alerts.service"]
+    target = (ROOT / "deploy" / "systemd" / "tradeplatform.target").read_text()
+    assert all(name in target for name in units)
 
 
 @pytest.fixture
@@ -115,7 +121,8 @@ def deployed(tmp_path, transactional_db, settings):
     database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "HTTPS": "true", "NUM_PROXIES": "1",
            "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": str(tmp_path / "static"), "SERVE_STATIC": "false",
-           "ENV_FILE": "/dev/null", "DJANGO_SETTINGS_MODULE": "config.settings"}
+           "ENV_FILE": "/dev/null", "DJANGO_SETTINGS_MODULE": "config.settings",
+           "NOTIFICATION_ALLOWED_HOSTS": "127.0.0.1"}  # the DingTalk stand-in lives on loopback
     subprocess.run([str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
                    env=env, check=True)
     # a unix socket path may be at most 107 bytes: keep it short however deep the checkout lies
@@ -133,9 +140,10 @@ def deployed(tmp_path, transactional_db, settings):
             [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--uds", str(sock), "--lifespan", "off",
              "--proxy-headers", "--forwarded-allow-ips", "*", "--no-server-header", "--ws", "websockets-sansio",
              "--log-level", "warning"], cwd=ROOT, env=env)
-        procs["worker"] = subprocess.Popen(
-            [str(VENV_BIN / "celery"), "-A", "config", "worker", "-P", "solo", "-c", "1",
-             "-n", f"verify{os.getpid()}@%h", "-l", "WARNING"], cwd=ROOT, env=env)
+        for name, queue in (("worker", "celery"), ("alerts", "alerts")):  # as the two systemd units run them
+            procs[name] = subprocess.Popen(
+                [str(VENV_BIN / "celery"), "-A", "config", "worker", "-P", "solo", "-c", "1", "-Q", queue,
+                 "-n", f"verify-{name}{os.getpid()}@%h", "-l", "WARNING"], cwd=ROOT, env=env)
         procs["nginx"] = subprocess.Popen([NGINX, "-c", str(conf), "-g", "daemon off;"])
         deadline = time.monotonic() + 45
         while True:  # ready when the worker's heartbeat shows through nginx
@@ -144,9 +152,9 @@ def deployed(tmp_path, transactional_db, settings):
                     pass
                 from django.core.cache import cache
 
-                from accounts.services import HEARTBEAT_KEY
+                from accounts.services import heartbeat_key
 
-                if sock.exists() and cache.get(HEARTBEAT_KEY):
+                if sock.exists() and cache.get(heartbeat_key("worker")) and cache.get(heartbeat_key("alerts")):
                     break
             except OSError:
                 pass
@@ -185,6 +193,45 @@ def test_the_deployed_stack_passes_verify_deployment(deployed, capsys):
     assert "-> https://localhost:" in out  # plain HTTP was redirected
 
 
+def test_a_slow_alert_channel_never_delays_the_trading_worker(deployed, alice, settings):
+    """Two alerts to a DingTalk robot that takes 2 s per message keep the alerts worker busy for 4 s;
+    meanwhile the main worker (ticks, polls, risk monitor) answers at once. Both alerts arrive."""
+    from django.core.cache import cache
+
+    from accounts.services import heartbeat_key
+    from accounts.tasks import heartbeat
+    from notifications.services import channel_create, notify
+    from tests.notifications.dingtalk_standin import SECRET, DingTalkStandIn
+
+    settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+    standin = DingTalkStandIn().start()
+    try:
+        standin.mode, standin.delay = "slow", 2.0
+        channel_create(owner=alice, kind="dingtalk", name="desk", webhook_url=standin.url, secret=SECRET)
+        for n in (1, 2):
+            notify(user=alice, event="risk", severity="critical", title=f"Bot halted #{n}", text="daily loss")
+        deadline = time.monotonic() + 5
+        while not standin.requests:  # the alerts worker picks the first one up and waits on DingTalk
+            assert time.monotonic() < deadline, "the alerts worker did not start delivering"
+            time.sleep(0.05)
+        assert not standin.received
+
+        cache.delete(heartbeat_key("worker"))
+        sent = time.monotonic()
+        heartbeat.delay()  # any task of the main queue: it runs now, not after the alerts
+        while cache.get(heartbeat_key("worker")) is None:
+            assert time.monotonic() - sent < 1.5, "the main worker waited for the alert deliveries"
+            time.sleep(0.05)
+
+        deadline = time.monotonic() + 15
+        while len(standin.received) < 2:
+            assert time.monotonic() < deadline, f"alerts not delivered: {standin.requests}"
+            time.sleep(0.1)
+        assert {m[m["msgtype"]]["title"] for m in standin.received} == {"Bot halted #1", "Bot halted #2"}
+    finally:
+        standin.stop()
+
+
 def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(deployed, capsys):
     from django.core.cache import cache
 
@@ -196,7 +243,8 @@ def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(de
     cache.delete(HEARTBEAT_KEY)
     out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"])
     assert error == f"1 of 11 checks failed for {deployed['url']}"
-    assert "FAIL  readiness /api/health/ (database, redis, celery): status 503; celery: no worker heartbeat yet" in out
+    assert ("FAIL  readiness /api/health/ (database, redis, celery, alerts): status 503; "
+            "celery: no worker heartbeat yet") in out
 
     out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"])  # system CAs only
     assert error is not None and "TLS failed" in out and "CERTIFICATE_VERIFY_FAILED" in out

@@ -93,7 +93,7 @@ class Command(BaseCommand):
             ("HTTPS in use", self.check_https),
             ("plain HTTP redirects to HTTPS", self.check_redirect),
             ("liveness /api/health/ping/", self.check_ping),
-            ("readiness /api/health/ (database, redis, celery)", self.check_health),
+            ("readiness /api/health/ (database, redis, celery, alerts)", self.check_health),
             ("security headers (HSTS, nosniff, frame, no server version)", self.check_headers),
             ("DEBUG is off (plain 404 page)", self.check_debug_off),
             ("static files served", self.check_static),
