@@ -123,6 +123,8 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
                     self.send_since = None
         except asyncio.CancelledError:
             pass
+        except Exception:  # the client went away mid-frame; disconnect() cleans up
+            log.debug("a price frame was not sent: the connection is gone", exc_info=True)
 
     async def _error(self, message: str):
         await self.send_json({"type": "error", "message": message})
