@@ -52,14 +52,15 @@ def bot_days(*, user, since: datetime, until: datetime) -> list[BotDay]:
              .values("bot_id").annotate(n=Count("id"), fees=Sum("fee"))}
     risk = dict(RiskEvent.objects.filter(bot_id__in=ids, created_at__gte=since, created_at__lt=until)
                 .values("bot_id").annotate(n=Count("id")).values_list("bot_id", "n"))
+    def last_equity(**ts_filter) -> dict[int, Decimal]:  # each bot's newest point in range: one query for all
+        return dict(EquitySnapshot.objects.filter(bot_id__in=ids, **ts_filter).order_by("bot_id", "-ts")
+                    .distinct("bot_id").values_list("bot_id", "equity"))
+
+    starts, ends = last_equity(ts__lte=since), last_equity(ts__lt=until)
     days = []
     for bot in bots:
-        start = (EquitySnapshot.objects.filter(bot=bot, ts__lte=since).order_by("-ts").values_list("equity", flat=True)
-                 .first())
-        end = (EquitySnapshot.objects.filter(bot=bot, ts__lt=until).order_by("-ts").values_list("equity", flat=True)
-               .first())
-        start = bot.starting_balance if start is None else start
-        end = (start if end is None else end)
+        start = starts.get(bot.pk, bot.starting_balance)
+        end = ends.get(bot.pk, start)
         f = fills.get(bot.pk, {})
         days.append(BotDay(bot=bot, equity_start=start, equity_end=end, fills=f.get("n", 0),
                            fees=f.get("fees") or Decimal(0), risk_events=risk.get(bot.pk, 0)))
