@@ -19,6 +19,7 @@ from tests.risk.conftest import create_bot, put_ticker
 from trading.models import EquitySnapshot, Fill, Order
 
 PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 1024, "height": 768}
 DESKTOP = {"width": 1280, "height": 800}
 SITE = " · Trading platform"
 
@@ -136,7 +137,7 @@ def test_with_the_kill_switch_banner_and_for_a_new_user_the_pages_still_fit_a_ph
         _assert_fits(page, path)
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("viewport", [PHONE, TABLET, DESKTOP], ids=["phone", "tablet", "desktop"])
 def test_header_controls_and_row_actions_are_on_screen(page, login, alice, content, viewport):
     """Nothing a person has to press is cut off: not the header's Emergency stop or Log out, not a bot's
     Start/Pause/Stop, not a key's Test/Delete, not a channel's Send test/Delete, not a limit's input."""
