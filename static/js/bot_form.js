@@ -10,4 +10,11 @@
   }
   select.addEventListener("change", show);
   show();
+  // After a refused submit, bring the first field with an error into view (on a phone the strategy
+  // parameters sit far below the top of the form).
+  const invalid = document.querySelector(".bot-form .has-error input, .bot-form .has-error select");
+  if (invalid) {
+    invalid.scrollIntoView({ block: "center" });
+    invalid.focus({ preventScroll: true });
+  }
 })();
