@@ -117,7 +117,7 @@
     g.scale(dpr, dpr);
     g.clearRect(0, 0, w, h);
     if (!candles.length) { note.textContent = "Waiting for prices…"; return; }
-    note.textContent = candles.length + " candles · last " + candles[candles.length - 1].c;
+    note.textContent = candles.length + (candles.length === 1 ? " candle" : " candles") + " · last " + candles[candles.length - 1].c;
     const lo = Math.min(...candles.map((c) => c.l)), hi = Math.max(...candles.map((c) => c.h));
     const pad = (hi - lo) * 0.08 || hi * 0.001 || 1;
     const y = (p) => h - 20 - ((p - (lo - pad)) / (hi - lo + 2 * pad)) * (h - 30);
