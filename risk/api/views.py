@@ -266,7 +266,9 @@ class RiskEventsApi(APIView):
                 raise serializers.ValidationError({"bot": ["Must be a bot id."]})
             events = events.filter(bot_id=int(bot))
         if code := request.query_params.get("code"):
-            events = events.filter(code=code[:64])
+            if not code.isidentifier() or len(code) > 64:
+                raise serializers.ValidationError({"code": ["Must be a reason code like daily_loss."]})
+            events = events.filter(code=code)
         paginator = Pagination()
         page = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(RiskEventOut(page, many=True).data)

@@ -65,6 +65,9 @@ def _params_clean(strategy: str, params) -> dict:
 def _overrides_clean(overrides) -> dict:
     if overrides is None:
         return {}
+    if not isinstance(overrides, dict):
+        raise InvalidBot('fill_overrides must be an object like {"slippage_min": "0.001"}',
+                         fields={"fill_overrides": ["Must be an object."]})
     try:
         FillConfig.from_overrides(overrides)
     except ParamError as exc:
