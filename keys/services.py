@@ -99,13 +99,19 @@ def _validate_token(field: str, value: str, *, required: bool, min_len: int = 8,
     return value
 
 
+def _label_clean(label) -> str:
+    label = (label or "").strip()
+    if not label or len(label) > 64 or not label.isprintable():
+        raise KeyInvalid("label: 1 to 64 printable characters.",
+                         fields={"label": ["Give the key a name of 1 to 64 printable characters."]})
+    return label
+
+
 def _validate(*, exchange: str, label: str, api_key: str, secret: str, passphrase: str, uid: str) -> dict:
     if exchange not in settings.SUPPORTED_EXCHANGES:
         msg = f"Unsupported exchange. Choose one of: {', '.join(settings.SUPPORTED_EXCHANGES)}."
         raise KeyInvalid(msg, fields={"exchange": [msg]})
-    label = (label or "").strip()
-    if not label or len(label) > 64:
-        raise KeyInvalid("label: 1 to 64 characters.", fields={"label": ["Give the key a name of 1 to 64 characters."]})
+    label = _label_clean(label)
     needs = _required_credentials(exchange)
     return {
         "label": label,
@@ -140,9 +146,7 @@ def key_create(*, owner, exchange: str, label: str, api_key: str, secret: str, p
 
 
 def key_relabel(*, key: ExchangeKey, label: str, actor, request=None) -> ExchangeKey:
-    label = (label or "").strip()
-    if not label or len(label) > 64:
-        raise KeyInvalid("label: 1 to 64 characters.", fields={"label": ["Give the key a name of 1 to 64 characters."]})
+    label = _label_clean(label)
     old = key.label
     key.label = label
     try:

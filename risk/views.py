@@ -5,10 +5,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.api import DomainError
+from config.redirects import next_url
 from risk import services
 from risk.models import RiskPolicy
 from risk.selectors import bots_for_risk, kill_switches_for, policies_for, risk_events_for
@@ -45,14 +45,6 @@ class ReleaseForm(forms.Form):
     totp = forms.CharField(required=False, max_length=10)
 
 
-def _next(request, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return default
-
-
 @login_required
 def panel(request):
     user = request.user
@@ -80,7 +72,7 @@ def panel(request):
 def stop(request):
     """GET: the confirm step (for pages without the header dialog). POST: stop now."""
     if request.method == "GET":
-        return render(request, "risk/stop_confirm.html", {"next": _next(request, reverse("risk")),
+        return render(request, "risk/stop_confirm.html", {"next": next_url(request, reverse("risk")),
                                                           "can_global": services.can_manage_global(request.user)})
     form = StopForm(request.POST)
     if not form.is_valid():
@@ -93,7 +85,7 @@ def stop(request):
                                          request=request)
     except DomainError as exc:
         messages.error(request, exc.message)
-        return redirect(_next(request, reverse("risk")))
+        return redirect(next_url(request, reverse("risk")))
     parts = [f"Emergency stop engaged ({result.scope}).",
              f"{len(result.bots_halted)} bot(s) halted" if action != "reduce_only"
              else f"{len(result.bots_reduce_only)} bot(s) set to reduce-only",
@@ -103,7 +95,7 @@ def stop(request):
     messages.warning(request, " ".join([parts[0], ", ".join(parts[1:]) + "."]))
     for problem in result.flatten_failed.values():
         messages.error(request, f"A position could not be closed: {problem}. It is still open.")
-    return redirect(_next(request, reverse("risk")))
+    return redirect(next_url(request, reverse("risk")))
 
 
 @login_required
@@ -154,5 +146,5 @@ def resume(request, pk: int):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Bot {bot.name} resumed.")
-    return redirect(_next(request, reverse("risk")))
+    return redirect(next_url(request, reverse("risk")))
 

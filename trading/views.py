@@ -6,10 +6,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.api import DomainError
+from config.redirects import next_url
 from trading.engine.strategies import strategies_describe
 from trading.forms import BotForm
 from trading.models import Bot
@@ -59,14 +59,6 @@ def dashboard(request):
 # --- bots (pages) ------------------------------------------------------------------------------
 
 BOT_ACTIONS = {"start": ("started", "bot_start"), "stop": ("stopped", "bot_stop"), "pause": ("paused", "bot_pause")}
-
-
-def _next_or(request, default: str) -> str:
-    nxt = request.POST.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
-                                                require_https=request.is_secure()):
-        return nxt
-    return default
 
 
 @login_required
@@ -199,7 +191,7 @@ def bot_action(request, pk: int, action: str):
         messages.error(request, f"{bot.name}: {exc.message}")
     else:
         messages.success(request, f"“{bot.name}” {done}.")
-    return redirect(_next_or(request, reverse("bot-detail", args=[bot.pk])))
+    return redirect(next_url(request, reverse("bot-detail", args=[bot.pk])))
 
 
 @login_required
@@ -222,4 +214,4 @@ def bot_order_cancel(request, pk: int, order_id: int):
         messages.error(request, f"Order {order.pk}: {exc.message}")
     else:
         messages.success(request, f"Cancelled the {order.side} order {order.pk}.")
-    return redirect(_next_or(request, reverse("bot-detail", args=[bot.pk])))
+    return redirect(next_url(request, reverse("bot-detail", args=[bot.pk])))
