@@ -1,5 +1,7 @@
 """Brute-force brakes for login and sign-up: per client IP and per username."""
 
+import hashlib
+
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -24,4 +26,6 @@ class AuthUsernameThrottle(_SettingsRate):
         username = request.data.get("username") if hasattr(request.data, "get") else None
         if not isinstance(username, str) or not username.strip():
             return None
-        return self.cache_format % {"scope": self.scope, "ident": username.strip().lower()[:150]}
+        # hashed: a username is user input (any characters, any length), a cache key should not be
+        ident = hashlib.sha256(username.strip().lower()[:150].encode()).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": ident}
