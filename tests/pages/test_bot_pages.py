@@ -46,6 +46,7 @@ def test_bad_input_is_explained_next_to_the_field_and_nothing_is_saved(alice, ch
     r = _client(alice).post("/bots/new/", {**GOOD, **change})
     assert r.status_code == 200
     assert message in _errors(r.content.decode()), _errors(r.content.decode())
+    assert "Nothing was saved: please correct the marked fields below." in r.content.decode()  # atop the form
     assert not Bot.objects.exists()
 
 
@@ -57,6 +58,7 @@ def test_a_market_the_exchange_does_not_list_is_refused(alice):
 
 
 def test_a_good_form_creates_a_paper_bot_and_opens_it(alice):
+    assert "Nothing was saved" not in _client(alice).get("/bots/new/").content.decode()
     r = _client(alice).post("/bots/new/", GOOD)
     bot = Bot.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/bots/{bot.pk}/"
