@@ -2,7 +2,8 @@ from django import forms
 
 from notifications.models import EVENTS, SEVERITIES, Channel
 
-EVENT_LABELS = {"fills": "Fills", "risk": "Risk events", "kill_switch": "Kill switch", "promotion": "Promotion",
+EVENT_LABELS = {"fills": "Fills", "risk": "Risk events", "kill_switch": "Kill switch",
+                "promotion": "Promotion to live (once live trading exists)",
                 "daily_summary": "Daily summary of your bots (00:05 UTC)"}
 
 
