@@ -490,20 +490,24 @@ class _Chunk:
         return rows
 
     def _cooldowns(self, rows: list[dict], limits: dict) -> dict[int, int]:
-        """End of each bot's risk cool-down (wall-clock ms; 0 = none) with one query per chunk."""
-        wanted = [r["id"] for r in rows if limits.get(r["id"]) is not None
-                  and getattr(limits[r["id"]], "cooldown_minutes", None)]
+        """End of each bot's risk cool-down (wall-clock ms; 0 = none) with one query per chunk.
+
+        Only breaches recent enough to still cool a bot down matter: the query reads the breach events
+        of the last (longest cool-down) minutes through the created_at index, not every bot's history.
+        """
+        minutes = {r["id"]: getattr(limits.get(r["id"]), "cooldown_minutes", None) for r in rows}
+        wanted = {bot_id for bot_id, m in minutes.items() if m}
         if not wanted:
             return {}
-        from django.db.models import Max
-
         from risk.models import RiskEvent
         from risk.services import BREACH_CODES
 
-        out = {}
-        for bot_id, last in (RiskEvent.objects.filter(bot_id__in=wanted, code__in=BREACH_CODES)
-                             .values_list("bot_id").annotate(last=Max("created_at"))):
-            out[bot_id] = int(last.timestamp() * 1000) + limits[bot_id].cooldown_minutes * 60_000
+        since = timezone.now() - timedelta(minutes=max(minutes[b] for b in wanted))
+        out: dict[int, int] = {}
+        for bot_id, at in (RiskEvent.objects.filter(created_at__gte=since, code__in=BREACH_CODES,
+                                                    bot_id__isnull=False).values_list("bot_id", "created_at")):
+            if bot_id in wanted:
+                out[bot_id] = max(out.get(bot_id, 0), int(at.timestamp() * 1000) + minutes[bot_id] * 60_000)
         return out
 
 

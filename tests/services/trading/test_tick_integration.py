@@ -152,3 +152,21 @@ def test_a_limit_order_filled_completely_on_arrival_stays_a_limit_order(alice, r
     assert order.type == "limit" and order.price == limit
     assert order.status == "filled" and order.filled == Decimal("0.1") and order.average_price <= limit
     assert Fill.objects.get(order=order).liquidity == "taker"
+
+
+def test_the_tick_keeps_a_bot_cooling_down_after_a_recent_breach(alice, recording):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from risk.models import RiskEvent
+
+    cooling, cooled = _buyer(alice, "cooling", seed=1), _buyer(alice, "cooled", seed=2)
+    RiskEvent.objects.create(user=alice, bot=cooling, code="daily_loss", message="breach a minute ago")
+    old = RiskEvent.objects.create(user=alice, bot=cooled, code="daily_loss", message="breach two hours ago")
+    RiskEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=2))  # cool-down: 60 min
+    for _ in range(3):
+        poll_and_tick()
+    assert not Fill.objects.filter(bot=cooling).exists()
+    assert Order.objects.filter(bot=cooling, status="rejected", reason__startswith="cooldown").exists()
+    assert Fill.objects.filter(bot=cooled).exists()
