@@ -264,7 +264,8 @@ BOT_TICK_CHUNK = env.int("BOT_TICK_CHUNK", default=500)  # bots per tick transac
 # equity points: full detail (one a minute) this many days, then the last/lowest/highest of each hour
 EQUITY_DETAIL_DAYS = env.int("EQUITY_DETAIL_DAYS", default=7)
 EQUITY_COMPACT_WINDOW_DAYS = env.int("EQUITY_COMPACT_WINDOW_DAYS", default=30)  # how far back a nightly run looks
-BOT_TICK_SHARDS = env.int("BOT_TICK_SHARDS", default=1)  # tasks one exchange tick fans out to (~ worker processes)
+# tasks one exchange tick fans out to: by default one per process of the main worker, so a tick uses all of them
+BOT_TICK_SHARDS = env.int("BOT_TICK_SHARDS", default=env.int("CELERY_CONCURRENCY", default=2))
 # "exchange:SYMBOL" pairs everyone sees before they have a watchlist or a bot.
 DEFAULT_WATCHLIST = env.list("DEFAULT_WATCHLIST", default=["binance:BTC/USDT", "binance:ETH/USDT"])
 
