@@ -191,7 +191,7 @@ def key_disable(*, key: ExchangeKey, actor, reason: str = "Disabled by staff", r
 
 def key_credentials(*, key: ExchangeKey):
     """Decrypt for the exchange adapter only. Paper trading never calls this."""
-    from trading.exchange import Credentials
+    from exchanges.adapter import Credentials
 
     if not key.is_active:
         raise KeyUnavailable(f"This key is disabled: {key.disabled_reason or 'by staff'}.")
@@ -214,7 +214,7 @@ def key_test(*, key: ExchangeKey, actor, request=None) -> dict:
     Returns {"ok": True, ...} or {"ok": False, "status": int, "error": {"code", "message"}}.
     The exchange call happens outside any transaction.
     """
-    from trading.exchange import ExchangeError, check_credentials
+    from exchanges.adapter import ExchangeError, check_credentials
 
     credentials = key_credentials(key=key)
     try:

@@ -1,4 +1,4 @@
-"""trading.exchange: the real ccxt client against the local Binance emulator (no database needed)."""
+"""exchanges.adapter: the real ccxt client against the local Binance emulator (no database needed)."""
 
 import logging
 import re
@@ -8,9 +8,8 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from tests.emulator.binance import API_KEY, SECRET, overrides_for
-from trading import exchange
-from trading.exchange import (
+from exchanges import adapter as exchange
+from exchanges.adapter import (
     BadExchangeData,
     BadSymbol,
     Credentials,
@@ -28,6 +27,7 @@ from trading.exchange import (
     public_client,
     translate_errors,
 )
+from tests.emulator.binance import API_KEY, SECRET, overrides_for
 
 GOOD = Credentials(api_key=API_KEY, secret=SECRET)
 WRONG_SECRET = Credentials(api_key=API_KEY, secret="wrongSecretPlaceholder" + "9" * 42)

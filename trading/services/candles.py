@@ -42,7 +42,7 @@ def candles_fetch(*, exchange: str, symbol: str, timeframe: str = "1m", since_ms
     """Fill candles from the exchange's OHLCV endpoint (public, no keys)."""
     from decimal import Decimal
 
-    from trading.exchange import fetch_ohlcv, public_client
+    from exchanges.adapter import fetch_ohlcv, public_client
 
     rows = fetch_ohlcv(public_client(exchange), symbol, timeframe, since_ms, limit) or []
     bars = []

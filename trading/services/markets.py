@@ -31,7 +31,7 @@ def _step(precision, mode) -> Decimal | None:
 
 def markets_sync(*, exchange: str) -> int:
     """Load the exchange's markets and upsert them. Returns how many were stored."""
-    from trading.exchange import load_markets, public_client
+    from exchanges.adapter import load_markets, public_client
 
     client = public_client(exchange)
     markets = load_markets(client)

@@ -124,7 +124,7 @@ def tickers_latest(*, exchange: str, symbols: list[str]) -> dict[str, Tick | Non
 # --- polling -----------------------------------------------------------------------
 
 def _fetch_ccxt(exchange: str, symbols: list[str], now: float) -> dict[str, Tick]:
-    from trading.exchange import ExchangeError, fetch_tickers, public_client
+    from exchanges.adapter import ExchangeError, fetch_tickers, public_client
 
     try:
         raw = fetch_tickers(public_client(exchange), symbols)

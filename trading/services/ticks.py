@@ -219,7 +219,7 @@ def _index(replay, ts_ms: int) -> int | None:
 
 def _order_book(exchange: str, symbol: str, levels: int, summary: TickSummary) -> Book | None:
     """The top of the exchange's book as the engine's Book, or None (recorded in the tick's notes)."""
-    from trading.exchange import fetch_order_book, public_client
+    from exchanges.adapter import fetch_order_book, public_client
 
     try:
         raw = fetch_order_book(public_client(exchange), symbol, limit=max(5, min(levels, 100)))

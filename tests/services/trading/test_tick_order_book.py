@@ -39,7 +39,7 @@ def _buyer(owner, amount="5000"):
 
 
 def test_a_market_buy_walks_the_asks_of_the_real_book(alice, ccxt_feed):
-    from trading.exchange import fetch_order_book, public_client
+    from exchanges.adapter import fetch_order_book, public_client
 
     bot = _buyer(alice)
     tick = prices_poll(exchange="binance", symbols={"BTC/USDT"}).ticks[0]
