@@ -139,7 +139,7 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
     async def _send_snapshot(self, exchange, symbols):
         from channels.db import database_sync_to_async
 
-        from trading.services.prices import tickers_latest
+        from trading.price_selectors import tickers_latest
 
         latest = await database_sync_to_async(tickers_latest)(exchange=exchange, symbols=symbols)
         for tick in latest.values():

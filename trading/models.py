@@ -3,6 +3,8 @@ from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 
+from trading.execution.states import OPEN_STATES
+
 DECIMAL = {"max_digits": 38, "decimal_places": 18}
 
 
@@ -148,8 +150,9 @@ class Order(models.Model):
         FILLED = "filled"
         CANCELLED = "cancelled"
         REJECTED = "rejected"
+        UNKNOWN = "unknown", "Unknown (being looked up)"
 
-    OPEN_STATUSES = ("new", "open", "partially_filled")
+    OPEN_STATUSES = tuple(sorted(OPEN_STATES))  # the order state table (trading/execution/states.py) decides
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="orders")
     client_id = models.CharField(max_length=64, help_text="Deterministic per (bot, tick): a second guard "

@@ -73,7 +73,7 @@ def bot_equity_curve(*, bot: Bot, limit: int = 2000) -> list[EquitySnapshot]:
 
 def bot_last_price(*, bot: Bot) -> Decimal | None:
     """The freshest price we know: the live ticker (even stale: it is only for valuing), else the tick's."""
-    from trading.services.prices import tickers_latest
+    from trading.price_selectors import tickers_latest
 
     tick = tickers_latest(exchange=bot.exchange, symbols=[bot.symbol]).get(bot.symbol)
     if tick is not None and tick.last is not None:
@@ -134,7 +134,7 @@ def bot_performance(*, bot: Bot) -> dict:
 
 def portfolio_for(user) -> dict:
     """Every bot of the user valued at the freshest price: equity, P&L, and the totals per quote currency."""
-    from trading.services.prices import tickers_latest
+    from trading.price_selectors import tickers_latest
 
     bots = list(bots_for(user).order_by("exchange", "symbol", "id"))
     wanted: dict[str, set[str]] = {}
@@ -161,3 +161,9 @@ def portfolio_for(user) -> dict:
     for t in totals.values():
         t["pnl"] = t["equity"] - t["starting_balance"]
     return {"bots": rows, "totals": sorted(totals.values(), key=lambda t: t["currency"])}
+
+
+def bots_for_risk(*, user) -> QuerySet[Bot]:
+    """Bots a person may halt/resume: their own; every bot for a risk officer (perm risk.halt_any_bot)."""
+    bots = Bot.objects.filter(archived_at__isnull=True)
+    return bots if user.has_perm("risk.halt_any_bot") else bots.filter(owner=user)

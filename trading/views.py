@@ -13,6 +13,7 @@ from config.redirects import next_url
 from trading.engine.strategies import strategies_describe
 from trading.forms import BotForm
 from trading.models import Bot
+from trading.price_selectors import tickers_latest
 from trading.selectors import (
     bot_fills,
     bot_orders,
@@ -25,7 +26,6 @@ from trading.selectors import (
 )
 from trading.services.bots import bot_archive, bot_create, bot_update
 from trading.services.orders import order_cancel
-from trading.services.prices import tickers_latest
 
 
 @login_required

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Min
 
 from config.api import DomainError
+from risk.limits import limits_for
 from trading.backtest import BacktestResult, iso, run_backtest
 from trading.engine.types import ParamError
 from trading.feeds import Bar
@@ -98,10 +99,6 @@ def _load_bars(*, bot: Bot, start: datetime | None, end: datetime | None, timefr
 
 
 def _limits(bot: Bot):
-    try:
-        from risk.services import limits_for
-    except ImportError:  # pragma: no cover - risk ships with the platform
-        return None
     return limits_for(bot=bot)
 
 

@@ -10,6 +10,7 @@ from trading.models import Fill, Order
 from trading.services.bots import bot_create, bot_start
 from trading.services.prices import prices_poll
 from trading.services.ticks import tick_run
+from trading.tasks import poll_prices
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +40,9 @@ def eager_celery():
 
 def test_each_price_poll_runs_the_exchanges_bots(alice, recording, eager_celery):
     bot = _buyer(alice)
-    prices_poll(exchange="binance", symbols={"BTC/USDT"})  # the worker's task runs the tick right after
+    poll_prices()  # the poll task polls every symbol in use, then enqueues (here: runs) the tick
     assert Fill.objects.filter(bot=bot).count() == 1
-    prices_poll(exchange="binance", symbols={"BTC/USDT"})
+    poll_prices()
     assert Fill.objects.filter(bot=bot).count() == 2  # one DCA buy per candle
 
 

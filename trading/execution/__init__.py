@@ -1,0 +1,2 @@
+"""Execution: where decisions become orders. Venues (paper, later live) behind one protocol, the one order
+writer, the order state table, and safety (emergency stop, halts, breakers). See docs/architecture.md."""
