@@ -26,13 +26,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
-from trading.feeds import Bar
-
 from .fills import as_decimal, fill_limit, fill_market, place_limit, volume_through
 from .strategies import get_strategy
 from .strategies.base import StrategyContext
 from .types import (
     ZERO,
+    Bar,
     Fill,
     FillConfig,
     Intent,

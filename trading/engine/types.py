@@ -53,6 +53,18 @@ def to_decimal(value: Any, name: str = "value") -> Decimal:
 
 
 @dataclass(frozen=True)
+class Bar:
+    """One closed OHLCV candle (the engine's market data; feeds build them, the engine decides on them)."""
+
+    ts_ms: int  # open time, UTC ms
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal  # base; 0 = unknown (candles built from polled tickers)
+
+
+@dataclass(frozen=True)
 class MarketRules:
     """What the exchange enforces for one market (ccxt `market["precision"]`/`["limits"]`, fees).
 

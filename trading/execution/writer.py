@@ -21,21 +21,24 @@ from trading.engine.wallet import with_reservations
 from trading.execution.states import (
     CANCELLED,
     TERMINAL,
+    TRANSITIONS,
     UNKNOWN,
     IllegalTransition,
-    check_transition,
-    sources_of,
+    OrderProgress,
+    OrderStateError,
+    apply_report,
 )
 from trading.models import Bot, Order
 from trading.services.events import events_on_commit, order_json
 
-__all__ = ["IllegalTransition", "open_orders_of", "order_apply", "orders_cancel", "orders_cancel_bulk",
+__all__ = ["IllegalTransition", "OrderStateError", "open_orders_of", "order_apply", "orders_cancel", "orders_cancel_bulk",
            "orders_cancel_open", "wallet_into", "wallet_of"]
 
 _UNSET = object()
 # what a set-based cancel may touch: the table's sources of "cancelled", except an order whose outcome is
 # unknown (it is looked up at its venue, never assumed cancelled)
-BULK_CANCELLABLE = sorted(sources_of(CANCELLED) - {UNKNOWN})
+BULK_CANCELLABLE = sorted(s for s, targets in TRANSITIONS.items() if CANCELLED in targets and s not in TERMINAL
+                          and s != UNKNOWN)
 
 
 def wallet_of(bot: Bot) -> Wallet:
@@ -54,8 +57,9 @@ def order_apply(order: Order, *, status: str, ts: datetime, filled: Decimal | No
     `reason` replaces the order's reason; `resting` (the engine's resting part, JSON) is cleared when the
     order leaves the book. A terminal status sets `closed_at`. The caller saves (one row or in bulk)."""
     if order.status != status or (filled is not None and filled != order.filled):
-        check_transition(order.status, status, filled_before=order.filled,
-                         filled_after=order.filled if filled is None else filled)
+        # the table decides (raises IllegalTransition / InconsistentReport, both OrderStateError)
+        apply_report(order, OrderProgress(status=status, filled=order.filled if filled is None else filled),
+                     amount=order.amount or None)
     changed = False
 
     def put(name, value):

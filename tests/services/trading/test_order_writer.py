@@ -20,7 +20,7 @@ def _order(bot, client_id, status, filled="0"):
 def test_a_filled_order_cannot_be_reopened_or_cancelled(alice):
     order = _order(make_bot(alice), "1:0", "filled", filled="1")
     for status in ("open", "cancelled", "partially_filled"):
-        with pytest.raises(IllegalTransition, match=f"filled cannot become {status}"):
+        with pytest.raises(IllegalTransition, match="cannot go from filled to"):
             order_apply(order, status=status, ts=timezone.now())
     assert order.status == "filled"
 
