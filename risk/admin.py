@@ -72,7 +72,7 @@ class RiskPolicyAdmin(admin.ModelAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
             return
         super().save_model(request, obj, form, change)
-        from accounts.services import audit_record
+        from accounts.audit import audit_record
 
         audit_record(action="risk_policy.platform_change", actor=request.user, target="risk_policy:platform",
                      request=request, details={k: (None if (v := getattr(obj, k)) is None else str(v))

@@ -31,8 +31,8 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
+from accounts.audit import audit_record
 from accounts.models import User
-from accounts.services import audit_record
 from config.api import DomainError, NotFound
 from risk.checks import Decision, Limits, OrderProposal, RiskState, check_breakers, check_order
 from risk.models import GLOBAL_KEY, KillSwitch, RiskEvent, RiskPolicy, user_key

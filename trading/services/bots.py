@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from config.api import DomainError
 from trading.engine.types import FillConfig, ParamError
 from trading.models import Bot

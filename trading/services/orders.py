@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from config.api import DomainError
 from trading.engine.types import FillConfig, Intent, MarketRules, Quote, Reject, RestingOrder, Wallet
 from trading.engine.wallet import with_reservations

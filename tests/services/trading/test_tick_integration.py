@@ -87,7 +87,7 @@ def test_shards_split_one_tick_between_workers_without_overlap(alice, recording)
 
 
 def test_a_paper_bot_never_loads_or_decrypts_an_exchange_key(alice, recording, monkeypatch):
-    from keys.crypto import Vault
+    from config.vault import Vault
     from keys.services import key_create
     from trading.services.orders import position_flatten
 
