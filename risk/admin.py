@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from config.admin import ReadOnlyAdmin
 from risk import services
 from risk.models import RiskEvent, RiskPolicy

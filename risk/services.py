@@ -32,8 +32,9 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework import status
 
+from accounts.audit import audit_record
 from accounts.models import User
-from accounts.services import audit_record, totp_verify
+from accounts.services import ReauthFailed, ReauthTooManyAttempts, user_reauthenticate
 from config.api import DomainError, NotFound
 from notifications.services import notify, notify_operator
 from risk.checks import (
@@ -57,11 +58,6 @@ HALTED_STATUS = "halted"  # a bot's status when a person must resume it (trading
 
 class RiskForbidden(DomainError):
     code = "forbidden"
-    status = status.HTTP_403_FORBIDDEN
-
-
-class ReauthFailed(DomainError):
-    code = "reauthentication_failed"
     status = status.HTTP_403_FORBIDDEN
 
 
@@ -268,49 +264,6 @@ def _engage_once(*, scope, user, actor, key, reason, now, request, record) -> Ki
     return switch
 
 
-def _totp_valid(user: User, code: str) -> bool:
-    """The accounts app owns the (encrypted) secret: its verifier checks the code and spends its time step."""
-    return bool(totp_verify(user=user, code=code))
-
-
-REAUTH_MAX_FAILURES = 5
-REAUTH_WINDOW_SECONDS = 600
-
-
-class TooManyAttempts(DomainError):
-    code = "too_many_attempts"
-    status = status.HTTP_429_TOO_MANY_REQUESTS
-
-
-def _reauthenticate(*, actor: User, password: str | None, totp: str | None) -> str:
-    """Password or TOTP of the person releasing a switch; 5 failures lock it for 10 minutes."""
-    key = f"risk:reauth-failures:{actor.pk}"
-    if (cache.get(key) or 0) >= REAUTH_MAX_FAILURES:
-        raise TooManyAttempts("Too many wrong passwords or codes: try again in a few minutes.")
-    try:
-        return _reauth_check(actor=actor, password=password, totp=totp)
-    except ReauthFailed:
-        if cache.add(key, 1, timeout=REAUTH_WINDOW_SECONDS) is False:
-            cache.incr(key)
-        raise
-
-
-def _reauth_check(*, actor: User, password: str | None, totp: str | None) -> str:
-    if password:
-        if actor.check_password(password):
-            return "password"
-        raise ReauthFailed("That password is not right.", fields={"password": ["That password is not right."]})
-    if totp:
-        if not actor.totp_enabled:
-            raise ReauthFailed("Two-factor codes are not set up for your account; confirm with your password.",
-                               fields={"totp": ["Not set up for this account."]})
-        if _totp_valid(actor, str(totp).strip()):
-            return "totp"
-        raise ReauthFailed("That code is not right.", fields={"totp": ["That code is not right."]})
-    raise ReauthFailed("Confirm with your password or a two-factor code.",
-                       fields={"password": ["Required (or totp)."]})
-
-
 def kill_switch_reauthenticate(*, scope: str, user: User | None, actor: User, password: str | None = None,
                                 totp: str | None = None, request=None) -> str:
     """Who releases a switch proves it is them again (password or TOTP); a refusal is audited.
@@ -318,8 +271,8 @@ def kill_switch_reauthenticate(*, scope: str, user: User | None, actor: User, pa
     Returns how ("password" / "totp"). Call it outside any transaction: the refusal's audit row stays."""
     _check_scope_allowed(actor=actor, scope=scope, user=user)
     try:
-        return _reauthenticate(actor=actor, password=password, totp=totp)
-    except (ReauthFailed, TooManyAttempts):
+        return user_reauthenticate(user=actor, password=password, totp=totp, request=request)
+    except (ReauthFailed, ReauthTooManyAttempts):
         audit_record(action="kill_switch.release_refused", actor=actor, target=f"kill_switch:{_key(scope, user)}",
                      request=request, details={"scope": scope, "why": "reauthentication failed"})
         raise

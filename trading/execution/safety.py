@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import audit_record
 from accounts.models import User
-from accounts.services import audit_record
 from config.api import DomainError, NotFound
 from risk.checks import Decision, Limits, RiskState, check_breakers
 from risk.limits import limits_for
@@ -36,10 +36,10 @@ from risk.services import (
     risk_alert,
     risk_event_record,
 )
+from trading.events import bot_event_on_commit, bot_json, events_publish, order_json
+from trading.execution.paper_orders import position_flatten
 from trading.execution.writer import orders_cancel_bulk, orders_cancel_open
 from trading.models import Bot, Order
-from trading.services.events import bot_event_on_commit, bot_json, events_publish, order_json
-from trading.services.orders import position_flatten
 
 ACTIVE_BOT_STATUSES = (Bot.Status.RUNNING, Bot.Status.PAUSED)
 ORDER_EVENTS_MAX = 200  # a bigger stop pushes the bots' status only; pages reload their order lists

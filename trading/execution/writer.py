@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from trading.engine.types import RestingOrder, Wallet
 from trading.engine.wallet import with_reservations
+from trading.events import events_on_commit, order_json
 from trading.execution.states import (
     CANCELLED,
     TERMINAL,
@@ -29,7 +30,6 @@ from trading.execution.states import (
     apply_report,
 )
 from trading.models import Bot, Order
-from trading.services.events import events_on_commit, order_json
 
 __all__ = ["IllegalTransition", "OrderStateError", "open_orders_of", "order_apply", "orders_cancel", "orders_cancel_bulk",
            "orders_cancel_open", "wallet_into", "wallet_of"]

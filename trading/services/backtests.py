@@ -19,9 +19,9 @@ from config.api import DomainError
 from risk.limits import limits_for
 from trading.backtest import BacktestResult, iso, run_backtest
 from trading.engine.types import ParamError
+from trading.execution.paper_orders import fill_config_for, market_rules
 from trading.feeds import Bar
 from trading.models import Bot, Candle
-from trading.services.orders import fill_config_for, market_rules
 
 BACKTEST_MAX_BARS = 50_000  # ~1-2 s of engine time plus the read; more must be narrowed by a range
 BACKTEST_DEFAULT_BARS = 2_000  # the server-rendered page's default window (newest candles)

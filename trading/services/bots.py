@@ -12,15 +12,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from config.api import DomainError
 from trading.engine.strategies import STRATEGIES, validate_params
 from trading.engine.types import FillConfig, ParamError
+from trading.events import bot_event_on_commit
 from trading.execution.safety import bot_resume
 from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
 from trading.selectors import market_known
-from trading.services.events import bot_event_on_commit
 
 
 class InvalidBot(DomainError):

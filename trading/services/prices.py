@@ -24,6 +24,7 @@ from config.redis import get_redis
 from exchanges.adapter import ExchangeError, fetch_tickers, public_client
 from trading.feeds import SyntheticFeed, Tick, stale_tick, validate_ticker
 from trading.groups import price_group
+from trading.loop import BackgroundLoop
 from trading.models import Bot
 from trading.price_selectors import (
     PRICES_KEY,
@@ -33,7 +34,6 @@ from trading.price_selectors import (
     symbols_in_use,
     tickers_latest,
 )
-from trading.services.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ async def _publish_all(ticks: list[Tick]) -> None:
 
 
 class _Publisher:
-    """Ticks go out on the process's long-lived loop (trading.services.loop), not a new one per poll."""
+    """Ticks go out on the process's long-lived loop (trading.loop), not a new one per poll."""
 
     def __init__(self):
         self._loop = BackgroundLoop("price-publisher")

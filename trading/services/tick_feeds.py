@@ -18,9 +18,9 @@ from django.db import connection
 
 from exchanges.adapter import fetch_order_book, public_client
 from trading.engine.types import Book, Market, MarketRules, Quote
+from trading.execution.paper_orders import market_rules
 from trading.feeds import Bar
 from trading.price_selectors import replay_feed, tickers_latest
-from trading.services.orders import market_rules
 
 MAX_BARS = 2100  # the longest lookback a strategy may ask for (sma_cross slow <= 2000)
 MIN_BARS = 50

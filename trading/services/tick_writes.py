@@ -16,10 +16,10 @@ import psycopg
 from django.db import connection
 
 from trading.engine.types import StepResult
+from trading.events import events_on_commit, fill_json, order_json
 from trading.execution.states import CANCELLED, FILLED, OPEN, PARTIALLY_FILLED, REJECTED
 from trading.execution.writer import order_apply
 from trading.models import Fill, Order
-from trading.services.events import events_on_commit, fill_json, order_json
 from trading.services.tick_feeds import SymbolFeed, to_dt
 
 CLAIM_SQL = """

@@ -50,9 +50,9 @@ from risk.selectors import cooldowns_until
 from risk.services import order_gate
 from trading.engine.runner import GateRequest, evaluate
 from trading.engine.types import FillConfig, RestingOrder, StepResult, Wallet
+from trading.execution.paper_orders import fill_config_for, platform_fill_config
 from trading.execution.safety import breakers_check
 from trading.models import Bot, Order, TickRun
-from trading.services.orders import fill_config_for, platform_fill_config
 from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback, order_book, parsed, to_dt
 from trading.services.tick_writes import CLAIM_COLUMNS, CLAIM_SQL, ChunkWrites
 

@@ -110,8 +110,7 @@ def test_roles_exist_with_their_permissions():
 def test_release_with_a_totp_code(alice):
     import pyotp
 
-    from accounts.services import totp_enroll_confirm, totp_enroll_start
-    from risk.services import ReauthFailed
+    from accounts.services import ReauthFailed, totp_enroll_confirm, totp_enroll_start
     from trading.execution.safety import kill_switch_release
 
     kill_switch_engage(scope="user", user=alice, actor=alice)

@@ -58,3 +58,11 @@ def test_the_emergency_stop_cancels_through_the_same_table(alice):
     result = emergency_stop(actor=alice)
     assert result.orders_cancelled == 1
     assert sorted(Order.objects.filter(bot=bot).values_list("status", flat=True)) == ["cancelled", "filled"]
+
+
+def test_the_model_counts_as_open_exactly_what_the_table_says_may_still_trade():
+    from trading.execution.states import LIVE
+
+    assert set(Order.OPEN_STATUSES) == LIVE
+    assert set(Order.Status.values) == {"new", "open", "partially_filled", "filled", "cancelled", "rejected",
+                                        "unknown"}
