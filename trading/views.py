@@ -24,6 +24,7 @@ from trading.selectors import (
     watched_pairs,
     watchlist_for,
 )
+from trading.services import bots as bot_services
 from trading.services.bots import bot_archive, bot_create, bot_update
 from trading.services.orders import order_cancel
 
@@ -181,8 +182,6 @@ def _errors_into(form, param_errors: dict, exc: DomainError) -> None:
 @login_required
 @require_POST
 def bot_action(request, pk: int, action: str):
-    from trading.services import bots as bot_services
-
     bot = get_object_or_404(bots_for(request.user), pk=pk)
     done, service = BOT_ACTIONS[action]
     try:

@@ -28,6 +28,7 @@ from trading.api.serializers import (
     WatchIn,
     WatchOut,
 )
+from trading.engine.strategies import strategies_describe
 from trading.price_selectors import tickers_latest
 from trading.selectors import (
     bot_fills,
@@ -233,6 +234,4 @@ class BotPerformanceApi(APIView):
 class StrategiesApi(APIView):
     @extend_schema(responses={200: StrategyOut(many=True)})
     def get(self, request):
-        from trading.engine.strategies import strategies_describe
-
         return Response(StrategyOut(strategies_describe(), many=True).data)
