@@ -215,6 +215,26 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class PlannedOrder:
+    """One intent of a decision step with its client order id (`trading.engine.ids`): `n` is its place
+    in the step, so a retry of the same decision names the same order the same way."""
+
+    n: int
+    client_order_id: str
+    intent: Intent
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A strategy's decision (`runner.plan`): the orders to send, in order, and the state to persist once
+    they are handled. `evaluated` is False when there was no new closed candle (nothing to decide)."""
+
+    orders: tuple[PlannedOrder, ...] = ()
+    state: dict = field(default_factory=dict)
+    evaluated: bool = True
+
+
+@dataclass(frozen=True)
 class Fill:
     side: Side
     price: Decimal
@@ -224,7 +244,7 @@ class Fill:
     slippage: Decimal  # relative, against the trader, vs reference_price
     liquidity: Liquidity
     ts_ms: int | None
-    order_id: str | None = None  # the engine's order id (see runner: f"{step_key}:{n}")
+    order_id: str | None = None  # its order's client order id (trading.engine.ids)
     reference_price: Decimal | None = None
     reason: str = ""
     client_tag: str | None = None
