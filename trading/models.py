@@ -249,3 +249,7 @@ class TickRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exchange} tick {self.tick_key}"
+
+
+# the promotion workflow's models live in their own package; importing them here registers them with the app
+from trading.promotion.models import PromotionPolicy, PromotionRequest  # noqa: E402, F401
