@@ -99,7 +99,13 @@ def _live_required() -> None:
 
 
 def _str(value) -> str | None:
-    return None if value is None else str(value)
+    """Decimals as plain strings without trailing zeros (5.000000 -> "5"), for the frozen snapshot."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal) and value.is_finite():
+        text = format(value.normalize(), "f")
+        return "0" if text == "-0" else text
+    return str(value)
 
 
 def _quote_of(bot: Bot) -> str:
