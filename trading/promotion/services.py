@@ -509,3 +509,17 @@ def promotions_expire_due(*, now=None) -> int:
                 _expire_locked(row, now=now)
                 count += 1
     return count
+
+
+# --- the platform policy -------------------------------------------------------------------------
+
+def promotion_policy_save(*, policy, actor, request=None):
+    """Staff edit the platform promotion policy (admin): validated, saved, audited with the new values."""
+    policy.full_clean()
+    policy.updated_by = actor
+    policy.save()
+    audit_record(action="promotion.policy_update", actor=actor, target="promotion_policy", request=request,
+                 details={f: _str(getattr(policy, f)) for f in ("min_paper_days", "min_closed_trades",
+                                                                 "min_win_rate_pct", "min_profit_pct",
+                                                                 "require_staff_approval", "request_ttl_hours")})
+    return policy
