@@ -331,7 +331,8 @@ def _decision_check(*, promotion: PromotionRequest, actor) -> None:
 
 
 def _locked_request(promotion: PromotionRequest) -> PromotionRequest:
-    return PromotionRequest.objects.select_for_update().select_related("bot__owner").get(pk=promotion.pk)
+    return (PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner", "key")
+            .get(pk=promotion.pk))
 
 
 def promotion_approve(*, promotion: PromotionRequest, actor, note: str = "", request=None) -> PromotionRequest:
@@ -411,6 +412,10 @@ def promotion_activate(*, promotion: PromotionRequest, actor, request=None) -> P
             raise PromotionConflict("This request is not confirmed and approved.")
         if bot.archived_at:
             raise PromotionConflict("This bot is archived.")
+        key = locked.key
+        if key is None or not key.is_active or key.last_test_ok is not True:
+            raise PromotionConflict("The exchange key of this request is gone, disabled or failing its test; "
+                                    "request again with a working key.")
         from trading.services.events import bot_event_on_commit
         from trading.services.orders import orders_cancel_open
 

@@ -227,3 +227,22 @@ def test_demotion_takes_a_live_bot_back_to_paper_and_keeps_the_position(alice, e
     assert alerts.last().title == "“trend” is back on paper"
     with pytest.raises(PromotionConflict):
         promotion_demote(bot=bot, actor=alice)
+
+
+def test_activation_needs_a_confirmed_approved_request_and_a_working_key(alice, eligible_bot, approver):
+    from trading.promotion.services import promotion_activate
+
+    promotion = promotion_request(bot=eligible_bot, actor=alice, allocation="500")
+    with pytest.raises(PromotionConflict):  # not confirmed
+        promotion_activate(promotion=promotion, actor=alice)
+    promotion = promotion_confirm(bot=eligible_bot, actor=alice, phrase="I UNDERSTAND")
+    with pytest.raises(PromotionConflict):  # confirmed, but staff approval is required and missing
+        promotion_activate(promotion=promotion, actor=alice)
+    PromotionRequest.objects.filter(pk=promotion.pk).update(decided_by=approver)
+    alice.exchange_keys.update(is_active=False)
+    with pytest.raises(PromotionConflict):  # the key was disabled meanwhile
+        promotion_activate(promotion=promotion, actor=approver)
+    assert Bot.objects.get(pk=eligible_bot.pk).mode == "paper"
+    alice.exchange_keys.update(is_active=True)
+    assert promotion_activate(promotion=promotion, actor=approver).status == "approved"
+    assert Bot.objects.get(pk=eligible_bot.pk).mode == "live"
