@@ -6,9 +6,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
+from accounts.audit import audit_record
 from accounts.forms import SignUpForm, TotpConfirmForm, TotpDisableForm
 from accounts.models import TotpDevice
-from accounts.services import audit_record, totp_disable, totp_enroll_confirm, totp_enroll_start
+from accounts.services import totp_disable, totp_enroll_confirm, totp_enroll_start
 from config.api import DomainError
 
 

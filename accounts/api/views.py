@@ -21,9 +21,9 @@ from accounts.api.serializers import (
     UserOut,
 )
 from accounts.api.throttles import AuthIPThrottle, AuthUsernameThrottle
+from accounts.audit import audit_record
 from accounts.models import User
 from accounts.services import (
-    audit_record,
     token_pair,
     tokens_issue,
     totp_disable,

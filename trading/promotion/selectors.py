@@ -10,9 +10,13 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from keys.selectors import keys_for
+from risk.checks import BREACH_CODES
+from risk.models import RiskEvent
 from trading.models import Bot, Fill
 from trading.promotion.eligibility import Eligibility, KeyInfo, PaperRecord, Rules, evaluate
 from trading.promotion.models import PromotionPolicy, PromotionRequest
+from trading.selectors import bot_performance
 
 POLICY_PK = 1
 
@@ -42,8 +46,6 @@ def rules_from(policy: PromotionPolicy) -> Rules:
 def promotion_key_for(bot: Bot):
     """The owner's key for the bot's exchange that live orders would use: the newest tested-ok active key,
     else (to explain what is missing) the newest one there is."""
-    from keys.selectors import keys_for
-
     keys = keys_for(bot.owner).filter(exchange=bot.exchange)
     good = keys.filter(is_active=True, last_test_ok=True).order_by("-last_tested_at", "-id").first()
     return good or keys.order_by("-is_active", "-last_tested_at", "-id").first()
@@ -51,10 +53,6 @@ def promotion_key_for(bot: Bot):
 
 def paper_record(*, bot: Bot, now=None) -> tuple[PaperRecord, dict]:
     """The bot's paper record for the eligibility rules, and the performance numbers it came from."""
-    from risk.models import RiskEvent
-    from risk.services import BREACH_CODES
-    from trading.selectors import bot_performance
-
     now = now or timezone.now()
     perf = bot_performance(bot=bot)
     first = Fill.objects.filter(bot=bot).order_by("ts", "id").values_list("ts", flat=True).first()

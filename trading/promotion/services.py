@@ -16,8 +16,15 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
+from accounts.services import totp_verify
 from config.api import DomainError
+from exchanges.adapter import client_for, fetch_balance
+from keys.services import key_credentials
+from notifications.services import notify, notify_operator
+from risk.limits import limits_for
+from trading.events import bot_event_on_commit
+from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
 from trading.promotion.eligibility import paper_days
 from trading.promotion.models import PromotionRequest
@@ -27,6 +34,7 @@ from trading.promotion.selectors import (
     promotion_key_for,
     promotion_policy,
 )
+from trading.selectors import bot_position
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +90,6 @@ def _bot_path(bot: Bot) -> str:
 
 
 def _notify(*, promotion: PromotionRequest, bot: Bot, title: str, text: str, severity: str = "info") -> None:
-    from notifications.services import notify
-
     notify(user=bot.owner, event="promotion", severity=severity, title=title, text=text,
            url_path=_bot_path(bot), bot=bot, dedupe_key=f"promotion:{promotion.pk}:{promotion.status}")
 
@@ -141,9 +147,6 @@ def _expire_locked(promotion: PromotionRequest, *, now) -> None:
 
 def _balance_free(*, key, currency: str) -> Decimal:
     """The key's free balance of `currency` on its exchange (one private call through the adapter)."""
-    from exchanges.adapter import client_for, fetch_balance
-    from keys.services import key_credentials
-
     client = client_for(key.exchange, key_credentials(key=key), sandbox=key.sandbox)
     balance = fetch_balance(client)
     raw = (balance.get("free") or {}).get(currency)
@@ -165,8 +168,6 @@ def _stats_snapshot(*, record, perf: dict, eligibility) -> dict:
 
 
 def _limits_snapshot(bot: Bot) -> dict:
-    from risk.services import limits_for
-
     return {k: _str(v) for k, v in asdict(limits_for(bot=bot)).items()}
 
 
@@ -232,8 +233,6 @@ def _locked_pending(bot: Bot) -> PromotionRequest | None:
 def promotion_confirm(*, bot: Bot, actor, phrase: str | None = None, totp: str | None = None,
                       request=None) -> PromotionRequest:
     """The second confirmation: the exact phrase, or a TOTP code when the owner has TOTP on."""
-    from accounts.services import totp_verify
-
     now = timezone.now()
     wrong: ConfirmationWrong | None = None
     with transaction.atomic():
@@ -308,8 +307,6 @@ def promotion_confirm(*, bot: Bot, actor, phrase: str | None = None, totp: str |
 
 
 def _notify_staff(*, promotion: PromotionRequest, bot: Bot) -> None:
-    from notifications.services import notify_operator
-
     notify_operator(event="promotion", severity="info", title=f"Promotion #{promotion.pk} waits for approval",
                     text=f"{bot.owner} asks to take “{bot.name}” ({bot.exchange} {bot.symbol}) live with "
                          f"{promotion.allocation.normalize():f} {promotion.quote_currency}.",
@@ -416,9 +413,6 @@ def promotion_activate(*, promotion: PromotionRequest, actor, request=None) -> P
         if key is None or not key.is_active or key.last_test_ok is not True:
             raise PromotionConflict("The exchange key of this request is gone, disabled or failing its test; "
                                     "request again with a working key.")
-        from trading.services.events import bot_event_on_commit
-        from trading.services.orders import orders_cancel_open
-
         orders_cancel_open(bot=bot, reason="promoted to live", locked=True)
         now = timezone.now()
         bot.mode = Bot.Mode.LIVE
@@ -478,9 +472,6 @@ def promotion_demote(*, bot: Bot, actor, reason: str = "demoted by the owner", r
             promotion.status = PromotionRequest.Status.DEMOTED if live else PromotionRequest.Status.CANCELLED
             promotion.ended_at, promotion.ended_reason = now, (reason or "")[:200]
             promotion.save(update_fields=["status", "ended_at", "ended_reason", "updated_at"])
-        from trading.selectors import bot_position
-        from trading.services.events import bot_event_on_commit
-
         position = bot_position(bot=locked_bot)
         audit_record(action="promotion.demote" if was_live else "promotion.cancel", actor=actor,
                      target=f"bot:{locked_bot.pk}", request=request,

@@ -12,13 +12,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from config.api import DomainError
+from trading.engine.strategies import STRATEGIES, validate_params
 from trading.engine.types import FillConfig, ParamError
+from trading.events import bot_event_on_commit
+from trading.execution.safety import bot_resume
+from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
 from trading.selectors import market_known
-from trading.services.events import bot_event_on_commit
-from trading.services.orders import orders_cancel_open
 
 
 class InvalidBot(DomainError):
@@ -45,8 +47,6 @@ EDITABLE_WHILE_STOPPED = {"name", "strategy", "params", "fill_overrides"}
 
 
 def _params_clean(strategy: str, params) -> dict:
-    from trading.engine.strategies import STRATEGIES, validate_params
-
     if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise InvalidBot(f"Unknown strategy. Choose one of: {', '.join(sorted(STRATEGIES))}.",
                          fields={"strategy": [f"Unknown strategy {strategy!r}."]})
@@ -204,9 +204,7 @@ def bot_start(*, bot: Bot, actor, request=None) -> Bot:
         raise LiveNotAvailable("live trading needs the promotion workflow")
     current = Bot.objects.only("status", "archived_at").get(pk=bot.pk)
     if current.status == Bot.Status.HALTED and not current.archived_at:
-        # a halted bot resumes through risk (refused while a kill switch covers it; recorded as a risk event)
-        from risk.services import bot_resume
-
+        # a halted bot resumes through safety (refused while a kill switch covers it; recorded as a risk event)
         return _refresh_into(bot, bot_resume(bot=bot, actor=actor, request=request))
     return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.RUNNING, action="started",
                        allowed_from={Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.HALTED})

@@ -4,6 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
+from exchanges.adapter import load_markets, public_client
 from trading.models import Market
 
 
@@ -31,8 +32,6 @@ def _step(precision, mode) -> Decimal | None:
 
 def markets_sync(*, exchange: str) -> int:
     """Load the exchange's markets and upsert them. Returns how many were stored."""
-    from exchanges.adapter import load_markets, public_client
-
     client = public_client(exchange)
     markets = load_markets(client)
     mode = getattr(client, "precisionMode", None)

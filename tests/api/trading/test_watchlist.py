@@ -1,8 +1,8 @@
 import pytest
 
 from trading.models import Market
+from trading.price_selectors import symbols_in_use
 from trading.selectors import watched_pairs
-from trading.services.prices import symbols_in_use
 
 pytestmark = pytest.mark.django_db
 URL = "/api/watchlist/"

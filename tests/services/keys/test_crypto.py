@@ -3,7 +3,7 @@
 import pytest
 from cryptography.fernet import Fernet
 
-from keys.crypto import CryptoConfigError, InvalidToken, Vault
+from config.vault import CryptoConfigError, InvalidToken, Vault
 
 
 def test_it_round_trips_and_never_stores_plaintext():

@@ -1,10 +1,20 @@
-"""Secrets at rest: Fernet through MultiFernet, keys newest first. Pure: no Django here."""
+"""Secrets at rest: Fernet through MultiFernet, keys newest first (settings.FIELD_ENCRYPTION_KEYS).
 
+The lowest layer, so every app that keeps a secret (accounts' TOTP devices, keys' exchange
+credentials, notifications' channel URLs) uses the same vault without importing another app.
+`Vault` is plain Python; `vault()` builds it from the settings. `manage.py rotate_encryption_keys`
+re-encrypts every model that declares `ENCRYPTED_FIELDS`.
+"""
+
+import base64
 import hashlib
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["CryptoConfigError", "InvalidToken", "Vault"]
+__all__ = ["CryptoConfigError", "InvalidToken", "Vault", "vault"]
 
 
 class CryptoConfigError(Exception):
@@ -46,3 +56,20 @@ class Vault:
     def rotate(self, token: str) -> str:
         """Re-encrypt under the newest key (raises InvalidToken like decrypt)."""
         return self._multi.rotate(token.encode()).decode()
+
+
+@lru_cache(maxsize=4)
+def _vault_for(keys: tuple[str, ...]) -> Vault:
+    return Vault(list(keys))
+
+
+def vault() -> Vault:
+    """The vault of the configured keys; ImproperlyConfigured when they are missing or malformed."""
+    keys = tuple(settings.FIELD_ENCRYPTION_KEYS)
+    if not keys and settings.DEBUG:
+        # Development only: a key derived from SECRET_KEY so `make run` works before any set-up.
+        keys = (base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest()).decode(),)
+    try:
+        return _vault_for(keys)
+    except CryptoConfigError as exc:
+        raise ImproperlyConfigured(str(exc)) from None

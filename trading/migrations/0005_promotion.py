@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('keys', '0001_initial'),
         ('risk', '0002_defaults_and_staff_roles'),
-        ('trading', '0003_equity_ts_brin'),
+        ('trading', '0004_order_status_unknown'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

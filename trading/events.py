@@ -2,7 +2,7 @@
 
 Always after commit (a rolled-back fill is never announced), JSON-safe (Decimal as str), best effort:
 a failed push is logged, never raised into trading. One long-lived event loop per process does the
-sends (trading.services.loop).
+sends (trading.loop).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from trading.groups import user_group
-from trading.services.loop import BackgroundLoop
+from trading.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 

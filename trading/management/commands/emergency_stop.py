@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from config.api import DomainError
-from risk.services import emergency_stop
+from trading.execution.safety import emergency_stop
 
 
 class Command(BaseCommand):

@@ -7,8 +7,12 @@ from rest_framework.views import APIView
 from accounts.models import User
 from config.api import NotFound, Pagination
 from risk import services
+from risk.limits import effective_limits, platform_policy
 from risk.models import KillSwitch, RiskEvent, RiskPolicy
-from risk.selectors import bots_for_risk, kill_switches_for, policies_for, risk_events_all, risk_events_for
+from risk.selectors import feature_flags, kill_switches_for, policies_for, risk_events_all, risk_events_for
+from trading.execution import safety
+from trading.price_selectors import feed_health
+from trading.selectors import bots_for_risk
 
 PCT = {"max_digits": 7, "decimal_places": 3, "min_value": 0, "max_value": 100, "required": False,
        "allow_null": True}
@@ -65,9 +69,9 @@ class SystemStatusApi(APIView):
     })})
     def get(self, request):
         return Response({
-            "features": services.feature_flags(),
+            "features": feature_flags(),
             "kill_switch": _switches_json(request.user),
-            "feeds": services.feed_health(),
+            "feeds": feed_health(),
             "can_use_global_kill_switch": services.can_manage_global(request.user),
         })
 
@@ -98,7 +102,7 @@ class EmergencyStopApi(APIView):
     def post(self, request):
         data = EmergencyStopIn(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.emergency_stop(actor=request.user, request=request, **data.validated_data)
+        result = safety.emergency_stop(actor=request.user, request=request, **data.validated_data)
         return Response({
             "scope": result.scope,
             "kill_switch": _switch_json(result.switch, result.scope),
@@ -136,7 +140,7 @@ class KillSwitchApi(APIView):
             if not services.can_halt_any_bot(request.user):
                 raise NotFound("Not found.")
             user = get_object_or_404(User, pk=d["user_id"])
-        switch = services.kill_switch_release(scope=d["scope"], user=user if d["scope"] == "user" else None,
+        switch = safety.kill_switch_release(scope=d["scope"], user=user if d["scope"] == "user" else None,
                                               actor=request.user, password=d.get("password") or None,
                                               totp=d.get("totp") or None, request=request)
         return Response(_switch_json(switch, d["scope"]))
@@ -177,8 +181,8 @@ def _plain(values: dict) -> dict:
 def _policy_json(user: User, bot=None) -> dict:
     rows = list(policies_for(user=user, bot=bot))
     by_scope = {r.scope: r for r in rows}
-    platform = by_scope.get(RiskPolicy.PLATFORM) or services.platform_policy()
-    effective = services.effective_limits(policies=[platform, *[r for r in rows if r.scope != RiskPolicy.PLATFORM]])
+    platform = by_scope.get(RiskPolicy.PLATFORM) or platform_policy()
+    effective = effective_limits(policies=[platform, *[r for r in rows if r.scope != RiskPolicy.PLATFORM]])
     out = {"platform": _values(platform), "user": _values(by_scope.get(RiskPolicy.USER)),
            "effective": _plain(effective)}
     if bot is not None:
@@ -293,7 +297,7 @@ class BotHaltApi(APIView):
         data = BotHaltIn(data=request.data)
         data.is_valid(raise_exception=True)
         reason = data.validated_data["reason"] or f"halted by {request.user.username}"
-        bot = services.bot_halt(bot=bot, actor=request.user, reason=reason, request=request)
+        bot = safety.bot_halt(bot=bot, actor=request.user, reason=reason, request=request)
         return Response(RiskBotOut(bot).data)
 
 
@@ -301,5 +305,5 @@ class BotResumeApi(APIView):
     @extend_schema(request=None, responses={200: RiskBotOut})
     def post(self, request, pk):
         bot = get_object_or_404(bots_for_risk(user=request.user), pk=pk)
-        bot = services.bot_resume(bot=bot, actor=request.user, request=request)
+        bot = safety.bot_resume(bot=bot, actor=request.user, request=request)
         return Response(RiskBotOut(bot).data)

@@ -10,8 +10,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.api import DomainError
 from config.redirects import next_url
 from risk import services
+from risk.limits import effective_limits, platform_policy
 from risk.models import RiskPolicy
-from risk.selectors import bots_for_risk, kill_switches_for, policies_for, risk_events_for
+from risk.selectors import feature_flags, kill_switches_for, policies_for, risk_events_for
+from trading.execution import safety
+from trading.selectors import bots_for_risk
 
 LIMIT_LABELS = {
     "max_position_quote": "Max position (quote value)",
@@ -50,8 +53,8 @@ def panel(request):
     user = request.user
     rows = list(policies_for(user=user))
     by_scope = {r.scope: r for r in rows}
-    platform = by_scope.get(RiskPolicy.PLATFORM) or services.platform_policy()
-    effective = services.effective_limits(policies=[platform, *[r for r in rows if r.scope != RiskPolicy.PLATFORM]])
+    platform = by_scope.get(RiskPolicy.PLATFORM) or platform_policy()
+    effective = effective_limits(policies=[platform, *[r for r in rows if r.scope != RiskPolicy.PLATFORM]])
     own = by_scope.get(RiskPolicy.USER)
     limits = [{"name": n, "label": LIMIT_LABELS[n], "platform": getattr(platform, n),
                "yours": getattr(own, n) if own else None, "effective": effective[n]} for n in RiskPolicy.LIMIT_FIELDS]
@@ -62,7 +65,7 @@ def panel(request):
         "bots": bots_for_risk(user=user).filter(owner=user).order_by("name"),
         "events": risk_events_for(user=user)[:50],
         "can_global": services.can_manage_global(user),
-        "flags": services.feature_flags(),
+        "flags": feature_flags(),
     }
     return render(request, "risk/panel.html", context)
 
@@ -80,7 +83,7 @@ def stop(request):
         return redirect("risk-stop")
     action = form.cleaned_data["action"]
     try:
-        result = services.emergency_stop(actor=request.user, scope=form.cleaned_data["scope"],
+        result = safety.emergency_stop(actor=request.user, scope=form.cleaned_data["scope"],
                                          flatten=action == "flatten", reduce_only=action == "reduce_only",
                                          request=request)
     except DomainError as exc:
@@ -107,7 +110,7 @@ def release(request):
         return redirect("risk")
     d = form.cleaned_data
     try:
-        services.kill_switch_release(scope=d["scope"], user=request.user if d["scope"] == "user" else None,
+        safety.kill_switch_release(scope=d["scope"], user=request.user if d["scope"] == "user" else None,
                                      actor=request.user, password=d["password"] or None, totp=d["totp"] or None,
                                      request=request)
     except DomainError as exc:
@@ -141,7 +144,7 @@ def limits(request):
 def resume(request, pk: int):
     bot = get_object_or_404(bots_for_risk(user=request.user), pk=pk)
     try:
-        services.bot_resume(bot=bot, actor=request.user, request=request)
+        safety.bot_resume(bot=bot, actor=request.user, request=request)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from risk.api import views
+from trading.api import risk_views as views
 
 urlpatterns = [
     path("system/status/", views.SystemStatusApi.as_view(), name="api-system-status"),

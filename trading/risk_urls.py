@@ -1,6 +1,6 @@
 from django.urls import path
 
-from risk import views
+from trading import risk_views as views
 
 urlpatterns = [
     path("risk/", views.panel, name="risk"),
