@@ -246,3 +246,15 @@ def test_activation_needs_a_confirmed_approved_request_and_a_working_key(alice, 
     alice.exchange_keys.update(is_active=True)
     assert promotion_activate(promotion=promotion, actor=approver).status == "approved"
     assert Bot.objects.get(pk=eligible_bot.pk).mode == "live"
+
+
+def test_the_platform_can_demote_without_an_actor(alice, eligible_bot, approver):
+    """The call the kill switch, circuit breaker and exchange-auth failure paths make (no person acting)."""
+    promotion_request(bot=eligible_bot, actor=alice, allocation="500")
+    promotion_approve(promotion=promotion_confirm(bot=eligible_bot, actor=alice, phrase="I UNDERSTAND"),
+                      actor=approver)
+    result = promotion_demote(bot=Bot.objects.get(pk=eligible_bot.pk), actor=None, reason="kill switch engaged")
+    assert result.was_live and Bot.objects.get(pk=eligible_bot.pk).mode == "paper"
+    assert PromotionRequest.objects.get().ended_reason == "kill switch engaged"
+    audit = AuditEvent.objects.get(action="promotion.demote")
+    assert audit.actor is None and audit.details["reason"] == "kill switch engaged"
