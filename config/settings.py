@@ -5,6 +5,7 @@ DEBUG, cookies are secure when HTTPS is on.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -232,6 +233,14 @@ HEARTBEAT_MAX_AGE_SECONDS = env.int("HEARTBEAT_MAX_AGE_SECONDS", default=60)
 ENABLE_TRADING = env.bool("ENABLE_TRADING", default=True)
 ENABLE_LIVE_TRADING = env.bool("ENABLE_LIVE_TRADING", default=False)
 ENABLE_SCHEDULERS = env.bool("ENABLE_SCHEDULERS", default=True)
+
+# --- Promotion to live (defaults of the platform promotion policy; staff edit that row in admin) --------
+PROMOTION_MIN_PAPER_DAYS = env.int("PROMOTION_MIN_PAPER_DAYS", default=7)
+PROMOTION_MIN_CLOSED_TRADES = env.int("PROMOTION_MIN_CLOSED_TRADES", default=25)
+PROMOTION_MIN_WIN_RATE_PCT = Decimal(env.str("PROMOTION_MIN_WIN_RATE_PCT", default="52"))
+PROMOTION_MIN_PROFIT_PCT = Decimal(env.str("PROMOTION_MIN_PROFIT_PCT", default="3"))
+PROMOTION_REQUIRE_STAFF_APPROVAL = env.bool("PROMOTION_REQUIRE_STAFF_APPROVAL", default=True)
+PROMOTION_REQUEST_TTL_HOURS = env.int("PROMOTION_REQUEST_TTL_HOURS", default=24)
 
 # --- Secrets at rest ---------------------------------------------------------------
 # Fernet keys, newest first, comma separated. Required outside DEBUG.

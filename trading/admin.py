@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 
 from config.admin import ReadOnlyAdmin
 from config.api import DomainError
@@ -6,6 +8,16 @@ from risk.models import KillSwitch
 from risk.services import can_halt_any_bot
 from trading.execution.safety import bot_halt, bot_resume, emergency_stop
 from trading.models import Bot, Candle, Fill, Market, Order, TickRun, WatchlistItem
+from trading.promotion.models import PromotionPolicy, PromotionRequest
+from trading.promotion.selectors import promotion_policy
+from trading.promotion.services import (
+    PromotionConflict,
+    can_approve_promotions,
+    promotion_approve,
+    promotion_demote,
+    promotion_policy_save,
+    promotion_reject,
+)
 from trading.services.bots import bot_pause, bot_stop
 
 
@@ -165,3 +177,117 @@ class KillSwitchAdmin(ReadOnlyAdmin):
                 continue
             self.message_user(request, f"{switch.key}: engaged; {len(result.bots_halted)} bot(s) halted, "
                                        f"{result.orders_cancelled} order(s) cancelled.", messages.WARNING)
+
+
+# --- the promotion workflow (trading/promotion) ---------------------------------------------------
+
+@admin.register(PromotionPolicy)
+class PromotionPolicyAdmin(admin.ModelAdmin):
+    """The one platform row; saving goes through the audited service."""
+
+    list_display = ("__str__", "min_paper_days", "min_closed_trades", "min_win_rate_pct", "min_profit_pct",
+                    "require_staff_approval", "request_ttl_hours", "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+
+    def has_add_permission(self, request):
+        return False  # the row is created from the PROMOTION_* settings on first use
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        promotion_policy()  # the row exists before anyone looks for it
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        promotion_policy_save(policy=obj, actor=request.user, request=request)
+
+
+class PromotionActionForm(ActionForm):
+    note = forms.CharField(required=False, max_length=500, label="Note (sent to the owner)",
+                           widget=forms.TextInput(attrs={"size": 40}))
+
+
+class PendingFirst(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Waiting for approval"), ("open", "Open (pending or live)"), ("live", "Live")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "pending":
+            return queryset.filter(status=PromotionRequest.Status.PENDING_APPROVAL)
+        if value == "open":
+            return queryset.filter(status__in=PromotionRequest.OPEN_STATUSES)
+        if value == "live":
+            return queryset.filter(status=PromotionRequest.Status.APPROVED)
+        return queryset
+
+
+@admin.register(PromotionRequest)
+class PromotionRequestAdmin(admin.ModelAdmin):
+    """Read-only rows; approve / reject / revoke are actions that call the services (with a note)."""
+
+    list_display = ("id", "bot", "owner", "status", "allocation", "quote_currency", "created_at", "expires_at",
+                    "confirmed_at", "decided_by", "note")
+    list_filter = (PendingFirst, "status", "require_approval")
+    search_fields = ("bot__name", "bot__owner__username", "requested_by__username")
+    list_select_related = ("bot__owner", "decided_by", "requested_by")
+    readonly_fields = [f.name for f in PromotionRequest._meta.fields]
+    action_form = PromotionActionForm
+    actions = ["approve_requests", "reject_requests", "revoke_live"]
+
+    @admin.display(description="Owner")
+    def owner(self, obj):
+        return obj.bot.owner
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_decide_permission(self, request):
+        return can_approve_promotions(request.user)
+
+    def _each(self, request, queryset, call, done: str):
+        ok, refused = 0, []
+        for promotion in queryset.select_related("bot__owner"):
+            try:
+                call(promotion)
+                ok += 1
+            except DomainError as exc:
+                refused.append(f"#{promotion.pk}: {exc.message}")
+        if ok:
+            self.message_user(request, f"{done} {ok} request(s).")
+        for line in refused:
+            self.message_user(request, line, level="error")
+
+    @admin.action(description="Approve the selected requests (the bots go live)", permissions=["decide"])
+    def approve_requests(self, request, queryset):
+        note = request.POST.get("note", "")[:500]
+        self._each(request, queryset, lambda p: promotion_approve(promotion=p, actor=request.user, note=note,
+                                                                  request=request), "Approved")
+
+    @admin.action(description="Reject the selected requests", permissions=["decide"])
+    def reject_requests(self, request, queryset):
+        note = request.POST.get("note", "")[:500]
+        self._each(request, queryset, lambda p: promotion_reject(promotion=p, actor=request.user, note=note,
+                                                                 request=request), "Rejected")
+
+    @admin.action(description="Revoke: take the selected live bots back to paper", permissions=["decide"])
+    def revoke_live(self, request, queryset):
+        note = request.POST.get("note", "")[:150]
+
+        def revoke(promotion):
+            if promotion.status != PromotionRequest.Status.APPROVED:
+                raise PromotionConflict("not live")
+            promotion_demote(bot=promotion.bot, actor=request.user, request=request,
+                             reason=f"revoked by staff{': ' + note if note else ''}")
+
+        self._each(request, queryset, revoke, "Revoked")
