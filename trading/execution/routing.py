@@ -17,7 +17,7 @@ from config.api import DomainError
 from trading.engine.types import FillConfig, Market, MarketRules, RestingOrder, Wallet
 from trading.execution.paper import PaperVenue
 from trading.execution.venue import Venue
-from trading.models import Bot
+from trading.models import Bot, PromotionRequest
 
 PAPER: str = Bot.Mode.PAPER.value  # plain strings: they go into SQL parameters
 LIVE: str = Bot.Mode.LIVE.value
@@ -38,15 +38,28 @@ def is_paper(bot: Bot) -> bool:
     return bot.mode == PAPER
 
 
+def live_trading_enabled() -> bool:
+    """The operator's switch (ENABLE_LIVE_TRADING): off, no bot goes or stays live."""
+    return bool(settings.ENABLE_LIVE_TRADING)
+
+
 def live_allowed(bot: Bot) -> LiveGate:
-    """Whether this bot may place an order on a real exchange right now."""
+    """Whether this bot may place an order on a real exchange right now: the operator's switch is on, the
+    bot is live, not halted, and trades under an approved promotion whose key is still active."""
     if bot.mode != LIVE:
         return LiveGate(False, "the bot trades on paper")
-    if not settings.ENABLE_LIVE_TRADING:
+    if not live_trading_enabled():
         return LiveGate(False, "live trading is switched off on this platform (ENABLE_LIVE_TRADING=false)")
-    # No live venue exists yet, and no bot can have earned live trading: the promotion workflow (paper
-    # record, request, second confirmation, staff approval) is what will open this gate.
-    return LiveGate(False, "live trading needs an approved promotion")
+    if bot.status == Bot.Status.HALTED:
+        return LiveGate(False, "the bot is halted")
+    promotion = (PromotionRequest.objects.filter(bot_id=bot.pk, status=PromotionRequest.Status.APPROVED)
+                 .select_related("key").first())
+    if promotion is None:
+        return LiveGate(False, "live trading needs an approved promotion")
+    key = promotion.key
+    if key is None or not key.is_active:
+        return LiveGate(False, "the promotion's exchange key is no longer active")
+    return LiveGate(True, "")
 
 
 def venue_for(bot: Bot, *, wallet: Wallet, rules: MarketRules, cfg: FillConfig,
