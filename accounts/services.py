@@ -55,8 +55,9 @@ def user_register(*, username: str, email: str, password: str, request=None) -> 
 
 
 def tokens_issue(*, user: User) -> dict:
-    refresh = RefreshToken.for_user(user)
-    return token_pair(refresh)
+    from accounts.tokens import refresh_for
+
+    return token_pair(refresh_for(user))
 
 
 def token_pair(refresh: RefreshToken) -> dict:
@@ -79,9 +80,10 @@ def user_tokens_revoke(*, user: User) -> int:
     return revoked
 
 
-def user_sessions_end(*, user: User) -> int:
+def user_sessions_end(*, user: User, keep: str | None = None) -> int:
+    """End the user's page sessions (all, or all but the session key `keep`)."""
     ended = 0
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep or "").iterator():
         if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
             session.delete()
             ended += 1
@@ -94,7 +96,10 @@ def user_deactivate(*, user: User, actor: User | None, request=None) -> User:
         if user.is_active:
             user.is_active = False
             user.save(update_fields=["is_active"])
-        tokens = user_tokens_revoke(user=user)
+        from accounts.tokens import user_tokens_end
+
+        tokens = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True).count()
+        user_tokens_end(user=user)  # access tokens too, not only refresh tokens
         sessions = user_sessions_end(user=user)
         audit_record(action="user.deactivate", actor=actor, target=f"user:{user.pk}", request=request,
                      details={"tokens_revoked": tokens, "sessions_ended": sessions})

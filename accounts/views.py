@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import SignUpForm, TotpConfirmForm, TotpDisableForm
 from accounts.models import TotpDevice
+from accounts.passwords import user_password_changed
 from accounts.services import audit_record, totp_disable, totp_enroll_confirm, totp_enroll_start
 from config.api import DomainError
 
@@ -36,9 +37,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("password_change_done")
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        audit_record(action="password.change", actor=self.request.user,
-                     target=f"user:{self.request.user.pk}", request=self.request)
+        response = super().form_valid(form)  # keeps this session (update_session_auth_hash)
+        user_password_changed(user=self.request.user, request=self.request, via="page",
+                              keep_session_key=self.request.session.session_key)
         messages.success(self.request, "Your password was changed.")
         return response
 

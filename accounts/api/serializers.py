@@ -34,6 +34,11 @@ class LoginIn(serializers.Serializer):
     password = serializers.CharField(write_only=True, max_length=128)
 
 
+class PasswordChangeIn(serializers.Serializer):
+    old_password = serializers.CharField(write_only=True, max_length=128)
+    new_password = serializers.CharField(write_only=True, max_length=128)
+
+
 class TotpStartOut(serializers.Serializer):
     otpauth_uri = serializers.CharField(help_text="Add to an authenticator app (as text or a QR code).")
     secret = serializers.CharField(help_text="Base32 secret for manual entry. Shown only now, never again.")

@@ -7,6 +7,7 @@ urlpatterns = [
     path("auth/login/", views.LoginApi.as_view(), name="api-login"),
     path("auth/refresh/", views.RefreshApi.as_view(), name="api-refresh"),
     path("auth/logout/", views.LogoutApi.as_view(), name="api-logout"),
+    path("auth/password/", views.PasswordChangeApi.as_view(), name="api-password-change"),
     path("auth/me/", views.MeApi.as_view(), name="api-me"),
     path("auth/totp/", views.TotpApi.as_view(), name="api-totp"),
     path("auth/totp/confirm/", views.TotpConfirmApi.as_view(), name="api-totp-confirm"),

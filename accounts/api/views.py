@@ -6,11 +6,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.serializers import (
     LoginIn,
+    PasswordChangeIn,
     RefreshIn,
     RegisterIn,
     TokenPairOut,
@@ -22,6 +22,7 @@ from accounts.api.serializers import (
 )
 from accounts.api.throttles import AuthIPThrottle, AuthUsernameThrottle
 from accounts.models import User
+from accounts.passwords import user_password_change
 from accounts.services import (
     audit_record,
     token_pair,
@@ -31,6 +32,7 @@ from accounts.services import (
     totp_enroll_start,
     user_register,
 )
+from accounts.tokens import PlatformRefreshSerializer, access_token_deny
 from config.api import DomainError
 
 
@@ -81,7 +83,7 @@ class RefreshApi(APIView):
     def post(self, request):
         data = RefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
-        inner = TokenRefreshSerializer(data={"refresh": data.validated_data["refresh_token"]})
+        inner = PlatformRefreshSerializer(data={"refresh": data.validated_data["refresh_token"]})
         try:
             inner.is_valid(raise_exception=True)
         except (TokenError, AuthenticationFailed, serializers.ValidationError, User.DoesNotExist):
@@ -101,9 +103,22 @@ class LogoutApi(APIView):
         if str(token.get("user_id")) != str(request.user.pk):
             raise InvalidToken("That refresh token does not belong to you.")
         token.blacklist()
+        if request.auth is not None and hasattr(request.auth, "payload"):
+            access_token_deny(token=request.auth)  # the access token that logged out ends now too
         audit_record(action="logout", actor=request.user, target=f"user:{request.user.pk}", request=request,
                      details={"via": "api"})
         return Response({"detail": "Logged out."})
+
+
+class PasswordChangeApi(APIView):
+    """Change your password (proving the old one). Every other token and session ends; you get a fresh pair."""
+
+    @extend_schema(request=PasswordChangeIn, responses={200: TokenPairOut})
+    def post(self, request):
+        data = PasswordChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = user_password_change(user=request.user, request=request, **data.validated_data)
+        return Response(TokenPairOut(pair).data)
 
 
 class MeApi(APIView):
