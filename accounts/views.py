@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import SignUpForm, TotpConfirmForm, TotpDisableForm
+from accounts.forms import LoginForm, SignUpForm, TotpConfirmForm, TotpDisableForm
 from accounts.models import TotpDevice
 from accounts.passwords import user_password_changed
 from accounts.services import audit_record, totp_disable, totp_enroll_confirm, totp_enroll_start
@@ -29,6 +29,7 @@ def signup(request):
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 

@@ -183,6 +183,14 @@ REST_FRAMEWORK = {
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# Sign-in brakes (accounts/login.py): failures per IP and per (username, IP) refuse; per username only slow.
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=30)
+LOGIN_MAX_FAILURES_PER_CLIENT = env.int("LOGIN_MAX_FAILURES_PER_CLIENT", default=5)
+LOGIN_SLOW_AFTER_FAILURES = env.int("LOGIN_SLOW_AFTER_FAILURES", default=10)
+LOGIN_SLOW_MAX_SECONDS = env.float("LOGIN_SLOW_MAX_SECONDS", default=2.0)
+LOGIN_NOTIFY_AFTER_FAILURES = env.int("LOGIN_NOTIFY_AFTER_FAILURES", default=10)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),

@@ -1,4 +1,4 @@
-from django.contrib.auth import authenticate, user_logged_in
+from django.contrib.auth import user_logged_in
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -21,6 +21,7 @@ from accounts.api.serializers import (
     UserOut,
 )
 from accounts.api.throttles import AuthIPThrottle, AuthUsernameThrottle
+from accounts.login import login_attempt
 from accounts.models import User
 from accounts.passwords import user_password_change
 from accounts.services import (
@@ -34,11 +35,6 @@ from accounts.services import (
 )
 from accounts.tokens import PlatformRefreshSerializer, access_token_deny
 from config.api import DomainError
-
-
-class InvalidCredentials(DomainError):
-    code = "invalid_credentials"
-    status = status.HTTP_401_UNAUTHORIZED
 
 
 class InvalidToken(DomainError):
@@ -62,15 +58,14 @@ class RegisterApi(APIView):
 class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [AuthIPThrottle, AuthUsernameThrottle]
+    # no per-username throttle here: it would let anyone lock a victim out (accounts/login.py brakes instead)
+    throttle_classes = [AuthIPThrottle]
 
     @extend_schema(request=LoginIn, responses={200: TokenPairOut})
     def post(self, request):
         data = LoginIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)  # failures are audited by the signal
-        if user is None:
-            raise InvalidCredentials("Wrong username or password.")
+        user = login_attempt(request=request, **data.validated_data)
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         return Response(tokens_issue(user=user))
 
