@@ -44,3 +44,8 @@ class LoginForm(AuthenticationForm):
                 raise self.get_invalid_login_error() from None
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+class LoginTotpForm(forms.Form):
+    code = forms.CharField(label="Code from your app (or a recovery code)", max_length=20,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}))

@@ -195,6 +195,10 @@ LOGIN_SLOW_AFTER_FAILURES = env.int("LOGIN_SLOW_AFTER_FAILURES", default=10)
 LOGIN_SLOW_MAX_SECONDS = env.float("LOGIN_SLOW_MAX_SECONDS", default=2.0)
 LOGIN_NOTIFY_AFTER_FAILURES = env.int("LOGIN_NOTIFY_AFTER_FAILURES", default=10)
 
+# With two-factor codes on, a correct password yields a challenge this long-lived, good for this many codes.
+TOTP_CHALLENGE_SECONDS = env.int("TOTP_CHALLENGE_SECONDS", default=300)
+TOTP_CHALLENGE_MAX_TRIES = env.int("TOTP_CHALLENGE_MAX_TRIES", default=5)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),

@@ -5,6 +5,7 @@ from accounts.api import health, views
 urlpatterns = [
     path("auth/register/", views.RegisterApi.as_view(), name="api-register"),
     path("auth/login/", views.LoginApi.as_view(), name="api-login"),
+    path("auth/login/totp/", views.LoginTotpApi.as_view(), name="api-login-totp"),
     path("auth/refresh/", views.RefreshApi.as_view(), name="api-refresh"),
     path("auth/logout/", views.LogoutApi.as_view(), name="api-logout"),
     path("auth/password/", views.PasswordChangeApi.as_view(), name="api-password-change"),

@@ -1,5 +1,5 @@
 from django.contrib.auth import user_logged_in
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
@@ -10,11 +10,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.serializers import (
     LoginIn,
+    LoginTotpIn,
     PasswordChangeIn,
     RefreshIn,
     RegisterIn,
     TokenPairOut,
+    TotpChallengeOut,
     TotpConfirmIn,
+    TotpConfirmOut,
     TotpDisableIn,
     TotpStartOut,
     TotpStatusOut,
@@ -34,6 +37,7 @@ from accounts.services import (
     user_register,
 )
 from accounts.tokens import PlatformRefreshSerializer, access_token_deny
+from accounts.totp_login import login_challenge_complete, login_challenge_issue, recovery_codes_issue
 from config.api import DomainError
 
 
@@ -61,11 +65,32 @@ class LoginApi(APIView):
     # no per-username throttle here: it would let anyone lock a victim out (accounts/login.py brakes instead)
     throttle_classes = [AuthIPThrottle]
 
-    @extend_schema(request=LoginIn, responses={200: TokenPairOut})
+    @extend_schema(request=LoginIn, responses={200: PolymorphicProxySerializer(
+        component_name="LoginOut", serializers=[TokenPairOut, TotpChallengeOut], resource_type_field_name=None)},
+        description="The token pair; with two-factor codes on, a challenge for auth/login/totp/ instead.")
     def post(self, request):
         data = LoginIn(data=request.data)
         data.is_valid(raise_exception=True)
         user = login_attempt(request=request, **data.validated_data)
+        if user.totp_enabled:
+            challenge = login_challenge_issue(user=user, request=request)
+            return Response(TotpChallengeOut({"totp_required": True, "challenge": challenge}).data)
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+        return Response(tokens_issue(user=user))
+
+
+class LoginTotpApi(APIView):
+    """The second step of sign-in with two-factor codes on: the challenge and a code give the token pair."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthIPThrottle]
+
+    @extend_schema(request=LoginTotpIn, responses={200: TokenPairOut})
+    def post(self, request):
+        data = LoginTotpIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = login_challenge_complete(request=request, **data.validated_data)
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         return Response(tokens_issue(user=user))
 
@@ -139,9 +164,10 @@ class TotpApi(APIView):
 
 
 class TotpConfirmApi(APIView):
-    @extend_schema(request=TotpConfirmIn, responses={200: TotpStatusOut})
+    @extend_schema(request=TotpConfirmIn, responses={200: TotpConfirmOut})
     def post(self, request):
         data = TotpConfirmIn(data=request.data)
         data.is_valid(raise_exception=True)
         user = totp_enroll_confirm(user=request.user, code=data.validated_data["code"], request=request)
-        return Response(TotpStatusOut({"totp_enabled": user.totp_enabled}).data)
+        codes = recovery_codes_issue(user=user, request=request)
+        return Response(TotpConfirmOut({"totp_enabled": user.totp_enabled, "recovery_codes": codes}).data)

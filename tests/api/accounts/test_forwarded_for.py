@@ -28,6 +28,7 @@ async def _login(peer, xff):
     await comm.send_input({"type": "http.request", "body": body, "more_body": False})
     start = await comm.receive_output(10)
     await comm.receive_output(10)
+    await comm.wait(10)  # let Django finish the request (it closes its database connection then)
     return start["status"]
 
 
