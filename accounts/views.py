@@ -8,7 +8,9 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import LoginForm, LoginTotpForm, SignUpForm, TotpConfirmForm, TotpDisableForm
+from accounts.login import LoginThrottled
 from accounts.models import TotpDevice
+from accounts.password_reset import password_reset_request
 from accounts.passwords import user_password_changed
 from accounts.services import audit_record, totp_disable, totp_enroll_confirm, totp_enroll_start
 from accounts.totp_login import (
@@ -101,6 +103,39 @@ class PasswordChangeView(auth_views.PasswordChangeView):
                               keep_session_key=self.request.session.session_key)
         messages.success(self.request, "Your password was changed.")
         return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Forgot password: the same answer whether or not the address has an account (accounts/password_reset.py)."""
+
+    template_name = "accounts/password_reset_form.html"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        try:
+            password_reset_request(email=form.cleaned_data["email"], request=self.request)
+        except LoginThrottled as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
+        return redirect(self.success_url)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # sets the password; no sign-in here
+        user_password_changed(user=form.user, request=self.request, via="reset")
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
 
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):

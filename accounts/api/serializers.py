@@ -49,6 +49,20 @@ class LoginTotpIn(serializers.Serializer):
     code = serializers.CharField(max_length=20, help_text="The 6-digit code from your app, or an unused recovery code.")
 
 
+class PasswordResetIn(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmIn(serializers.Serializer):
+    uid = serializers.CharField(max_length=64, help_text="From the emailed link: /password/reset/<uid>/<token>/.")
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(write_only=True, max_length=128)
+
+
+class DetailOut(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class TotpStartOut(serializers.Serializer):
     otpauth_uri = serializers.CharField(help_text="Add to an authenticator app (as text or a QR code).")
     secret = serializers.CharField(help_text="Base32 secret for manual entry. Shown only now, never again.")

@@ -9,9 +9,12 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.serializers import (
+    DetailOut,
     LoginIn,
     LoginTotpIn,
     PasswordChangeIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
     RefreshIn,
     RegisterIn,
     TokenPairOut,
@@ -26,6 +29,7 @@ from accounts.api.serializers import (
 from accounts.api.throttles import AuthIPThrottle, AuthUsernameThrottle
 from accounts.login import login_attempt
 from accounts.models import User
+from accounts.password_reset import password_reset_confirm, password_reset_request
 from accounts.passwords import user_password_change
 from accounts.services import (
     audit_record,
@@ -139,6 +143,39 @@ class PasswordChangeApi(APIView):
         data.is_valid(raise_exception=True)
         pair = user_password_change(user=request.user, request=request, **data.validated_data)
         return Response(TokenPairOut(pair).data)
+
+
+class PasswordResetApi(APIView):
+    """Forgot password: emails a one-time link if an account has this address; answers the same either way."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthIPThrottle]
+
+    @extend_schema(request=PasswordResetIn, responses={202: DetailOut})
+    def post(self, request):
+        data = PasswordResetIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset_request(email=data.validated_data["email"], request=request)
+        return Response(DetailOut({"detail": RESET_SENT}).data, status=status.HTTP_202_ACCEPTED)
+
+
+RESET_SENT = "If that address belongs to an account, a link to choose a new password is on its way."
+
+
+class PasswordResetConfirmApi(APIView):
+    """Set a new password with the uid and token from the emailed link; every token and session of the user ends."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthIPThrottle]
+
+    @extend_schema(request=PasswordResetConfirmIn, responses={200: DetailOut})
+    def post(self, request):
+        data = PasswordResetConfirmIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset_confirm(request=request, **data.validated_data)
+        return Response(DetailOut({"detail": "Password set. Sign in with the new one."}).data)
 
 
 class MeApi(APIView):
