@@ -157,6 +157,7 @@ def test_staff_list_approve_and_the_bot_goes_live(api, alice, eligible_bot, appr
     r = api(approver).get("/api/promotions/", {"status": "pending_approval"})
     assert r.status_code == 200 and [p["id"] for p in r.json()] == [pk]
     assert r.json()[0]["owner"] == "alice" and r.json()[0]["bot_name"] == "trend"
+    assert [p["id"] for p in api(approver).get("/api/promotions/", {"status": "pending"}).json()] == [pk]
     assert api(approver).get("/api/promotions/", {"status": "approved"}).json() == []
     r = api(approver).post(f"/api/promotions/{pk}/approve/", {"note": "ok"}, format="json")
     assert r.status_code == 200, r.json()
