@@ -215,3 +215,17 @@ def test_a_direct_mode_change_still_cannot_make_a_bot_live(api, alice, eligible_
                                    "starting_balance": "100", "mode": "live"}, format="json")
     assert r.status_code == 400 and r.json()["error"]["code"] == "live_not_available"
     assert not Bot.objects.filter(mode="live").exists()
+
+
+@pytest.mark.parametrize("fault, status, code", [("server_error", 502, "exchange_unavailable"),
+                                                 ("disconnect", 502, "exchange_unavailable"),
+                                                 ("ban", 429, "rate_limited")])
+def test_an_exchange_that_fails_the_balance_check_gets_a_clear_answer_and_no_request(
+        api, alice, eligible_bot, use_binance_emulator, fault, status, code):
+    use_binance_emulator.fail(fault, path="/api/v3/account")
+    r = api(alice).post(url(eligible_bot, "promotion/"), {"allocation": "500"}, format="json")
+    assert r.status_code == status
+    error = r.json()["error"]
+    assert error["code"] == code and error["message"]
+    assert "emulatorApiKey" not in r.content.decode() and "signature" not in r.content.decode()
+    assert not PromotionRequest.objects.exists()
