@@ -183,11 +183,11 @@ def promotion_request(*, bot: Bot, actor, allocation, request=None) -> Promotion
     _live_required()
     if bot.mode == Bot.Mode.LIVE:
         raise PromotionConflict("This bot is already live.")
-    if PromotionRequest.objects.filter(bot=bot, status__in=PromotionRequest.OPEN_STATUSES).exists():
-        open_one = PromotionRequest.objects.get(bot=bot, status__in=PromotionRequest.OPEN_STATUSES)
+    open_one = PromotionRequest.objects.filter(bot=bot, status__in=PromotionRequest.OPEN_STATUSES).first()
+    if open_one is not None:
         if _expired(open_one, timezone.now()):
             with transaction.atomic():
-                _expire_locked(PromotionRequest.objects.select_for_update().select_related("bot__owner")
+                _expire_locked(PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner")
                                .get(pk=open_one.pk), now=timezone.now())
         else:
             raise PromotionConflict("This bot already has a promotion request in progress.")
@@ -206,7 +206,7 @@ def promotion_request(*, bot: Bot, actor, allocation, request=None) -> Promotion
     now = timezone.now()
     try:
         with transaction.atomic():
-            Bot.objects.select_for_update(no_key=True).filter(pk=bot.pk).first()
+            _lock_bot(bot.pk)
             promotion = PromotionRequest.objects.create(
                 bot=bot, requested_by=actor, allocation=amount, quote_currency=quote, key=key,
                 stats={**_stats_snapshot(record=record, perf=perf, eligibility=eligibility),
@@ -226,7 +226,7 @@ def promotion_request(*, bot: Bot, actor, allocation, request=None) -> Promotion
 # --- confirm -----------------------------------------------------------------------------------
 
 def _locked_pending(bot: Bot) -> PromotionRequest | None:
-    return (PromotionRequest.objects.select_for_update().select_related("bot__owner")
+    return (PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner")
             .filter(bot=bot, status__in=PromotionRequest.PENDING_STATUSES).first())
 
 
@@ -327,6 +327,11 @@ def _decision_check(*, promotion: PromotionRequest, actor) -> None:
         raise PromotionForbidden("Nobody decides on their own promotion request.")
 
 
+def _lock_bot(bot_id: int) -> Bot:
+    """Lock order everywhere: the bot row, then its promotion request."""
+    return Bot.objects.select_for_update(no_key=True, of=("self",)).select_related("owner").get(pk=bot_id)
+
+
 def _locked_request(promotion: PromotionRequest) -> PromotionRequest:
     return (PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner", "key")
             .get(pk=promotion.pk))
@@ -351,6 +356,7 @@ def promotion_approve(*, promotion: PromotionRequest, actor, note: str = "", req
                           + "; ".join(f"{c.label} (actual {c.actual})" for c in eligibility.failing) + ".",
                           fields=_failing_fields(eligibility))
     with transaction.atomic():
+        _lock_bot(promotion.bot_id)
         locked = _locked_request(promotion)
         if locked.status != PromotionRequest.Status.PENDING_APPROVAL:
             raise PromotionConflict(f"This request is {locked.get_status_display()}, not waiting for approval.")
@@ -399,8 +405,8 @@ def promotion_activate(*, promotion: PromotionRequest, actor, request=None) -> P
     Open paper orders are cancelled; the bot keeps its status (a running bot goes on running, live).
     """
     with transaction.atomic():
+        bot = _lock_bot(promotion.bot_id)  # locks: the bot first, then its request (as demotion does)
         locked = _locked_request(promotion)
-        bot = Bot.objects.select_for_update(no_key=True).select_related("owner").get(pk=locked.bot_id)
         if not _live_allowed(bot):
             raise LiveDisabled("Live trading is switched off on this platform (ENABLE_LIVE_TRADING=false).")
         ready = (locked.status in PromotionRequest.PENDING_STATUSES and locked.confirmed_at is not None
@@ -458,8 +464,8 @@ def promotion_demote(*, bot: Bot, actor, reason: str = "demoted by the owner", r
     now = timezone.now()
     report = live_orders_cancel_for_demotion(bot=bot) if bot.mode == Bot.Mode.LIVE else LiveOrdersCancelReport()
     with transaction.atomic():
-        locked_bot = Bot.objects.select_for_update(no_key=True).select_related("owner").get(pk=bot.pk)
-        promotion = (PromotionRequest.objects.select_for_update()
+        locked_bot = _lock_bot(bot.pk)
+        promotion = (PromotionRequest.objects.select_for_update(of=("self",))
                      .filter(bot=locked_bot, status__in=PromotionRequest.OPEN_STATUSES).first())
         was_live = locked_bot.mode == Bot.Mode.LIVE
         if promotion is None and not was_live:
@@ -500,7 +506,7 @@ def promotions_expire_due(*, now=None) -> int:
     for pk in PromotionRequest.objects.filter(status__in=PromotionRequest.PENDING_STATUSES,
                                               expires_at__lte=now).values_list("pk", flat=True):
         with transaction.atomic():
-            row = PromotionRequest.objects.select_for_update().select_related("bot__owner").get(pk=pk)
+            row = PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner").get(pk=pk)
             if _expired(row, now):
                 _expire_locked(row, now=now)
                 count += 1
