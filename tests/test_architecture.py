@@ -78,3 +78,26 @@ def test_the_copy_is_clean_without_the_violation(tree):
     """So the failures above come from the added line, not from the copy."""
     r = _lint(tree)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+HOMES = {"audit_record": "accounts.audit", "vault": "config.vault", "Vault": "config.vault",
+         "CryptoConfigError": "config.vault"}
+
+
+def test_the_audit_log_and_the_vault_are_imported_from_their_own_modules():
+    """accounts.services and keys.services use them too, but are not the place to import them from."""
+    import ast
+
+    wrong = []
+    for top in (*PACKAGES, "tests", "bench", "scripts"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    for alias in node.names:
+                        home = HOMES.get(alias.name)
+                        if home and node.module != home:
+                            wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {alias.name} from "
+                                         f"{node.module}, not {home}")
+    assert not wrong, "\n".join(wrong)

@@ -111,11 +111,13 @@ def plan(*, strategy_id: str, params: Any, state: dict | None, closed_bars: Sequ
          bot_id: int | str | None = None, fills: Sequence[Fill] = ()) -> Plan:
     """The decision step alone: what the strategy wants to do now, each order with its client order id.
 
-    Nothing is filled and the inputs are not mutated. `fills` are the bot's fills since the last
-    decision that `state` does not already carry (e.g. what a venue reported); `bot_id` goes into the
-    client order ids (None: the bot-local `<step>:<n>` ids of paper orders, see `trading.engine.ids`).
-    `Plan.state` is the state to persist once the orders are handled (`evaluated=False`: no new
-    closed candle, nothing to do). Raises ParamError for an unknown strategy or bad params.
+    Nothing is filled and the inputs are not mutated. `wallet` is the balance now (after `fills`);
+    `fills` are the bot's fills since the last decision that `state` does not carry yet (what a venue
+    reported, oldest first): the strategy sees them and the position's average entry price in the new
+    state includes them. `bot_id` goes into the client order ids (None: the bot-local `<step>:<n>` ids
+    of paper orders, see `trading.engine.ids`). `Plan.state` is the state to persist once the orders
+    are handled (`evaluated=False`: no new closed candle, nothing to do). Raises ParamError for an
+    unknown strategy or bad params.
     """
     strategy = get_strategy(strategy_id, params)
     last_ms = ((state or {}).get("engine") or {}).get("last_bar_ms")
@@ -124,6 +126,13 @@ def plan(*, strategy_id: str, params: Any, state: dict | None, closed_bars: Sequ
     state = _copy(state or {})
     eng = state.setdefault("engine", {})
     avg = Decimal(eng["avg_price"]) if eng.get("avg_price") else None
+    if fills:
+        # the position before these fills, then the average entry price fill by fill, as evaluate() keeps it
+        position = wallet.base - sum((f.amount if f.side == "buy" else -f.amount for f in fills), ZERO)
+        for f in fills:
+            avg = paper.avg_after(avg, position, f)
+            position += f.amount if f.side == "buy" else -f.amount
+        eng["avg_price"] = None if avg is None else str(avg)
     open_orders = list(open_orders)
     orders = _decide(strategy, state, closed_bars, with_reservations(wallet, open_orders), avg, open_orders,
                      rules, list(fills), step_key, bot_id)

@@ -191,7 +191,8 @@ class PaperVenue:
                            exchange_order_id=order.exchange_order_id, symbol=self.symbol, side=fill.side,
                            price=fill.price, amount=fill.amount, fees=(Fee(fill.fee_currency, fill.fee),),
                            liquidity=fill.liquidity,
-                           ts_ms=fill.ts_ms if fill.ts_ms is not None else self._clock())
+                           ts_ms=fill.ts_ms if fill.ts_ms is not None else self._clock(),
+                           slippage=fill.slippage, reference_price=fill.reference_price)
         self._trades.append(trade)
         filled = order.filled + fill.amount
         average = (((order.average_price or ZERO) * order.filled + fill.price * fill.amount) / filled)

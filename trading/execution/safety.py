@@ -38,6 +38,7 @@ from risk.services import (
 )
 from trading.events import bot_event_on_commit, bot_json, events_publish, order_json
 from trading.execution.paper_orders import position_flatten
+from trading.execution.routing import LiveNotAllowed, is_paper
 from trading.execution.writer import orders_cancel_bulk, orders_cancel_open
 from trading.models import Bot, Order
 
@@ -158,7 +159,10 @@ class StopResult:
 
 def _flatten(*, bot: Bot, reason: str) -> str | None:
     """Sell the locked bot's position at market. None when done (or nothing held), else why it could not."""
-    order = position_flatten(bot=bot, reason=reason, locked=True)
+    try:
+        order = position_flatten(bot=bot, reason=reason, locked=True)
+    except LiveNotAllowed as exc:  # a live bot is never sold on paper
+        return exc.message
     if order is None or order.status == Order.Status.FILLED:
         return None
     return order.reason or "the market sell was rejected"
@@ -180,13 +184,13 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
     with transaction.atomic():
         # set-based: a handful of statements whatever the number of bots (the tick holds each bot's
         # row while it works on it; we wait for those, in id order like the tick)
-        rows = list(bots.select_for_update().order_by("pk").values_list("pk", "mode"))
-        ids = [pk for pk, _ in rows]
+        locked = list(bots.select_for_update().order_by("pk").only("pk", "mode"))
+        ids = [b.pk for b in locked]
         if ids:
             _stop_bots(ids=ids, reason=reason, reduce_only=reduce_only, flatten=flatten, result=result)
             # Live orders on the exchange are not cancelled here yet (no live venue): the DB state above
             # already keeps the platform from placing anything new for these bots.
-            result.live_orders_pending = sum(1 for _, mode in rows if mode == Bot.Mode.LIVE)
+            result.live_orders_pending = sum(1 for b in locked if not is_paper(b))
         risk_event_record(code="emergency_stop", severity=RiskEvent.CRITICAL, user=user,
                           message=f"Emergency stop ({scope}) by {actor.username}: "
                                   f"{len(result.bots_halted)} bot(s) halted, {result.orders_cancelled} order(s) "

@@ -97,6 +97,8 @@ class VenueTrade:
     fees: tuple[Fee, ...]
     liquidity: Liquidity | None
     ts_ms: int
+    slippage: Decimal = ZERO  # paper: how far the fill moved against the trader (0 from a real exchange)
+    reference_price: Decimal | None = None  # paper: the price before slippage (None from a real exchange)
 
     @property
     def cost(self) -> Decimal:

@@ -10,7 +10,7 @@ raises `IllegalTransition` instead of silently rewriting history.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -18,9 +18,12 @@ from django.utils import timezone
 
 from trading.engine.types import RestingOrder, Wallet
 from trading.engine.wallet import with_reservations
-from trading.events import events_on_commit, order_json
+from trading.events import events_on_commit, fill_json, order_json
 from trading.execution.states import (
     CANCELLED,
+    OPEN,
+    PARTIALLY_FILLED,
+    REJECTED,
     TERMINAL,
     TRANSITIONS,
     UNKNOWN,
@@ -29,10 +32,11 @@ from trading.execution.states import (
     OrderStateError,
     apply_report,
 )
-from trading.models import Bot, Order
+from trading.execution.types import VenueOrder, VenueTrade
+from trading.models import Bot, Fill, Order
 
 __all__ = ["IllegalTransition", "OrderStateError", "open_orders_of", "order_apply", "orders_cancel", "orders_cancel_bulk",
-           "orders_cancel_open", "wallet_into", "wallet_of"]
+           "orders_cancel_open", "order_record", "wallet_into", "wallet_of"]
 
 _UNSET = object()
 # what a set-based cancel may touch: the table's sources of "cancelled", except an order whose outcome is
@@ -84,6 +88,41 @@ def order_apply(order: Order, *, status: str, ts: datetime, filled: Decimal | No
     if changed:
         order.updated_at = ts
     return changed
+
+
+def _ts(ms: int | None, default: datetime) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None else default
+
+
+def order_record(*, bot: Bot, report: VenueOrder, trades: tuple[VenueTrade, ...] | list[VenueTrade] = (),
+                 order: Order | None = None, reason: str = "") -> tuple[Order, list[Fill]]:
+    """Apply what a venue reports to the bot's Order row and its Fills, in the caller's transaction.
+
+    `order` is the row as we know it (None: a new order, created now with status `new` first, so its
+    first move is checked like any other); `trades` the fills the venue reported with this answer
+    (`report.trades` when not given) — each becomes one Fill. The status moves through the state table:
+    a report the table refuses raises and nothing is written. Returns the saved order and the new fills."""
+    now = timezone.now()
+    trades = tuple(trades) or report.trades
+    if order is None:
+        order = Order(bot=bot, client_id=report.client_order_id, side=report.side, type=report.type,
+                      amount=report.amount if report.amount is not None else sum((t.amount for t in trades),
+                                                                                  Decimal(0)),
+                      price=report.price, status=Order.Status.NEW, reason=reason[:200],
+                      created_at=_ts(report.created_ms, now), updated_at=now)
+    status = PARTIALLY_FILLED if report.status == OPEN and report.filled > 0 else report.status
+    why = f"{report.code}: {report.message}" if report.status in (REJECTED, CANCELLED) and report.message else None
+    order_apply(order, status=status, ts=now, filled=report.filled, average_price=report.average_price,
+                reason=f"{reason}: {why}" if why and reason else why)
+    order.save()
+    fills = [Fill.objects.create(
+        bot=bot, order=order, side=t.side, price=t.price, amount=t.amount,
+        fee=t.fees[0].amount if t.fees else Decimal(0), fee_currency=t.fees[0].currency if t.fees else "",
+        slippage=t.slippage, reference_price=t.reference_price, liquidity=t.liquidity or Fill.Liquidity.TAKER,
+        ts=_ts(t.ts_ms, now)) for t in trades]
+    events_on_commit([(bot.owner_id, {"type": "order", "order": order_json(order)}),
+                      *[(bot.owner_id, {"type": "fill", "fill": fill_json(f)}) for f in fills]])
+    return order, fills
 
 
 # --- cancelling -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils import timezone
 from keys.selectors import keys_for
 from risk.checks import BREACH_CODES
 from risk.models import RiskEvent
+from trading.execution.routing import live_trading_enabled
 from trading.models import Bot, Fill
 from trading.promotion.eligibility import Eligibility, KeyInfo, PaperRecord, Rules, evaluate
 from trading.promotion.models import PromotionPolicy, PromotionRequest
@@ -63,7 +64,7 @@ def paper_record(*, bot: Bot, now=None) -> tuple[PaperRecord, dict]:
         now=now, exchange=bot.exchange, paper_since=first, closed_trades=perf["closed_trades"],
         win_rate_pct=perf["win_rate"], profit_pct=perf["return_pct"], breaker_halts=halts,
         key=None if key is None else KeyInfo(label=key.label, active=key.is_active, tested_ok=key.last_test_ok),
-        live_enabled=bool(settings.ENABLE_LIVE_TRADING))
+        live_enabled=live_trading_enabled())
     return record, perf
 
 

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,6 +23,7 @@ from keys.services import key_credentials
 from notifications.services import notify, notify_operator
 from risk.limits import limits_for
 from trading.events import bot_event_on_commit
+from trading.execution.routing import live_trading_enabled
 from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
 from trading.promotion.eligibility import paper_days
@@ -100,7 +100,7 @@ def _audit(*, action: str, actor, promotion: PromotionRequest, request=None, **d
 
 
 def _live_required() -> None:
-    if not settings.ENABLE_LIVE_TRADING:
+    if not live_trading_enabled():
         raise LiveDisabled("Live trading is switched off on this platform (ENABLE_LIVE_TRADING=false).")
 
 
@@ -394,8 +394,9 @@ def _refresh(target: PromotionRequest, source: PromotionRequest) -> PromotionReq
 # --- the switch ----------------------------------------------------------------------------------
 
 def _live_allowed(bot: Bot) -> bool:
-    """Placeholder for the execution seam's `live_allowed(bot)`: the lead gates promotion_activate with it."""
-    return bool(settings.ENABLE_LIVE_TRADING)
+    """The operator's switch, read where every live decision reads it (trading.execution.routing); once the
+    bot is live, routing.live_allowed(bot) gates every order on this same switch and the approved request."""
+    return live_trading_enabled()
 
 
 def promotion_activate(*, promotion: PromotionRequest, actor, request=None) -> PromotionRequest:

@@ -17,6 +17,7 @@ from config.api import DomainError
 from trading.engine.strategies import STRATEGIES, validate_params
 from trading.engine.types import FillConfig, ParamError
 from trading.events import bot_event_on_commit
+from trading.execution.routing import is_paper, live_allowed
 from trading.execution.safety import bot_resume
 from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
@@ -200,8 +201,8 @@ def _transition(*, bot: Bot, actor, request, to: str, allowed_from: set[str], ac
 def bot_start(*, bot: Bot, actor, request=None) -> Bot:
     if not settings.ENABLE_TRADING:
         raise TradingDisabled("Trading is switched off on this platform (ENABLE_TRADING=false).")
-    if bot.mode != Bot.Mode.PAPER:
-        raise LiveNotAvailable("live trading needs the promotion workflow")
+    if not is_paper(bot) and not (gate := live_allowed(bot)).allowed:
+        raise LiveNotAvailable(f"This bot cannot trade live: {gate.reason}.")
     current = Bot.objects.only("status", "archived_at").get(pk=bot.pk)
     if current.status == Bot.Status.HALTED and not current.archived_at:
         # a halted bot resumes through safety (refused while a kill switch covers it; recorded as a risk event)

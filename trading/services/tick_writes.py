@@ -26,7 +26,7 @@ CLAIM_SQL = """
 SELECT id, owner_id, name, exchange, symbol, strategy, params, state, seed, fill_overrides, base, quote,
        base_reserved, quote_reserved, starting_balance, reduce_only
 FROM trading_bot
-WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND archived_at IS NULL AND mode = 'paper'
+WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND archived_at IS NULL AND mode = %(mode)s
   AND (last_tick_key IS NULL OR last_tick_key < %(key)s)
 ORDER BY id
 FOR NO KEY UPDATE

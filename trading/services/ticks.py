@@ -51,6 +51,7 @@ from risk.services import order_gate
 from trading.engine.runner import GateRequest, evaluate
 from trading.engine.types import FillConfig, RestingOrder, StepResult, Wallet
 from trading.execution.paper_orders import fill_config_for, platform_fill_config
+from trading.execution.routing import PAPER
 from trading.execution.safety import breakers_check
 from trading.models import Bot, Order, TickRun
 from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback, order_book, parsed, to_dt
@@ -105,7 +106,7 @@ class _Chunk:
         with transaction.atomic():
             connection.ensure_connection()
             with psycopg.Cursor(connection.connection) as cur:
-                cur.execute(CLAIM_SQL, {"ids": ids, "key": self.tick_key, "now": now})
+                cur.execute(CLAIM_SQL, {"ids": ids, "key": self.tick_key, "now": now, "mode": PAPER})
                 rows = [dict(zip(CLAIM_COLUMNS, r, strict=True)) for r in cur.fetchall()]
             for r in rows:  # Django's PostgreSQL backend hands jsonb over as text
                 r["params"] = parsed(r["params"])
@@ -251,9 +252,9 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     shards = max(1, int(shards))
     with connection.cursor() as cur:
         cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id FROM trading_bot "
-                    "WHERE exchange = %s AND status = 'running' AND archived_at IS NULL AND mode = 'paper' "
+                    "WHERE exchange = %s AND status = 'running' AND archived_at IS NULL AND mode = %s "
                     "AND (last_tick_key IS NULL OR last_tick_key < %s) AND id %% %s = %s",
-                    [exchange, int(tick_key), shards, int(shard) % shards])
+                    [exchange, PAPER, int(tick_key), shards, int(shard) % shards])
         bots = cur.fetchall()
     summary.bots = len(bots)
     if not bots:

@@ -35,3 +35,20 @@ def test_the_fingerprint_names_the_newest_key_without_revealing_it():
 def test_bad_configuration_fails_with_a_clear_message(keys, message):
     with pytest.raises(CryptoConfigError, match=message):
         Vault(keys)
+
+
+def test_the_configured_vault_comes_from_the_settings(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.vault import vault
+
+    a, b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [a]
+    token = vault().encrypt("x")
+    settings.FIELD_ENCRYPTION_KEYS = [b, a]  # a new key in front: old tokens still open, new ones use it
+    assert vault().decrypt(token) == "x" and vault().primary_id == Vault([b]).primary_id
+    settings.DEBUG, settings.FIELD_ENCRYPTION_KEYS = False, []
+    with pytest.raises(ImproperlyConfigured, match="FIELD_ENCRYPTION_KEYS is empty"):
+        vault()
+    settings.DEBUG = True  # development only: a key derived from SECRET_KEY
+    assert vault().decrypt(vault().encrypt("y")) == "y"
