@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -83,6 +85,11 @@ class AllocationTooLarge(DomainError):
     code = "allocation_exceeds_balance"
 
 
+class TooManyBalanceChecks(DomainError):
+    code = "throttled"
+    status = 429
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 def _bot_path(bot: Bot) -> str:
@@ -145,6 +152,23 @@ def _expire_locked(promotion: PromotionRequest, *, now) -> None:
             text=f"The request to trade live was {promotion.ended_reason}; the bot stays on paper.")
 
 
+def _balance_check_allow(user) -> None:
+    """At most PROMOTION_BALANCE_CHECKS_PER_HOUR private balance reads per user and hour: a loop of requests
+    must not get the user's key rate-limited or banned by the exchange."""
+    limit = settings.PROMOTION_BALANCE_CHECKS_PER_HOUR
+    key = f"promotion-balance-checks:{user.pk}"
+    if cache.add(key, 1, timeout=3600):
+        return
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=3600)
+        return
+    if count > limit:
+        raise TooManyBalanceChecks(f"Too many promotion requests: at most {limit} an hour reach the exchange. "
+                                   f"Try again later.")
+
+
 def _balance_free(*, key, currency: str) -> Decimal:
     """The key's free balance of `currency` on its exchange (one private call through the adapter)."""
     client = client_for(key.exchange, key_credentials(key=key), sandbox=key.sandbox)
@@ -197,6 +221,7 @@ def promotion_request(*, bot: Bot, actor, allocation, request=None) -> Promotion
         raise NotEligible(f"Not eligible for live trading yet: {names}.", fields=_failing_fields(eligibility))
     key = promotion_key_for(bot)
     quote = _quote_of(bot)
+    _balance_check_allow(actor)
     free = _balance_free(key=key, currency=quote)  # outside any transaction: it is a network call
     if amount > free:
         raise AllocationTooLarge(f"The allocation is more than the {free.normalize():f} {quote} free on "

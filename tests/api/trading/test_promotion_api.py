@@ -229,3 +229,14 @@ def test_an_exchange_that_fails_the_balance_check_gets_a_clear_answer_and_no_req
     assert error["code"] == code and error["message"]
     assert "emulatorApiKey" not in r.content.decode() and "signature" not in r.content.decode()
     assert not PromotionRequest.objects.exists()
+
+
+def test_requests_that_reach_the_exchange_are_capped_per_hour(api, alice, eligible_bot, use_binance_emulator,
+                                                              settings):
+    settings.PROMOTION_BALANCE_CHECKS_PER_HOUR = 3
+    client = api(alice)
+    before = use_binance_emulator.count("/api/v3/account")
+    codes = [client.post(url(eligible_bot, "promotion/"), {"allocation": "99999"}, format="json").status_code
+             for _ in range(5)]
+    assert codes == [400, 400, 400, 429, 429]
+    assert use_binance_emulator.count("/api/v3/account") == before + 3
