@@ -258,6 +258,8 @@ PROMOTION_MIN_WIN_RATE_PCT = Decimal(env.str("PROMOTION_MIN_WIN_RATE_PCT", defau
 PROMOTION_MIN_PROFIT_PCT = Decimal(env.str("PROMOTION_MIN_PROFIT_PCT", default="3"))
 PROMOTION_REQUIRE_STAFF_APPROVAL = env.bool("PROMOTION_REQUIRE_STAFF_APPROVAL", default=True)
 PROMOTION_REQUEST_TTL_HOURS = env.int("PROMOTION_REQUEST_TTL_HOURS", default=24)
+# a request reads the key's balance on the exchange: at most this many such reads per user and hour
+PROMOTION_BALANCE_CHECKS_PER_HOUR = env.int("PROMOTION_BALANCE_CHECKS_PER_HOUR", default=10)
 
 # --- Secrets at rest ---------------------------------------------------------------
 # Fernet keys, newest first, comma separated. Required outside DEBUG.

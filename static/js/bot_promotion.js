@@ -74,16 +74,15 @@
       const tr = document.createElement("tr");
       tr.dataset.criterion = c.id;
       tr.dataset.passed = c.passed ? "true" : "false";
-      [c.label, c.required, c.actual].forEach((t) => {
+      // on phones the row becomes a small card (table.stack-sm): the label on top, then labelled cells
+      [[c.label, "", "wrap full"], [c.required, "Required", "wrap"], [c.actual, "Actual", "wrap"],
+       [c.passed ? "✓ passed" : "✗ not yet", "Result", c.passed ? "ok" : "bad"]].forEach(([t, label, klass]) => {
         const td = document.createElement("td");
         td.textContent = t;
-        td.className = "wrap";
+        td.className = klass;
+        if (label) td.dataset.label = label;
         tr.appendChild(td);
       });
-      const mark = document.createElement("td");
-      mark.textContent = c.passed ? "✓ passed" : "✗ not yet";
-      mark.className = c.passed ? "ok" : "bad";
-      tr.appendChild(mark);
       tbody.appendChild(tr);
     });
     $("promo-request").disabled = !s.eligible;
@@ -95,9 +94,9 @@
     put("live-allocation", p.allocation);
     put("key", p.key ? p.key.label + " (" + p.key.exchange + ")" : "—");
     const st = p.stats || {};
+    const actual = (id) => ((st.criteria || []).find((c) => c.id === id) || { actual: "—" }).actual;
     put("record", (st.paper_days || "0") + " days, " + st.closed_trades + " closed trades, win rate " +
-        (st.win_rate_pct === null ? "—" : Number(st.win_rate_pct).toFixed(2) + " %") + ", profit " +
-        (st.profit_pct === null ? "—" : Number(st.profit_pct).toFixed(2) + " %"));
+        actual("win_rate") + ", profit " + actual("profit"));
     const l = p.limits || {};
     const parts = [];
     if (l.max_trades_per_day) parts.push(l.max_trades_per_day + " trades a day");

@@ -187,7 +187,12 @@ class DecisionIn(serializers.Serializer):
 
 
 class StaffListIn(serializers.Serializer):
-    status = serializers.ChoiceField(choices=PromotionRequest.Status.choices, required=False)
+    status = serializers.ChoiceField(choices=[("pending", "pending (= pending_approval)"),
+                                              *PromotionRequest.Status.choices], required=False,
+                                     help_text="pending = waiting for a staff decision (pending_approval)")
+
+    def validate_status(self, value):
+        return PromotionRequest.Status.PENDING_APPROVAL if value == "pending" else value
 
 
 class NotCancelledOut(serializers.Serializer):

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -83,6 +85,11 @@ class AllocationTooLarge(DomainError):
     code = "allocation_exceeds_balance"
 
 
+class TooManyBalanceChecks(DomainError):
+    code = "throttled"
+    status = 429
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 def _bot_path(bot: Bot) -> str:
@@ -145,6 +152,23 @@ def _expire_locked(promotion: PromotionRequest, *, now) -> None:
             text=f"The request to trade live was {promotion.ended_reason}; the bot stays on paper.")
 
 
+def _balance_check_allow(user) -> None:
+    """At most PROMOTION_BALANCE_CHECKS_PER_HOUR private balance reads per user and hour: a loop of requests
+    must not get the user's key rate-limited or banned by the exchange."""
+    limit = settings.PROMOTION_BALANCE_CHECKS_PER_HOUR
+    key = f"promotion-balance-checks:{user.pk}"
+    if cache.add(key, 1, timeout=3600):
+        return
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=3600)
+        return
+    if count > limit:
+        raise TooManyBalanceChecks(f"Too many promotion requests: at most {limit} an hour reach the exchange. "
+                                   f"Try again later.")
+
+
 def _balance_free(*, key, currency: str) -> Decimal:
     """The key's free balance of `currency` on its exchange (one private call through the adapter)."""
     client = client_for(key.exchange, key_credentials(key=key), sandbox=key.sandbox)
@@ -183,11 +207,11 @@ def promotion_request(*, bot: Bot, actor, allocation, request=None) -> Promotion
     _live_required()
     if bot.mode == Bot.Mode.LIVE:
         raise PromotionConflict("This bot is already live.")
-    if PromotionRequest.objects.filter(bot=bot, status__in=PromotionRequest.OPEN_STATUSES).exists():
-        open_one = PromotionRequest.objects.get(bot=bot, status__in=PromotionRequest.OPEN_STATUSES)
+    open_one = PromotionRequest.objects.filter(bot=bot, status__in=PromotionRequest.OPEN_STATUSES).first()
+    if open_one is not None:
         if _expired(open_one, timezone.now()):
             with transaction.atomic():
-                _expire_locked(PromotionRequest.objects.select_for_update().select_related("bot__owner")
+                _expire_locked(PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner")
                                .get(pk=open_one.pk), now=timezone.now())
         else:
             raise PromotionConflict("This bot already has a promotion request in progress.")
@@ -197,6 +221,7 @@ def promotion_request(*, bot: Bot, actor, allocation, request=None) -> Promotion
         raise NotEligible(f"Not eligible for live trading yet: {names}.", fields=_failing_fields(eligibility))
     key = promotion_key_for(bot)
     quote = _quote_of(bot)
+    _balance_check_allow(actor)
     free = _balance_free(key=key, currency=quote)  # outside any transaction: it is a network call
     if amount > free:
         raise AllocationTooLarge(f"The allocation is more than the {free.normalize():f} {quote} free on "
@@ -206,7 +231,7 @@ def promotion_request(*, bot: Bot, actor, allocation, request=None) -> Promotion
     now = timezone.now()
     try:
         with transaction.atomic():
-            Bot.objects.select_for_update(no_key=True).filter(pk=bot.pk).first()
+            _lock_bot(bot.pk)
             promotion = PromotionRequest.objects.create(
                 bot=bot, requested_by=actor, allocation=amount, quote_currency=quote, key=key,
                 stats={**_stats_snapshot(record=record, perf=perf, eligibility=eligibility),
@@ -226,7 +251,7 @@ def promotion_request(*, bot: Bot, actor, allocation, request=None) -> Promotion
 # --- confirm -----------------------------------------------------------------------------------
 
 def _locked_pending(bot: Bot) -> PromotionRequest | None:
-    return (PromotionRequest.objects.select_for_update().select_related("bot__owner")
+    return (PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner")
             .filter(bot=bot, status__in=PromotionRequest.PENDING_STATUSES).first())
 
 
@@ -327,6 +352,11 @@ def _decision_check(*, promotion: PromotionRequest, actor) -> None:
         raise PromotionForbidden("Nobody decides on their own promotion request.")
 
 
+def _lock_bot(bot_id: int) -> Bot:
+    """Lock order everywhere: the bot row, then its promotion request."""
+    return Bot.objects.select_for_update(no_key=True, of=("self",)).select_related("owner").get(pk=bot_id)
+
+
 def _locked_request(promotion: PromotionRequest) -> PromotionRequest:
     return (PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner", "key")
             .get(pk=promotion.pk))
@@ -351,6 +381,7 @@ def promotion_approve(*, promotion: PromotionRequest, actor, note: str = "", req
                           + "; ".join(f"{c.label} (actual {c.actual})" for c in eligibility.failing) + ".",
                           fields=_failing_fields(eligibility))
     with transaction.atomic():
+        _lock_bot(promotion.bot_id)
         locked = _locked_request(promotion)
         if locked.status != PromotionRequest.Status.PENDING_APPROVAL:
             raise PromotionConflict(f"This request is {locked.get_status_display()}, not waiting for approval.")
@@ -400,8 +431,8 @@ def promotion_activate(*, promotion: PromotionRequest, actor, request=None) -> P
     Open paper orders are cancelled; the bot keeps its status (a running bot goes on running, live).
     """
     with transaction.atomic():
+        bot = _lock_bot(promotion.bot_id)  # locks: the bot first, then its request (as demotion does)
         locked = _locked_request(promotion)
-        bot = Bot.objects.select_for_update(no_key=True).select_related("owner").get(pk=locked.bot_id)
         if not _live_allowed(bot):
             raise LiveDisabled("Live trading is switched off on this platform (ENABLE_LIVE_TRADING=false).")
         ready = (locked.status in PromotionRequest.PENDING_STATUSES and locked.confirmed_at is not None
@@ -459,8 +490,8 @@ def promotion_demote(*, bot: Bot, actor, reason: str = "demoted by the owner", r
     now = timezone.now()
     report = live_orders_cancel_for_demotion(bot=bot) if bot.mode == Bot.Mode.LIVE else LiveOrdersCancelReport()
     with transaction.atomic():
-        locked_bot = Bot.objects.select_for_update(no_key=True).select_related("owner").get(pk=bot.pk)
-        promotion = (PromotionRequest.objects.select_for_update()
+        locked_bot = _lock_bot(bot.pk)
+        promotion = (PromotionRequest.objects.select_for_update(of=("self",))
                      .filter(bot=locked_bot, status__in=PromotionRequest.OPEN_STATUSES).first())
         was_live = locked_bot.mode == Bot.Mode.LIVE
         if promotion is None and not was_live:
@@ -501,7 +532,7 @@ def promotions_expire_due(*, now=None) -> int:
     for pk in PromotionRequest.objects.filter(status__in=PromotionRequest.PENDING_STATUSES,
                                               expires_at__lte=now).values_list("pk", flat=True):
         with transaction.atomic():
-            row = PromotionRequest.objects.select_for_update().select_related("bot__owner").get(pk=pk)
+            row = PromotionRequest.objects.select_for_update(of=("self",)).select_related("bot__owner").get(pk=pk)
             if _expired(row, now):
                 _expire_locked(row, now=now)
                 count += 1

@@ -157,6 +157,7 @@ def test_staff_list_approve_and_the_bot_goes_live(api, alice, eligible_bot, appr
     r = api(approver).get("/api/promotions/", {"status": "pending_approval"})
     assert r.status_code == 200 and [p["id"] for p in r.json()] == [pk]
     assert r.json()[0]["owner"] == "alice" and r.json()[0]["bot_name"] == "trend"
+    assert [p["id"] for p in api(approver).get("/api/promotions/", {"status": "pending"}).json()] == [pk]
     assert api(approver).get("/api/promotions/", {"status": "approved"}).json() == []
     r = api(approver).post(f"/api/promotions/{pk}/approve/", {"note": "ok"}, format="json")
     assert r.status_code == 200, r.json()
@@ -214,3 +215,28 @@ def test_a_direct_mode_change_still_cannot_make_a_bot_live(api, alice, eligible_
                                    "starting_balance": "100", "mode": "live"}, format="json")
     assert r.status_code == 400 and r.json()["error"]["code"] == "live_not_available"
     assert not Bot.objects.filter(mode="live").exists()
+
+
+@pytest.mark.parametrize("fault, status, code", [("server_error", 502, "exchange_unavailable"),
+                                                 ("disconnect", 502, "exchange_unavailable"),
+                                                 ("ban", 429, "rate_limited")])
+def test_an_exchange_that_fails_the_balance_check_gets_a_clear_answer_and_no_request(
+        api, alice, eligible_bot, use_binance_emulator, fault, status, code):
+    use_binance_emulator.fail(fault, path="/api/v3/account")
+    r = api(alice).post(url(eligible_bot, "promotion/"), {"allocation": "500"}, format="json")
+    assert r.status_code == status
+    error = r.json()["error"]
+    assert error["code"] == code and error["message"]
+    assert "emulatorApiKey" not in r.content.decode() and "signature" not in r.content.decode()
+    assert not PromotionRequest.objects.exists()
+
+
+def test_requests_that_reach_the_exchange_are_capped_per_hour(api, alice, eligible_bot, use_binance_emulator,
+                                                              settings):
+    settings.PROMOTION_BALANCE_CHECKS_PER_HOUR = 3
+    client = api(alice)
+    before = use_binance_emulator.count("/api/v3/account")
+    codes = [client.post(url(eligible_bot, "promotion/"), {"allocation": "99999"}, format="json").status_code
+             for _ in range(5)]
+    assert codes == [400, 400, 400, 429, 429]
+    assert use_binance_emulator.count("/api/v3/account") == before + 3

@@ -33,3 +33,14 @@ def test_each_step_is_an_action_card_linking_to_the_bot(alice, eligible_bot, app
                                            "“trend” is LIVE", "“trend” is back on paper"]
     assert {c["singleURL"] for c in cards} == {f"https://trade.example.com/bots/{eligible_bot.pk}/"}
     assert "500 USDT" in cards[2]["text"] and "emulatorSecret" not in str(standin.received)
+
+
+def test_staff_hear_of_a_request_waiting_for_approval_on_the_operator_channel(alice, eligible_bot, settings):
+    settings.DINGTALK_WEBHOOK_URL = "http://127.0.0.1:9/robot/send?access_token=placeholder"  # never sent
+    promotion = promotion_request(bot=eligible_bot, actor=alice, allocation="500")
+    assert not Outbox.objects.filter(user=None).exists()  # nothing to decide before the owner confirms
+    promotion_confirm(bot=eligible_bot, actor=alice, phrase="I UNDERSTAND")
+    row = Outbox.objects.get(user=None, event="promotion")
+    assert row.title == f"Promotion #{promotion.pk} waits for approval"
+    assert row.url_path == f"/admin/trading/promotionrequest/{promotion.pk}/change/"
+    assert "alice" in row.text and "500 USDT" in row.text
