@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.api import DomainError
 from config.forms import form_add_domain_error
 from keys.forms import KeyForm
-from keys.selectors import key_age_days, key_rotate_due, keys_for
+from keys.selectors import key_age_days, key_rotate_due, key_test_status, keys_for
 from keys.services import key_create, key_delete, key_relabel, key_test, keys_revoke_all
 
 
@@ -18,11 +18,15 @@ def key_list(request):
     form = KeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            key = key_create(owner=request.user, request=request, **form.cleaned_data)
+            key = key_create(owner=request.user, request=request, verify=True, **form.cleaned_data)
         except DomainError as exc:
             form_add_domain_error(form, exc)
         else:
-            messages.success(request, f"Saved {key.exchange} key “{key.label}”. Its secret will never be shown again.")
+            saved = f"Saved {key.exchange} key “{key.label}”. Its secret will never be shown again."
+            if key_test_status(key) == "passed":
+                messages.success(request, f"{saved} Connection test passed: the key can read your balance.")
+            else:
+                messages.warning(request, f"{saved} It is untested: {key.last_test_message}")
             return redirect("keys")
     keys = [{"key": k, "age_days": key_age_days(k), "rotate_due": key_rotate_due(k)} for k in keys_for(request.user)]
     return render(request, "keys/list.html", {"form": form, "keys": keys})

@@ -6,6 +6,8 @@
 - `binance_overrides`: the CCXT_OVERRIDES dict that points ccxt's binance client at it.
 - `use_binance_emulator`: the same, already applied to Django settings; returns the emulator.
 - `closed_port`: a 127.0.0.1 port with nothing listening ("the exchange is down").
+- `exchanges_unreachable`: every supported exchange's ccxt client sent through a proxy on a closed
+  127.0.0.1 port, so any exchange call fails at once as "unreachable" and nothing leaves the machine.
 """
 
 import socket
@@ -14,7 +16,7 @@ import pytest
 
 from tests.emulator.binance import BinanceEmulator
 
-__all__ = ["binance_emulator", "binance_overrides", "closed_port", "use_binance_emulator"]
+__all__ = ["binance_emulator", "binance_overrides", "closed_port", "exchanges_unreachable", "use_binance_emulator"]
 
 
 @pytest.fixture
@@ -42,3 +44,10 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def exchanges_unreachable(closed_port, settings) -> int:
+    settings.CCXT_OVERRIDES = {e: {"httpsProxy": f"http://127.0.0.1:{closed_port}"}
+                               for e in settings.SUPPORTED_EXCHANGES}
+    return closed_port
