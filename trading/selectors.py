@@ -31,6 +31,42 @@ def market_known(*, exchange: str, symbol: str) -> bool | None:
     return markets.filter(symbol=symbol).exists()
 
 
+def market_get(*, exchange: str, symbol: str) -> Market | None:
+    return Market.objects.filter(exchange=exchange, symbol=symbol).first()
+
+
+def markets_for(*, exchange: str, q: str = "", limit: int = 100) -> list[Market]:
+    """The exchange's active markets for a picker: symbols starting with `q` first, then containing it."""
+    qs = Market.objects.filter(exchange=exchange, active=True)
+    q = (q or "").strip().upper()
+    if not q:
+        return list(qs.order_by("symbol")[:limit])
+    starts = list(qs.filter(symbol__startswith=q).order_by("symbol")[:limit])
+    if len(starts) < limit:
+        seen = {m.pk for m in starts}
+        starts += [m for m in qs.filter(symbol__contains=q).order_by("symbol")[:limit * 2] if m.pk not in seen]
+    return starts[:limit]
+
+
+def markets_suggest(*, exchange: str, symbol: str, limit: int = 5) -> list[str]:
+    """Listed markets a person probably meant: the same pair written differently (BTCUSDT, btc-usdt),
+    the same base on other quotes, then the closest spellings."""
+    import difflib
+
+    wanted = (symbol or "").upper()
+    base, _, quote = wanted.replace("-", "/").replace("_", "/").partition("/")
+    squashed = "".join(ch for ch in wanted if ch.isalnum())
+    rows = list(Market.objects.filter(exchange=exchange, active=True).values_list("symbol", "base", "quote"))
+    out: list[str] = [s for s, b, q in rows if (b + q).upper() == squashed]
+    preferred_quotes = [quote, "USDT", "USDC", "USD", "EUR", "BTC"]
+    same_base = sorted((s for s, b, q in rows if b.upper() == base and s not in out),
+                       key=lambda s: (preferred_quotes.index(s.partition("/")[2]) if s.partition("/")[2]
+                                      in preferred_quotes else 99, s))
+    out += same_base
+    out += [s for s in difflib.get_close_matches(wanted, [r[0] for r in rows], n=limit, cutoff=0.6) if s not in out]
+    return list(dict.fromkeys(out))[:limit]
+
+
 def candles_recent(*, exchange: str, symbol: str, timeframe: str = "1m", limit: int = 200) -> list[Candle]:
     rows = Candle.objects.filter(exchange=exchange, symbol=symbol, timeframe=timeframe).order_by("-ts")[:limit]
     return list(reversed(rows))

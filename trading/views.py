@@ -134,6 +134,7 @@ def bot_form(request, pk: int | None = None):
     values = dict(bot.params) if bot and selected == bot.strategy else {}
     param_errors: dict[str, list[str]] = {}
     params_locked = bot is not None and bot.status != Bot.Status.STOPPED  # disabled inputs are not posted
+    suggestions: list[str] = []
     if request.method == "POST":
         if not params_locked:
             values = {p["name"]: request.POST.get(f"params-{selected}-{p['name']}", "").strip()
@@ -145,7 +146,8 @@ def bot_form(request, pk: int | None = None):
                 if bot is None:
                     bot = bot_create(owner=request.user, name=data["name"], exchange=data["exchange"],
                                      symbol=data["symbol"], starting_balance=data["starting_balance"],
-                                     strategy=data["strategy"], params=params, request=request)
+                                     strategy=data["strategy"], params=params, verify_market=True,
+                                     request=request)
                     messages.success(request, f"Created “{bot.name}”. It trades on paper; start it when ready.")
                 else:
                     fields = {"name": data["name"]}
@@ -155,11 +157,13 @@ def bot_form(request, pk: int | None = None):
                     messages.success(request, f"Saved “{bot.name}”.")
             except DomainError as exc:
                 _errors_into(form, param_errors, exc)
+                suggestions = getattr(exc, "suggestions", [])
             else:
                 return redirect("bot-detail", pk=bot.pk)
     return render(request, "trading/bot_form.html", {
         "form": form, "bot": bot, "strategies": _param_rows(strategies, selected, values, param_errors),
         "selected": selected, "has_errors": bool(form.is_bound and (form.errors or param_errors)),
+        "suggestions": suggestions,
     })
 
 

@@ -5,6 +5,7 @@ from trading.api import backtest_views, views
 urlpatterns = [
     path("prices/live/", views.LivePricesApi.as_view(), name="api-prices-live"),
     path("prices/candles/", views.CandlesApi.as_view(), name="api-prices-candles"),
+    path("markets/", views.MarketsApi.as_view(), name="api-markets"),
     path("watchlist/", views.WatchlistApi.as_view(), name="api-watchlist"),
     path("watchlist/<int:pk>/", views.WatchlistItemApi.as_view(), name="api-watchlist-item"),
     path("strategies/", views.StrategiesApi.as_view(), name="api-strategies"),

@@ -19,6 +19,8 @@ from trading.api.serializers import (
     CandlesIn,
     LivePricesIn,
     LivePricesOut,
+    MarketsIn,
+    MarketsOut,
     OrderOut,
     OrdersIn,
     PerformanceOut,
@@ -35,9 +37,11 @@ from trading.selectors import (
     bots_for,
     candles_recent,
     data_source_label,
+    markets_for,
     watchlist_for,
 )
 from trading.services.bots import bot_archive, bot_create, bot_pause, bot_start, bot_stop, bot_update
+from trading.services.markets import markets_ensure
 from trading.services.orders import order_cancel
 from trading.services.prices import subscriptions_touch, tickers_latest
 from trading.services.watchlist import watch_add, watch_remove
@@ -83,7 +87,7 @@ class WatchlistApi(APIView):
     def post(self, request):
         data = WatchIn(data=request.data)
         data.is_valid(raise_exception=True)
-        item, created = watch_add(user=request.user, **data.validated_data)
+        item, created = watch_add(user=request.user, verify_market=True, **data.validated_data)
         return Response(WatchOut(item).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -92,6 +96,19 @@ class WatchlistItemApi(APIView):
     def delete(self, request, pk: int):
         watch_remove(item=get_object_or_404(watchlist_for(request.user), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MarketsApi(APIView):
+    @extend_schema(parameters=[MarketsIn], responses={200: MarketsOut},
+                   description="The exchange's listed, active markets (loaded from the exchange on first use), "
+                               "for market pickers: precision, minimums and fees.")
+    def get(self, request):
+        data = MarketsIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        exchange = data.validated_data["exchange"]
+        known = markets_ensure(exchange=exchange)
+        rows = markets_for(exchange=exchange, q=data.validated_data["q"], limit=data.validated_data["limit"])
+        return Response(MarketsOut({"exchange": exchange, "known": known, "markets": rows}).data)
 
 
 class CandlesApi(APIView):
@@ -123,11 +140,14 @@ class BotsApi(APIView):
     def get(self, request):
         return Response(BotOut(bots_for(request.user).order_by("-created_at", "-id"), many=True).data)
 
-    @extend_schema(request=BotIn, responses={201: BotOut})
+    @extend_schema(request=BotIn, responses={201: BotOut}, description=(
+        "The symbol must be listed and trading on the exchange (400 unknown_symbol, with suggestions in "
+        "the message) and starting_balance at least the market's minimum order value (400 "
+        "below_min_notional); 503 markets_unavailable when the exchange's market list cannot be loaded."))
     def post(self, request):
         data = BotIn(data=request.data)
         data.is_valid(raise_exception=True)
-        bot = bot_create(owner=request.user, request=request, **data.validated_data)
+        bot = bot_create(owner=request.user, request=request, verify_market=True, **data.validated_data)
         return Response(BotOut(bot).data, status=status.HTTP_201_CREATED)
 
 

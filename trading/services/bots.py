@@ -16,8 +16,8 @@ from accounts.services import audit_record
 from config.api import DomainError
 from trading.engine.types import FillConfig, ParamError
 from trading.models import Bot
-from trading.selectors import market_known
 from trading.services.events import bot_event_on_commit
+from trading.services.markets import market_check, markets_ensure
 from trading.services.orders import orders_cancel_open
 
 
@@ -89,7 +89,11 @@ def _json_safe(value):
 
 def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, starting_balance: Decimal,
                params: dict | None = None, mode: str = Bot.Mode.PAPER, fill_overrides: dict | None = None,
-               seed: int | None = None, request=None) -> Bot:
+               seed: int | None = None, verify_market: bool = False, request=None) -> Bot:
+    """Create a stopped paper bot. The symbol must be listed (and trading) on the exchange and the
+    starting balance at least the market's minimum order value, wherever the exchange's markets are
+    known; `verify_market` (pages, API) loads them first if they never were (exchange I/O, before any
+    transaction), so an unlisted symbol is never accepted from a person."""
     if mode == Bot.Mode.LIVE:
         raise LiveNotAvailable("live trading needs the promotion workflow",
                                fields={"mode": ["live trading needs the promotion workflow"]})
@@ -101,11 +105,12 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
     if exchange not in settings.SUPPORTED_EXCHANGES:
         raise InvalidBot(f"Unknown exchange. Supported: {', '.join(settings.SUPPORTED_EXCHANGES)}.",
                          fields={"exchange": ["Unsupported exchange."]})
-    if market_known(exchange=exchange, symbol=symbol) is False:
-        raise InvalidBot(f"{exchange} does not list {symbol}.", fields={"symbol": [f"{exchange} does not list it."]})
     if not isinstance(starting_balance, Decimal) or not starting_balance.is_finite() or starting_balance <= 0:
         raise InvalidBot("starting_balance must be greater than 0.",
                          fields={"starting_balance": ["Must be greater than 0."]})
+    if verify_market:
+        markets_ensure(exchange=exchange)
+    market_check(exchange=exchange, symbol=symbol, starting_balance=starting_balance)
     clean_params = _params_clean(strategy, params)
     overrides = _overrides_clean(fill_overrides)
     with transaction.atomic():

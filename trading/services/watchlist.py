@@ -1,18 +1,14 @@
 from django.db import IntegrityError, transaction
 
-from config.api import DomainError
 from trading.models import WatchlistItem
-from trading.selectors import market_known
+from trading.services.markets import market_check, markets_ensure
 
 
-class UnknownSymbol(DomainError):
-    code = "unknown_symbol"
-
-
-def watch_add(*, user, exchange: str, symbol: str) -> tuple[WatchlistItem, bool]:
-    if market_known(exchange=exchange, symbol=symbol) is False:
-        msg = f"{exchange} has no market {symbol}."
-        raise UnknownSymbol(msg, fields={"symbol": [msg]})
+def watch_add(*, user, exchange: str, symbol: str, verify_market: bool = False) -> tuple[WatchlistItem, bool]:
+    """Watch a market the exchange lists; `verify_market` loads the market list first if never loaded."""
+    if verify_market:
+        markets_ensure(exchange=exchange)
+    market_check(exchange=exchange, symbol=symbol)
     try:
         with transaction.atomic():
             return WatchlistItem.objects.create(user=user, exchange=exchange, symbol=symbol), True

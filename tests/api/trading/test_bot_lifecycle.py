@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from tests.bots_support import poll_and_tick, use_replay, write_recording
+from tests.emulator.fixtures import *  # noqa: F403
 from trading.engine.types import RestingOrder
 from trading.models import Bot, Order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("binance_markets")]  # bots need a listed market
 
 
 @pytest.fixture
