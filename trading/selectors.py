@@ -35,6 +35,35 @@ def market_get(*, exchange: str, symbol: str) -> Market | None:
     return Market.objects.filter(exchange=exchange, symbol=symbol).first()
 
 
+def market_format(*, exchange: str, symbol: str):
+    """How to show this market's prices, amounts and money (trading.formatting.MarketFormat)."""
+    from trading.formatting import market_format_for
+
+    m = market_get(exchange=exchange, symbol=symbol)
+    if m is None:
+        return market_format_for(symbol)
+    return market_format_for(symbol, price_step=m.price_step, amount_step=m.amount_step, base=m.base, quote=m.quote)
+
+
+def market_formats(pairs) -> dict:
+    """{(exchange, symbol): MarketFormat} for many markets in one query."""
+    from django.db.models import Q
+
+    from trading.formatting import market_format_for
+
+    pairs = set(pairs)
+    out = {p: market_format_for(p[1]) for p in pairs}
+    if not pairs:
+        return out
+    cond = Q()
+    for exchange, symbol in pairs:
+        cond |= Q(exchange=exchange, symbol=symbol)
+    for m in Market.objects.filter(cond):
+        out[(m.exchange, m.symbol)] = market_format_for(m.symbol, price_step=m.price_step, amount_step=m.amount_step,
+                                                        base=m.base, quote=m.quote)
+    return out
+
+
 def markets_for(*, exchange: str, q: str = "", limit: int = 100) -> list[Market]:
     """The exchange's active markets for a picker: symbols starting with `q` first, then containing it."""
     qs = Market.objects.filter(exchange=exchange, active=True)
@@ -182,16 +211,19 @@ def portfolio_for(user) -> dict:
             if tick is not None and tick.last is not None:
                 prices[(exchange, symbol)] = tick.last
     rows, totals = [], {}
+    from trading.formatting import currency_places
+
+    formats = market_formats((b.exchange, b.symbol) for b in bots)
     for b in bots:
         last = prices.get((b.exchange, b.symbol), b.last_price)
         equity = b.quote + b.base * last if last is not None else (b.quote if not b.base else None)
         quote_ccy = b.symbol.partition("/")[2].split(":")[0]
-        rows.append({"bot": b, "last_price": last, "equity": equity,
+        rows.append({"bot": b, "last_price": last, "equity": equity, "fmt": formats[(b.exchange, b.symbol)],
                      "pnl": None if equity is None else equity - b.starting_balance,
                      "return_pct": None if equity is None else (equity / b.starting_balance - 1) * 100})
         if equity is not None:
             t = totals.setdefault(quote_ccy, {"currency": quote_ccy, "starting_balance": Decimal(0),
-                                              "equity": Decimal(0)})
+                                              "equity": Decimal(0), "money_places": currency_places(quote_ccy)})
             t["starting_balance"] += b.starting_balance
             t["equity"] += equity
     for t in totals.values():

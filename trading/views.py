@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.api import DomainError
 from config.redirects import next_url
 from trading.engine.strategies import strategies_describe
+from trading.formatting import trimmed
 from trading.forms import BotForm
 from trading.models import Bot
 from trading.selectors import (
@@ -19,6 +20,8 @@ from trading.selectors import (
     bot_performance,
     bots_for,
     data_source_label,
+    market_format,
+    market_formats,
     portfolio_for,
     watched_pairs,
     watchlist_for,
@@ -38,7 +41,8 @@ def dashboard(request):
     for exchange, symbols in by_exchange.items():
         for symbol, tick in tickers_latest(exchange=exchange, symbols=symbols).items():
             latest[(exchange, symbol)] = tick
-    rows = [{"exchange": e, "symbol": s, "tick": latest.get((e, s))} for e, s in pairs]
+    formats = market_formats(pairs)
+    rows = [{"exchange": e, "symbol": s, "tick": latest.get((e, s)), "fmt": formats[(e, s)]} for e, s in pairs]
     own = {(w.exchange, w.symbol): w.pk for w in watchlist_for(request.user)}
     for row in rows:
         row["watch_id"] = own.get((row["exchange"], row["symbol"]))
@@ -73,21 +77,23 @@ def bot_list(request):
 def bot_detail(request, pk: int):
     bot = get_object_or_404(bots_for(request.user), pk=pk)
     perf = bot_performance(bot=bot)
-    curve = [{"t": int(p.ts.timestamp() * 1000), "equity": str(p.equity)} for p in perf["equity_curve"]]
+    curve = [{"t": int(p.ts.timestamp() * 1000), "equity": trimmed(p.equity, 18)} for p in perf["equity_curve"]]
     if not curve:  # snapshots come after fills and once a minute; before the first one: start -> now
-        curve.append({"t": int(bot.created_at.timestamp() * 1000), "equity": str(bot.starting_balance)})
+        curve.append({"t": int(bot.created_at.timestamp() * 1000), "equity": trimmed(bot.starting_balance, 18)})
         if perf["equity"] is not None:
-            curve.append({"t": int(timezone.now().timestamp() * 1000), "equity": str(perf["equity"])})
+            curve.append({"t": int(timezone.now().timestamp() * 1000), "equity": trimmed(perf["equity"], 18)})
     strategy = next((s for s in strategies_describe() if s["id"] == bot.strategy), None)
     fills = bot_fills(bot=bot)
+    fmt = market_format(exchange=bot.exchange, symbol=bot.symbol)
     base, _, quote = bot.symbol.partition("/")
     return render(request, "trading/bot_detail.html", {
         "bot": bot, "perf": perf, "position": perf["position"], "strategy": strategy,
         "params": [(p["name"], bot.params.get(p["name"])) for p in (strategy or {}).get("params", [])],
         "open_orders": list(bot_orders(bot=bot, status="open")[:200]),
         "trades": list(fills[:100]), "trades_total": fills.count(), "base": base, "quote": quote.split(":")[0],
-        "chart": {"bot_id": bot.pk, "starting_balance": str(bot.starting_balance), "points": curve,
-                  "currency": quote.split(":")[0]},
+        "chart": {"bot_id": bot.pk, "starting_balance": trimmed(bot.starting_balance, 18), "points": curve,
+                  "currency": quote.split(":")[0], "fmt": fmt.as_json()},
+        "fmt": fmt,
         "feed": data_source_label(),
     })
 

@@ -37,15 +37,21 @@
   }
 
   // ---- the board ----------------------------------------------------------------------
-  function fmt(v) { return v === null || v === undefined ? "—" : v; }
+  // prices at the market's precision (data-price-places on the row), as the server renders them
+  function fmt(v, places) {
+    if (v === null || v === undefined || v === "") return "—";
+    if (places === undefined || places === "" || !isFinite(Number(v))) return String(v);
+    return Number(v).toFixed(Number(places));
+  }
   function onTick(t) {
     const tr = rows.get(t.exchange + "|" + t.symbol);
     if (tr) {
       const lastCell = tr.querySelector('[data-field="last"]');
       const before = parseFloat(lastCell.textContent);
-      tr.querySelector('[data-field="bid"]').textContent = fmt(t.bid);
-      tr.querySelector('[data-field="ask"]').textContent = fmt(t.ask);
-      lastCell.textContent = fmt(t.last);
+      const places = tr.dataset.pricePlaces;
+      tr.querySelector('[data-field="bid"]').textContent = fmt(t.bid, places);
+      tr.querySelector('[data-field="ask"]').textContent = fmt(t.ask, places);
+      lastCell.textContent = fmt(t.last, places);
       const now = parseFloat(t.last);
       lastCell.classList.toggle("up", now > before);
       lastCell.classList.toggle("down", now < before);

@@ -30,6 +30,7 @@ from trading.api.serializers import (
     WatchIn,
     WatchOut,
 )
+from trading.formatting import trimmed
 from trading.selectors import (
     bot_fills,
     bot_orders,
@@ -37,6 +38,7 @@ from trading.selectors import (
     bots_for,
     candles_recent,
     data_source_label,
+    market_format,
     markets_for,
     watchlist_for,
 )
@@ -223,7 +225,8 @@ CSV_COLUMNS = ["time", "side", "price", "amount", "cost", "fee", "fee_currency",
 
 class BotTradesCsvApi(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR},
-                   description="Every trade (fill) of the bot, oldest first, as CSV.")
+                   description="Every trade (fill) of the bot, oldest first, as CSV: price and amount at the "
+                               "market's precision, cost in the quote currency's decimals, fee and slippage exact.")
     def get(self, request, pk: int):
         bot = _bot(request, pk)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -231,9 +234,12 @@ class BotTradesCsvApi(APIView):
         response["Content-Disposition"] = f'attachment; filename="{safe}-{bot.pk}-trades.csv"'
         writer = csv.writer(response)
         writer.writerow(CSV_COLUMNS)
+        # price and amount at the market's precision, cost at the quote currency's, fee and slippage exact
+        fmt = market_format(exchange=bot.exchange, symbol=bot.symbol)
         for f in bot_fills(bot=bot, oldest_first=True).iterator(chunk_size=2000):
-            writer.writerow([f.ts.isoformat(), f.side, f.price, f.amount, f.price * f.amount, f.fee, f.fee_currency,
-                             f.slippage, f.liquidity, f.order_id, f.order.type,
+            writer.writerow([f.ts.isoformat(), f.side, fmt.price(f.price), fmt.amount(f.amount),
+                             fmt.money(f.price * f.amount, grouped=False), trimmed(f.fee, 18), f.fee_currency,
+                             trimmed(f.slippage, 18), f.liquidity, f.order_id, f.order.type,
                              _csv_safe(f.order.reason)])
         return response
 
