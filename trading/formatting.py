@@ -96,3 +96,20 @@ def market_format_for(symbol: str, *, price_step=None, amount_step=None, base: s
     b, _, q = (symbol or "").partition("/")
     return MarketFormat(base=base or b, quote=quote or q.split(":")[0], price_places=places_of(price_step),
                         amount_places=places_of(amount_step))
+
+
+def duration(seconds) -> str:
+    """45 s, 12 min, 5 h 12 min, 3 d 4 h: how long a position was (or has been) open."""
+    if seconds is None:
+        return DASH
+    s = max(0, int(seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"

@@ -197,6 +197,57 @@ def bot_performance(*, bot: Bot) -> dict:
             "fees_paid": stats.fees_paid, "position": position, "equity_curve": curve_rows}
 
 
+def _engine_fills(bot: Bot) -> list:
+    from trading.engine.types import Fill as EngineFill
+
+    return [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
+                       slippage=f.slippage, liquidity=f.liquidity, ts_ms=int(f.ts.timestamp() * 1000))
+            for f in Fill.objects.filter(bot=bot).order_by("ts", "id")]
+
+
+def _ms_to_dt(ms: int | None):
+    from datetime import UTC, datetime
+
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def bot_deals(*, bot: Bot, limit: int = 100, now=None) -> dict:
+    """The bot's open position (entry, size, unrealized P&L, how long it has been open) and its closed
+    trades (entry, exit, P&L, duration), newest first.
+
+    Closed trades are the FIFO round trips of the fills, the same ones the "closed trades" count and
+    the win rate come from (trading.backtest.trades_from_fills); the open position's entry and P&L are
+    bot_position's, so the page never shows two different numbers for one thing."""
+    from django.utils import timezone
+
+    from trading.backtest import trades_from_fills
+
+    now = now or timezone.now()
+    position = bot_position(bot=bot)
+    closed, open_lots = trades_from_fills(_engine_fills(bot), position["last_price"])
+    rows = []
+    for t in reversed(closed):
+        entry_at, exit_at = _ms_to_dt(t.entry_ms), _ms_to_dt(t.exit_ms)
+        rows.append({"entry_at": entry_at, "exit_at": exit_at, "entry_price": t.entry_price,
+                     "exit_price": t.exit_price, "amount": t.amount, "fees": t.fee, "pnl": t.pnl,
+                     "return_pct": t.return_pct,
+                     "duration_seconds": int((exit_at - entry_at).total_seconds()) if entry_at and exit_at else None})
+    open_position = None
+    if bot.base > 0:
+        opened_at = _ms_to_dt(min((t.entry_ms for t in open_lots if t.entry_ms is not None), default=None))
+        avg, last = position["average_entry_price"], position["last_price"]
+        open_position = {
+            "amount": bot.base, "entry_price": avg, "last_price": last, "opened_at": opened_at,
+            "duration_seconds": int((now - opened_at).total_seconds()) if opened_at else None,
+            "cost": bot.base * avg if avg is not None else None,
+            "value": bot.base * last if last is not None else None,
+            "unrealized_pnl": position["unrealized_pnl"] if last is not None else None,
+            "unrealized_pct": ((last / avg - 1) * 100) if (avg and last is not None) else None,
+        }
+    return {"open_position": open_position, "closed_count": len(closed), "closed_trades": rows[:limit],
+            "realized_pnl": sum((t.pnl for t in closed), Decimal(0))}
+
+
 def portfolio_for(user) -> dict:
     """Every bot of the user valued at the freshest price: equity, P&L, and the totals per quote currency."""
     from trading.services.prices import tickers_latest

@@ -15,6 +15,7 @@ from trading.formatting import trimmed
 from trading.forms import BotForm
 from trading.models import Bot
 from trading.selectors import (
+    bot_deals,
     bot_fills,
     bot_orders,
     bot_performance,
@@ -93,7 +94,7 @@ def bot_detail(request, pk: int):
         "trades": list(fills[:100]), "trades_total": fills.count(), "base": base, "quote": quote.split(":")[0],
         "chart": {"bot_id": bot.pk, "starting_balance": trimmed(bot.starting_balance, 18), "points": curve,
                   "currency": quote.split(":")[0], "fmt": fmt.as_json()},
-        "fmt": fmt,
+        "fmt": fmt, "deals": bot_deals(bot=bot, limit=50),
         "feed": data_source_label(),
     })
 

@@ -38,8 +38,66 @@
       chart.draw();
     }
   }
+  // ---- open position and closed trades (re-read from the API after fills) -----------------
+  function duration(secs) {
+    if (secs === null || secs === undefined) return "—";
+    const s = Math.max(0, Math.floor(secs)), d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600),
+      m = Math.floor((s % 3600) / 60);
+    if (d) return h ? d + " d " + h + " h" : d + " d";
+    if (h) return m ? h + " h " + m + " min" : h + " h";
+    return m ? m + " min" : s + " s";
+  }
+  const minute = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
+  function labelled(label, text, cls, field) {
+    const td = cell(text, cls);
+    td.dataset.label = label;
+    if (field) td.dataset.field = field;
+    return td;
+  }
+  function pnlCell(label, pnl, pct, field) {
+    return labelled(label, S(pnl) + (pct === null || pct === undefined ? "" : " (" + E.signed(pct) + " %)"),
+      "num " + E.pnlClass(pnl), field);
+  }
+  async function refreshDeals() {
+    const r = await fetch("/api/bots/" + botId + "/deals/?limit=50", { credentials: "same-origin" });
+    if (!r.ok) return;
+    const d = await r.json();
+    const posBody = document.getElementById("position");
+    if (posBody) {
+      posBody.querySelectorAll("tr:not(.empty-row)").forEach((tr) => tr.remove());
+      const op = d.open_position;
+      if (op) {
+        const tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "position-row");
+        tr.append(labelled("Opened", minute(op.opened_at)), labelled("Size", A(op.amount), "num", "amount"),
+          labelled("Entry", P(op.entry_price), "num", "entry"), labelled("Last", P(op.last_price), "num", "last"),
+          pnlCell("Unrealized", op.unrealized_pnl, op.unrealized_pct, "unrealized"),
+          labelled("Duration", duration(op.duration_seconds), "num", "duration"));
+        posBody.prepend(tr);
+      }
+      toggleEmpty(posBody);
+    }
+    const closedBody = document.getElementById("closed-trades");
+    if (closedBody) {
+      closedBody.querySelectorAll("tr:not(.empty-row)").forEach((tr) => tr.remove());
+      const empty = closedBody.querySelector(".empty-row");
+      d.closed_trades.forEach((t) => {
+        const tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "closed-trade-row");
+        tr.append(labelled("Entry", minute(t.entry_at)), labelled("Exit", minute(t.exit_at)),
+          labelled("Size", A(t.amount), "num"), labelled("Entry price", P(t.entry_price), "num"),
+          labelled("Exit price", P(t.exit_price), "num"), pnlCell("P&L", t.pnl, t.return_pct, "pnl"),
+          labelled("Duration", duration(t.duration_seconds), "num", "duration"));
+        closedBody.insertBefore(tr, empty);
+      });
+      toggleEmpty(closedBody);
+      const count = document.getElementById("closed-count");
+      if (count) count.textContent = d.closed_count + " in total" + (d.closed_count ? " · realized " + S(d.realized_pnl) + " " + (fmt.quote || "") : "");
+    }
+  }
+
   let pending = null;
-  function later() { clearTimeout(pending); pending = setTimeout(refresh, 300); }
+  function later() { clearTimeout(pending); pending = setTimeout(() => { refresh(); refreshDeals(); }, 300); }
   setInterval(refresh, 30000);  // equity moves with the price between fills too
 
   // ---- live trades and orders -------------------------------------------------------------

@@ -260,6 +260,42 @@ class PerformanceOut(serializers.Serializer):
     equity_curve = EquityPointOut(many=True)
 
 
+class DealsIn(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100,
+                                     help_text="How many closed trades, newest first")
+
+
+class OpenPositionOut(serializers.Serializer):
+    amount = _exact(help_text="Size, in the base currency")
+    entry_price = _exact(allow_null=True, help_text="Average entry price (fees excluded)")
+    last_price = _exact(allow_null=True)
+    opened_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.IntegerField(allow_null=True)
+    cost = _exact(allow_null=True, help_text="amount x entry price, quote currency")
+    value = _exact(allow_null=True, help_text="amount x last price, quote currency")
+    unrealized_pnl = _exact(allow_null=True)
+    unrealized_pct = _exact(allow_null=True)
+
+
+class ClosedTradeOut(serializers.Serializer):
+    entry_at = serializers.DateTimeField(allow_null=True)
+    exit_at = serializers.DateTimeField(allow_null=True)
+    entry_price = _exact()
+    exit_price = _exact(allow_null=True)
+    amount = _exact()
+    fees = _exact(help_text="Entry and exit share, quote currency")
+    pnl = _exact(help_text="Net of fees, quote currency")
+    return_pct = _exact()
+    duration_seconds = serializers.IntegerField(allow_null=True)
+
+
+class DealsOut(serializers.Serializer):
+    open_position = OpenPositionOut(allow_null=True)
+    closed_count = serializers.IntegerField(help_text="All closed trades (FIFO round trips of the fills)")
+    realized_pnl = _exact(help_text="Sum over all closed trades, net of fees")
+    closed_trades = ClosedTradeOut(many=True)
+
+
 class StrategyParamOut(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()

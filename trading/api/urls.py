@@ -19,6 +19,7 @@ urlpatterns = [
          name="api-bot-order-cancel"),
     path("bots/<int:pk>/trades/", views.BotTradesApi.as_view(), name="api-bot-trades"),
     path("bots/<int:pk>/trades.csv", views.BotTradesCsvApi.as_view(), name="api-bot-trades-csv"),
+    path("bots/<int:pk>/deals/", views.BotDealsApi.as_view(), name="api-bot-deals"),
     path("bots/<int:pk>/performance/", views.BotPerformanceApi.as_view(), name="api-bot-performance"),
     path("bots/<int:pk>/backtest/", backtest_views.BotBacktestApi.as_view(), name="api-bot-backtest"),
 ]

@@ -17,6 +17,8 @@ from trading.api.serializers import (
     BotPatchIn,
     CandleOut,
     CandlesIn,
+    DealsIn,
+    DealsOut,
     LivePricesIn,
     LivePricesOut,
     MarketsIn,
@@ -32,6 +34,7 @@ from trading.api.serializers import (
 )
 from trading.formatting import trimmed
 from trading.selectors import (
+    bot_deals,
     bot_fills,
     bot_orders,
     bot_performance,
@@ -253,6 +256,17 @@ class BotPerformanceApi(APIView):
     @extend_schema(responses={200: PerformanceOut})
     def get(self, request, pk: int):
         return Response(PerformanceOut(bot_performance(bot=_bot(request, pk))).data)
+
+
+class BotDealsApi(APIView):
+    @extend_schema(parameters=[DealsIn], responses={200: DealsOut},
+                   description="The open position (entry, size, unrealized P&L, duration) and the closed "
+                               "trades (entry, exit, P&L, duration), newest first.")
+    def get(self, request, pk: int):
+        bot = _bot(request, pk)
+        data = DealsIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        return Response(DealsOut(bot_deals(bot=bot, limit=data.validated_data["limit"])).data)
 
 
 class StrategiesApi(APIView):

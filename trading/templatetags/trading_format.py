@@ -101,3 +101,10 @@ def quote_money(value, fmt=None):
 def quote_signed(value, fmt=None):
     places = fmt.money_places if fmt is not None and hasattr(fmt, "money_places") else 2
     return signed(value, places)
+
+
+@register.filter
+def duration(seconds):
+    from trading.formatting import duration as text
+
+    return text(seconds)
