@@ -280,3 +280,48 @@ def portfolio_for(user) -> dict:
     for t in totals.values():
         t["pnl"] = t["equity"] - t["starting_balance"]
     return {"bots": rows, "totals": sorted(totals.values(), key=lambda t: t["currency"])}
+
+
+# --- profit across bots ----------------------------------------------------------------------
+
+def closed_trades_for(user) -> list:
+    """Every closed trade (FIFO round trip, net of fees) of the user's bots, deleted ones included: a
+    profit that was made stays in the history. As trading.profit.ClosedTrade, oldest first."""
+    from trading.backtest import trades_from_fills
+    from trading.engine.types import Fill as EngineFill
+    from trading.profit import ClosedTrade
+
+    bots = {b.pk: b for b in Bot.objects.filter(owner=user)}
+    by_bot: dict[int, list] = {}
+    rows = (Fill.objects.filter(bot__owner=user).order_by("bot_id", "ts", "id")
+            .values_list("bot_id", "side", "price", "amount", "fee", "fee_currency", "slippage", "liquidity", "ts"))
+    for bot_id, side, price, amount, fee, fee_ccy, slippage, liquidity, ts in rows.iterator(chunk_size=5000):
+        by_bot.setdefault(bot_id, []).append(EngineFill(
+            side=side, price=price, amount=amount, fee=fee, fee_currency=fee_ccy, slippage=slippage,
+            liquidity=liquidity, ts_ms=int(ts.timestamp() * 1000)))
+    out = []
+    for bot_id, fills in by_bot.items():
+        bot = bots[bot_id]
+        currency = bot.symbol.partition("/")[2].split(":")[0]
+        closed, _ = trades_from_fills(fills)
+        out += [ClosedTrade(exchange=bot.exchange, symbol=bot.symbol, currency=currency, bot_id=bot_id,
+                            closed_at=_ms_to_dt(t.exit_ms), pnl=t.pnl) for t in closed if t.exit_ms is not None]
+    return sorted(out, key=lambda t: t.closed_at)
+
+
+def profit_summary(user, *, period: str = "day", count: int = 30, today=None) -> dict:
+    from django.utils import timezone
+
+    from trading.profit import profit_by_pair, profit_by_period, profit_totals
+
+    today = today or timezone.now().date()
+    trades = closed_trades_for(user)
+    return {"period": period, "today": today, "totals": profit_totals(trades, today=today),
+            "periods": profit_by_period(trades, period=period, today=today, count=count),
+            "pairs": profit_by_pair(trades)}
+
+
+def profit_month(user, *, year: int, month: int) -> dict:
+    from trading.profit import profit_calendar
+
+    return profit_calendar(closed_trades_for(user), year=year, month=month)

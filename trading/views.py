@@ -1,3 +1,4 @@
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from trading.selectors import (
     market_format,
     market_formats,
     portfolio_for,
+    profit_month,
+    profit_summary,
     watched_pairs,
     watchlist_for,
 )
@@ -58,6 +61,33 @@ def dashboard(request):
             "equity": None if row["equity"] is None else str(row["equity"]), "status": row["bot"].status,
             "starting_balance": str(row["bot"].starting_balance),
             "currency": row["bot"].symbol.partition("/")[2].split(":")[0]} for row in portfolio["bots"]},
+    })
+
+
+# --- profit across bots ------------------------------------------------------------------------
+
+PROFIT_COUNTS = {"day": 30, "week": 12, "month": 12}
+
+
+@login_required
+def profit(request):
+    period = request.GET.get("period") if request.GET.get("period") in PROFIT_COUNTS else "day"
+    today = timezone.now().date()
+    try:
+        year, month = (int(x) for x in request.GET.get("month", "").split("-"))
+        shown = date(year, month, 1)
+    except ValueError:
+        shown = today.replace(day=1)
+    if not date(2000, 1, 1) <= shown <= date(2100, 12, 1):
+        shown = today.replace(day=1)
+    summary = profit_summary(request.user, period=period, count=PROFIT_COUNTS[period], today=today)
+    prev_month = (shown - timedelta(days=1)).replace(day=1)
+    next_month = (shown + timedelta(days=32)).replace(day=1)
+    return render(request, "trading/profit.html", {
+        "summary": summary, "period": period, "periods": list(PROFIT_COUNTS),
+        "calendar": profit_month(request.user, year=shown.year, month=shown.month), "month": shown,
+        "prev_month": prev_month, "next_month": next_month if next_month <= today.replace(day=1) else None,
+        "today": today, "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     })
 
 

@@ -344,3 +344,66 @@ class MarketsOut(serializers.Serializer):
     exchange = serializers.CharField()
     known = serializers.BooleanField(help_text="False while the exchange's market list could not be loaded yet")
     markets = MarketOut(many=True)
+
+
+# --- profit across bots ------------------------------------------------------------------
+
+class ProfitIn(serializers.Serializer):
+    period = serializers.ChoiceField(choices=["day", "week", "month"], default="day")
+    count = serializers.IntegerField(required=False, min_value=1, max_value=366, default=30,
+                                     help_text="How many periods back from the current one")
+
+
+class ProfitTotalOut(serializers.Serializer):
+    currency = serializers.CharField(help_text="Quote currency: sums are never mixed across currencies")
+    today = _exact()
+    this_week = _exact()
+    this_month = _exact()
+    all_time = _exact()
+    trades = serializers.IntegerField()
+
+
+class ProfitPeriodOut(serializers.Serializer):
+    start = serializers.DateField(help_text="First day of the period (UTC; weeks start on Monday)")
+    currency = serializers.CharField()
+    pnl = _exact()
+    trades = serializers.IntegerField()
+    wins = serializers.IntegerField()
+
+
+class ProfitPairOut(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    currency = serializers.CharField()
+    pnl = _exact()
+    trades = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    win_rate = _exact(allow_null=True)
+    bots = serializers.IntegerField()
+
+
+class ProfitSummaryOut(serializers.Serializer):
+    period = serializers.CharField()
+    today = serializers.DateField()
+    totals = ProfitTotalOut(many=True)
+    periods = ProfitPeriodOut(many=True, help_text="Newest first; every period present, zero when quiet")
+    pairs = ProfitPairOut(many=True)
+
+
+class ProfitCalendarIn(serializers.Serializer):
+    month = serializers.RegexField(r"^(20\d\d)-(0[1-9]|1[0-2])$", required=False,
+                                   error_messages={"invalid": "Use a month like 2026-12."},
+                                   help_text="YYYY-MM (UTC); the current month when omitted")
+
+
+class ProfitDayOut(serializers.Serializer):
+    date = serializers.DateField()
+    pnl = serializers.DictField(child=_exact(), help_text="Realized profit per quote currency")
+    trades = serializers.IntegerField()
+
+
+class ProfitCalendarOut(serializers.Serializer):
+    year = serializers.IntegerField()
+    month = serializers.IntegerField()
+    days = ProfitDayOut(many=True)
+    totals = serializers.DictField(child=_exact())

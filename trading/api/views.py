@@ -26,6 +26,10 @@ from trading.api.serializers import (
     OrderOut,
     OrdersIn,
     PerformanceOut,
+    ProfitCalendarIn,
+    ProfitCalendarOut,
+    ProfitIn,
+    ProfitSummaryOut,
     StrategyOut,
     TradeOut,
     TradesIn,
@@ -43,6 +47,8 @@ from trading.selectors import (
     data_source_label,
     market_format,
     markets_for,
+    profit_month,
+    profit_summary,
     watchlist_for,
 )
 from trading.services.bots import bot_archive, bot_create, bot_pause, bot_start, bot_stop, bot_update
@@ -267,6 +273,31 @@ class BotDealsApi(APIView):
         data = DealsIn(data=request.query_params)
         data.is_valid(raise_exception=True)
         return Response(DealsOut(bot_deals(bot=bot, limit=data.validated_data["limit"])).data)
+
+
+class ProfitSummaryApi(APIView):
+    @extend_schema(parameters=[ProfitIn], responses={200: ProfitSummaryOut},
+                   description="Realized profit of closed trades across all your bots (deleted ones included), "
+                               "net of fees, per quote currency: today / this week / this month / all time, per "
+                               "day, week or month, and per pair.")
+    def get(self, request):
+        data = ProfitIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        return Response(ProfitSummaryOut(profit_summary(request.user, **data.validated_data)).data)
+
+
+class ProfitCalendarApi(APIView):
+    @extend_schema(parameters=[ProfitCalendarIn], responses={200: ProfitCalendarOut},
+                   description="One month's realized profit per day (UTC), per quote currency.")
+    def get(self, request):
+        from django.utils import timezone
+
+        data = ProfitCalendarIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        month = data.validated_data.get("month") or timezone.now().strftime("%Y-%m")
+        cal = profit_month(request.user, year=int(month[:4]), month=int(month[5:]))
+        days = [d for week in cal["weeks"] for d in week if d is not None]
+        return Response(ProfitCalendarOut({**cal, "days": days}).data)
 
 
 class StrategiesApi(APIView):

@@ -108,3 +108,11 @@ def duration(seconds):
     from trading.formatting import duration as text
 
     return text(seconds)
+
+
+@register.filter
+def cur_signed(value, currency=""):
+    """Signed money at the currency's decimals: {{ pnl|cur_signed:"USDT" }} -> +12.30, BTC -> +0.00012300."""
+    from trading.formatting import currency_places
+
+    return signed(value, currency_places(currency))
