@@ -5,6 +5,7 @@ import base64
 import hashlib
 import logging
 import re
+from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
@@ -144,6 +145,51 @@ def _validate(*, exchange: str, label: str, api_key: str, secret: str, passphras
     }
 
 
+BALANCES_SHOWN = 20
+
+
+def _balance_rows(balance: dict) -> list[dict]:
+    """The assets with a balance, alphabetical, as exact decimal strings, at most BALANCES_SHOWN."""
+    def d(v) -> Decimal | None:
+        try:
+            x = Decimal(str(v))
+        except (ArithmeticError, ValueError, TypeError):
+            return None
+        return x if x.is_finite() else None
+
+    def s(x: Decimal | None) -> str | None:
+        if x is None:
+            return None
+        text = format(x, "f")
+        return (text.rstrip("0").rstrip(".") if "." in text else text) or "0"
+
+    rows = []
+    totals, free, used = (balance.get(k) or {} for k in ("total", "free", "used"))
+    for asset, total in sorted(totals.items() if isinstance(totals, dict) else []):
+        t = d(total)
+        if t is None or t <= 0 or not isinstance(asset, str):
+            continue
+        rows.append({"asset": asset[:20], "free": s(d(free.get(asset))), "used": s(d(used.get(asset))),
+                     "total": s(t)})
+    return rows[:BALANCES_SHOWN]
+
+
+def _read_balance(exchange: str, credentials, *, sandbox: bool) -> dict:
+    """Connect with the key and read the balance (proves key, secret and passphrase): the summary
+    check_credentials gives, plus the assets held, for the owner's eyes only (never stored or logged)."""
+    from exchanges.adapter import InvalidCredentials, client_for, fetch_balance
+
+    if not credentials.api_key or not credentials.secret:
+        raise InvalidCredentials("An API key and a secret are both required.")
+    balances = _balance_rows(fetch_balance(client_for(exchange, credentials, sandbox=sandbox)))
+    return {"exchange": exchange, "sandbox": sandbox, "nonzero_assets": len(balances), "balances": balances}
+
+
+def balances_text(balances: list[dict]) -> str:
+    """"0.5 BTC · 2 ETH · 10000 USDT" for a message; "no assets" when empty."""
+    return " · ".join(f"{b['total']} {b['asset']}" for b in balances) or "no assets"
+
+
 class KeyRejected(DomainError):
     """The exchange refused the credentials on the connection test at save time: nothing was stored."""
 
@@ -160,12 +206,12 @@ def _connection_check(*, exchange: str, clean: dict, sandbox: bool) -> dict:
     Returns the test columns to store: passed -> ok True; unreachable (down, slow, rate limited, odd
     reply) -> ok None, "untested", with the reason. A refusal of the key raises KeyRejected.
     """
-    from exchanges.adapter import Credentials, ExchangeError, check_credentials
+    from exchanges.adapter import Credentials, ExchangeError
 
     credentials = Credentials(api_key=clean["api_key"], secret=clean["secret"], passphrase=clean["passphrase"],
                               uid=clean["uid"])
     try:
-        check_credentials(exchange, credentials, sandbox=sandbox)
+        summary = _read_balance(exchange, credentials, sandbox=sandbox)
     except ExchangeError as exc:
         if exc.code in REJECTING_CODES:
             field = "sandbox" if exc.code == "sandbox_unavailable" else "secret"
@@ -174,7 +220,7 @@ def _connection_check(*, exchange: str, clean: dict, sandbox: bool) -> dict:
         return {"last_tested_at": None, "last_test_ok": None, "last_test_code": exc.code,
                 "last_test_message": f"Saved untested: {exc.message} Test it again later."[:300]}
     return {"last_tested_at": timezone.now(), "last_test_ok": True, "last_test_code": "",
-            "last_test_message": TEST_PASSED}
+            "last_test_message": TEST_PASSED, "balances": summary["balances"]}
 
 
 TEST_PASSED = "Connected: the key can read your balance."
@@ -189,6 +235,7 @@ def key_create(*, owner, exchange: str, label: str, api_key: str, secret: str, p
     if ExchangeKey.objects.filter(owner=owner, exchange=exchange, label=clean["label"]).exists():
         raise KeyInvalid(duplicate, fields={"label": [duplicate]})
     tested = _connection_check(exchange=exchange, clean=clean, sandbox=sandbox) if verify else {}
+    balances = tested.pop("balances", None)
     v = vault()
     key = ExchangeKey(
         owner=owner, exchange=exchange, label=clean["label"], sandbox=sandbox,
@@ -206,6 +253,7 @@ def key_create(*, owner, exchange: str, label: str, api_key: str, secret: str, p
             audit_record(action="key.create", actor=owner, target=f"key:{key.pk}", request=request, details=details)
     except IntegrityError:
         raise KeyInvalid(duplicate, fields={"label": [duplicate]}) from None
+    key.balances = balances  # what the test on save read; shown once, never stored
     return key
 
 
@@ -278,11 +326,11 @@ def key_test(*, key: ExchangeKey, actor, request=None) -> dict:
     Returns {"ok": True, ...} or {"ok": False, "status": int, "error": {"code", "message"}}.
     The exchange call happens outside any transaction.
     """
-    from exchanges.adapter import ExchangeError, check_credentials
+    from exchanges.adapter import ExchangeError
 
     credentials = key_credentials(key=key)
     try:
-        summary = check_credentials(key.exchange, credentials, sandbox=key.sandbox)
+        summary = _read_balance(key.exchange, credentials, sandbox=key.sandbox)
         outcome = {"ok": True, "message": TEST_PASSED, **summary}
         code, message, status = "", outcome["message"], 200
     except ExchangeError as exc:

@@ -8,7 +8,7 @@ from config.api import DomainError
 from config.forms import form_add_domain_error
 from keys.forms import KeyForm
 from keys.selectors import key_age_days, key_rotate_due, key_test_status, keys_for
-from keys.services import key_create, key_delete, key_relabel, key_test, keys_revoke_all
+from keys.services import balances_text, key_create, key_delete, key_relabel, key_test, keys_revoke_all
 
 
 @sensitive_post_parameters("api_key", "secret", "passphrase", "uid")
@@ -24,7 +24,8 @@ def key_list(request):
         else:
             saved = f"Saved {key.exchange} key “{key.label}”. Its secret will never be shown again."
             if key_test_status(key) == "passed":
-                messages.success(request, f"{saved} Connection test passed: the key can read your balance.")
+                messages.success(request, f"{saved} Connection test passed: the key can read your balance "
+                                          f"({balances_text(key.balances or [])}).")
             else:
                 messages.warning(request, f"{saved} It is untested: {key.last_test_message}")
             return redirect("keys")
@@ -42,7 +43,7 @@ def key_test_view(request, pk: int):
         messages.error(request, f"{key.label}: {exc.message}")
         return redirect("keys")
     if outcome["ok"]:
-        messages.success(request, f"{key.label}: {outcome['message']}")
+        messages.success(request, f"{key.label}: {outcome['message']} Balance: {balances_text(outcome['balances'])}.")
     else:
         messages.error(request, f"{key.label}: {outcome['error']['message']}")
     return redirect("keys")

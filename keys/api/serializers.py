@@ -53,8 +53,17 @@ class KeyUpdateIn(serializers.Serializer):
     label = serializers.CharField(max_length=64)
 
 
+class BalanceOut(serializers.Serializer):
+    asset = serializers.CharField()
+    free = serializers.CharField(allow_null=True, help_text="Exact decimal string")
+    used = serializers.CharField(allow_null=True)
+    total = serializers.CharField()
+
+
 class KeyTestOut(serializers.Serializer):
     ok = serializers.BooleanField()
+    balances = BalanceOut(many=True, required=False,
+                          help_text="After a successful test: the assets held on the exchange (never stored)")
     message = serializers.CharField(required=False)
     tested_at = serializers.CharField()
     error = serializers.DictField(required=False)

@@ -38,6 +38,7 @@ def test_saving_a_key_tests_it_refuses_a_rejected_one_and_keeps_an_untested_one(
 
     _add_key(page, label="main", api_key=API_KEY, secret=SECRET)
     expect(page.get_by_text("Saved binance key “main”")).to_contain_text("Connection test passed")
+    expect(page.get_by_text("Saved binance key “main”")).to_contain_text("0.5 BTC · 2 ETH · 10000 USDT")
     row = _row(page, "main")
     expect(row.get_by_test_id("key-mask")).to_have_text("••••" + API_KEY[-4:])
     expect(row.get_by_test_id("key-test-result")).to_contain_text("OK")
@@ -61,7 +62,8 @@ def test_saving_a_key_tests_it_refuses_a_rejected_one_and_keeps_an_untested_one(
     expect(_row(page, "later").get_by_test_id("key-untested")).to_be_visible()
     emu.clear_faults()
     _row(page, "later").get_by_role("button", name="Test").click()
-    expect(page.get_by_text("later: Connected: the key can read your balance.")).to_be_visible()
+    expect(page.get_by_text("later: Connected: the key can read your balance.")).to_contain_text(
+        "Balance: 0.5 BTC · 2 ETH · 10000 USDT.")
     expect(_row(page, "later").get_by_test_id("key-test-result")).to_contain_text("OK")
 
     # relabel on the page

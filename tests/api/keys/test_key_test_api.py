@@ -34,6 +34,8 @@ def test_a_valid_key_is_ok_and_the_result_is_remembered(api, alice, emu):
     r = _test(api, alice, key)
     assert r.status_code == 200 and r.json()["ok"] is True, r.content
     assert emu.count("/api/v3/account") == 1
+    # the balance the key can see, for its owner (the emulator's account: 0.5 BTC, 2 ETH, 10000 USDT)
+    assert {b["asset"]: b["total"] for b in r.json()["balances"]} == {"BTC": "0.5", "ETH": "2", "USDT": "10000"}
     key.refresh_from_db()
     assert key.last_test_ok is True and key.last_tested_at is not None
     listed = api(alice).get(f"/api/keys/{key.pk}/").json()
@@ -100,7 +102,8 @@ def test_saving_a_valid_key_tests_it_and_says_it_passed(api, alice, emu):
     body = r.json()
     assert body["test_status"] == "passed" and body["last_test_ok"] is True and body["last_tested_at"]
     assert emu.count("/api/v3/account") == 1
-    assert AuditEvent.objects.get(action="key.create").details["test"] == "passed"
+    event = AuditEvent.objects.get(action="key.create")
+    assert event.details["test"] == "passed" and "10000" not in str(event.details)  # amounts are not recorded
 
 
 def test_saving_a_key_the_exchange_rejects_stores_nothing_and_says_why(api, alice, emu):
