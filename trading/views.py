@@ -125,6 +125,8 @@ def bot_detail(request, pk: int):
         "chart": {"bot_id": bot.pk, "starting_balance": trimmed(bot.starting_balance, 18), "points": curve,
                   "currency": quote.split(":")[0], "fmt": fmt.as_json()},
         "fmt": fmt, "deals": bot_deals(bot=bot, limit=50),
+        "fill_markers": [{"t": int(f.ts.timestamp() * 1000), "price": trimmed(f.price, 18), "side": f.side}
+                         for f in fills[:500]],
         "feed": data_source_label(),
     })
 
