@@ -1,6 +1,5 @@
 """Markets from the exchange (ccxt load_markets) into the database, for precision, minimums and fees."""
 
-import logging
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -9,8 +8,6 @@ from django.db import transaction
 from config.api import DomainError
 from trading.models import Market
 from trading.selectors import market_get, markets_suggest
-
-log = logging.getLogger(__name__)
 
 
 class UnknownMarket(DomainError):
