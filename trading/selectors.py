@@ -233,7 +233,9 @@ def bot_deals(*, bot: Bot, limit: int = 100, now=None) -> dict:
                      "return_pct": t.return_pct,
                      "duration_seconds": int((exit_at - entry_at).total_seconds()) if entry_at and exit_at else None})
     open_position = None
-    if bot.base > 0:
+    market = market_get(exchange=bot.exchange, symbol=bot.symbol)
+    dust = market.amount_step if market is not None and market.amount_step else Decimal(0)
+    if bot.base > 0 and bot.base >= dust:  # less than one amount step cannot be sold: not a position
         opened_at = _ms_to_dt(min((t.entry_ms for t in open_lots if t.entry_ms is not None), default=None))
         avg, last = position["average_entry_price"], position["last_price"]
         open_position = {

@@ -79,3 +79,16 @@ def test_the_deals_api_answers_exact_strings_and_hides_other_users_bots(traded, 
     assert body["closed_trades"][0]["pnl"] == "287.7" and body["closed_trades"][0]["duration_seconds"] == 7200
     assert api(alice).get(f"/api/bots/{bot.pk}/deals/", {"limit": "0"}).status_code == 400
     assert api(bob).get(f"/api/bots/{bot.pk}/deals/").status_code == 404
+
+
+def test_dust_below_one_amount_step_is_not_an_open_position(traded):
+    from trading.models import Market
+
+    bot, _ = traded
+    Market.objects.create(exchange="binance", symbol="BTC/USDT", base="BTC", quote="USDT", amount_step=D("0.00001"))
+    Bot.objects.filter(pk=bot.pk).update(base=D("0.000004"))
+    bot.refresh_from_db()
+    assert bot_deals(bot=bot)["open_position"] is None
+    Bot.objects.filter(pk=bot.pk).update(base=D("0.00001"))
+    bot.refresh_from_db()
+    assert bot_deals(bot=bot)["open_position"]["amount"] == D("0.00001")
