@@ -54,7 +54,9 @@ def test_the_bot_form_searches_markets_suggests_and_refuses_what_cannot_trade(pa
     assert page.js_errors == []
 
 
-def test_the_watchlist_refuses_an_unlisted_symbol_with_suggestions(page, login, alice):
+def test_the_watchlist_refuses_an_unlisted_symbol_with_suggestions_and_adds_next_to_the_defaults(
+        page, login, alice, settings):
+    settings.DEFAULT_WATCHLIST = ["binance:BTC/USDT", "binance:ETH/USDT"]
     login(page, alice)
     page.goto("/")
     page.get_by_label("Symbol").fill("xrp/eur")
@@ -64,4 +66,5 @@ def test_the_watchlist_refuses_an_unlisted_symbol_with_suggestions(page, login, 
     page.get_by_label("Symbol").fill("XRP/USDT")
     page.get_by_role("button", name="Watch").click()
     expect(page.locator('[data-testid="price-row"][data-symbol="XRP/USDT"]')).to_be_visible()
+    expect(page.get_by_test_id("price-row")).to_have_count(3)  # BTC/USDT and ETH/USDT stay
     assert page.js_errors == []

@@ -15,19 +15,21 @@ def test_a_fresh_user_sees_the_default_watchlist(alice, settings):
     assert symbols_in_use()["binance"] >= {"BTC/USDT", "ETH/USDT"}
 
 
-def test_users_add_and_remove_their_own_symbols(api, alice, bob, binance_markets):
+def test_users_add_and_remove_their_own_symbols(api, alice, bob, binance_markets, settings):
+    settings.DEFAULT_WATCHLIST = ["binance:BTC/USDT", "binance:ETH/USDT"]
     c = api(alice)
     r = c.post(URL, {"exchange": "binance", "symbol": "XRP/USDT"}, format="json")
     assert r.status_code == 201
     again = c.post(URL, {"exchange": "binance", "symbol": "XRP/USDT"}, format="json")
     assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
-    assert [w["symbol"] for w in c.get(URL).json()] == ["XRP/USDT"]
-    assert watched_pairs(alice) == [("binance", "XRP/USDT")]
+    # added next to the default rows (now alice's own, each removable), not instead of them
+    assert [w["symbol"] for w in c.get(URL).json()] == ["BTC/USDT", "ETH/USDT", "XRP/USDT"]
+    assert watched_pairs(alice) == [("binance", "BTC/USDT"), ("binance", "ETH/USDT"), ("binance", "XRP/USDT")]
     assert "XRP/USDT" in symbols_in_use()["binance"]
     assert api(bob).get(URL).json() == []
     assert api(bob).delete(f"{URL}{r.json()['id']}/").status_code == 404
     assert c.delete(f"{URL}{r.json()['id']}/").status_code == 204
-    assert c.get(URL).json() == []
+    assert [w["symbol"] for w in c.get(URL).json()] == ["BTC/USDT", "ETH/USDT"]
 
 
 def test_an_unknown_symbol_is_refused_once_markets_are_known(api, alice):
