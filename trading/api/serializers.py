@@ -153,6 +153,17 @@ class BotPatchIn(serializers.Serializer):
     strategy = serializers.CharField(max_length=32, required=False)
     params = serializers.JSONField(required=False)
     fill_overrides = serializers.JSONField(required=False)
+    mode = serializers.ChoiceField(choices=["paper", "live"], required=False,
+                                   help_text="Only accepted when unchanged: going live needs the promotion workflow")
+
+    FIXED = ("exchange", "symbol", "starting_balance", "seed")
+
+    def validate(self, attrs):
+        # a field that cannot change after creation is refused, never silently dropped
+        fixed = sorted(k for k in (self.initial_data or {}) if k in self.FIXED)
+        if fixed:
+            raise serializers.ValidationError({k: ["Cannot be changed after creation."] for k in fixed})
+        return attrs
 
 
 class BotOut(serializers.Serializer):

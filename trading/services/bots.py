@@ -134,6 +134,13 @@ def _refresh_into(target: Bot, source: Bot) -> Bot:
 
 
 def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
+    mode = fields.pop("mode", None)
+    if mode == Bot.Mode.LIVE and bot.mode != Bot.Mode.LIVE:  # never silently ignored (the create refuses it too)
+        raise LiveNotAvailable("live trading needs the promotion workflow",
+                               fields={"mode": ["live trading needs the promotion workflow"]})
+    if mode is not None and mode != bot.mode:
+        raise InvalidBot(f"mode cannot be changed here (the bot is {bot.mode}).",
+                         fields={"mode": ["Cannot be changed here."]})
     unknown = set(fields) - EDITABLE_WHILE_STOPPED
     if unknown:
         raise InvalidBot(f"These cannot be changed: {', '.join(sorted(unknown))}.",

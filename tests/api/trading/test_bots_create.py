@@ -138,3 +138,19 @@ def test_the_markets_api_searches_the_exchanges_markets(api, alice):
     eth = body["markets"][1]
     assert (eth["min_cost"], eth["amount_step"], eth["price_step"]) == ("5", "0.0001", "0.01")
     assert api(alice).get("/api/markets/", {"exchange": "mtgox"}).status_code == 400
+
+
+def test_a_patch_to_live_is_refused_like_the_create_and_changes_nothing(api, alice):
+    bot = api(alice).post(URL, GOOD, format="json").json()
+    r = api(alice).patch(f"{URL}{bot['id']}/", {"mode": "live"}, format="json")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "live_not_available"
+    assert api(alice).get(f"{URL}{bot['id']}/").json()["mode"] == "paper"
+    assert api(alice).patch(f"{URL}{bot['id']}/", {"mode": "paper", "name": "Same"}, format="json").status_code == 200
+
+
+def test_a_patch_of_a_fixed_field_is_refused_not_ignored(api, alice):
+    bot = api(alice).post(URL, GOOD, format="json").json()
+    r = api(alice).patch(f"{URL}{bot['id']}/", {"symbol": "ETH/USDT", "starting_balance": "5"}, format="json")
+    assert r.status_code == 400
+    assert set(r.json()["error"]["fields"]) == {"symbol", "starting_balance"}
+    assert api(alice).get(f"{URL}{bot['id']}/").json()["symbol"] == "BTC/USDT"
