@@ -208,6 +208,8 @@ class Command(BaseCommand):
 
     def check_admin(self):
         reply = self.client.request("GET", "/admin/login/")
+        if reply.status == 401 and reply.header("WWW-Authenticate").lower().startswith("basic"):
+            return "behind HTTP basic auth (401 without the password)"
         if reply.status != 200:
             raise CheckFailed(f"/admin/login/ answered {reply.status}")
         return ""
