@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "trading",
     "risk",
     "notifications",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -279,6 +280,13 @@ NOTIFICATION_FOLD_SECONDS = env.float("NOTIFICATION_FOLD_SECONDS", default=3.0)
 NOTIFICATION_FOLD_THRESHOLD = env.int("NOTIFICATION_FOLD_THRESHOLD", default=3)  # due messages -> one summary
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=15)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+
+# --- Operations (ops app) ---------------------------------------------------------
+# /metrics answers staff sessions and these client addresses or networks (e.g. the Prometheus host).
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# manage.py backup: where the dumps go and how many of the newest it keeps
+BACKUP_DIR = env.path("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

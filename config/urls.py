@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("risk.urls")),
     path("", include("notifications.urls")),
+    path("", include("ops.urls")),
 ]
