@@ -148,3 +148,12 @@ def test_the_systemd_units_and_the_backup_timer_pass_systemd_analyze(tmp_path):
     problems = [line for line in result.stderr.splitlines()
                 if line.strip() and "/opt/tradeplatform" not in line and "not executable" not in line]
     assert not problems, result.stderr
+
+
+def test_the_nightly_backup_runs_as_the_service_user_with_the_environment_file():
+    service = (ROOT / "deploy" / "systemd" / "tradeplatform-backup.service").read_text()
+    timer = (ROOT / "deploy" / "systemd" / "tradeplatform-backup.timer").read_text()
+    assert "Type=oneshot" in service and "User=tradeplatform" in service
+    assert "EnvironmentFile=/etc/tradeplatform/env" in service and "manage.py backup" in service
+    assert "UMask=0077" in service  # dumps readable by the service user only
+    assert "OnCalendar=*-*-* 03:15:00 UTC" in timer and "Persistent=true" in timer  # a missed night runs at boot
