@@ -192,9 +192,30 @@ def test_the_deployed_stack_passes_verify_deployment(deployed, capsys):
     out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"])
     assert error is None, out
     assert "FAIL" not in out
-    assert "All 11 checks passed" in out
+    assert "All 13 checks passed" in out
     assert "unauthenticated handshake refused by the app (403)" in out
     assert "-> https://localhost:" in out  # plain HTTP was redirected
+
+
+def test_verify_deployment_opt_in_checks_rate_limit_and_the_operator_robot(deployed, capsys, settings):
+    from tests.notifications.dingtalk_standin import SECRET, DingTalkStandIn
+
+    standin = DingTalkStandIn().start()
+    try:
+        settings.DINGTALK_WEBHOOK_URL, settings.DINGTALK_SECRET = standin.url, SECRET
+        settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+        out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"],
+                             rate_limit_test=True, dingtalk_test=True)
+        assert error is None, out
+        assert "All 15 checks passed" in out
+        assert "ok    /metrics is not public (403 without a staff session)" in out
+        assert "ok    live trading state (bots run; live trading off (paper only))" in out
+        assert "API rate limit answers 429 through the proxy (" in out and "of 40 answered 429" in out
+        assert "operator DingTalk robot accepts a test message (delivered (HTTP 200))" in out
+        assert [m[m["msgtype"]]["title"] for m in standin.received] == ["Deployment check"]
+        assert SECRET not in out and standin.url not in out  # never printed
+    finally:
+        standin.stop()
 
 
 def test_a_slow_alert_channel_never_delays_the_trading_worker(deployed, alice, settings):
@@ -246,7 +267,7 @@ def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(de
     worker.wait(timeout=20)
     cache.delete(HEARTBEAT_KEY)
     out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"])
-    assert error == f"1 of 11 checks failed for {deployed['url']}"
+    assert error == f"1 of 13 checks failed for {deployed['url']}"
     assert ("FAIL  readiness /api/health/ (database, redis, celery, alerts): status 503; "
             "celery: no worker heartbeat yet") in out
 
@@ -257,5 +278,6 @@ def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(de
 def test_verify_deployment_says_when_nothing_answers(capsys):
     port = _free_port()
     out, error = _verify(capsys, url=f"https://127.0.0.1:{port}", http_url=f"http://127.0.0.1:{port}", timeout=2)
-    assert error == f"10 of 11 checks failed for https://127.0.0.1:{port}"  # all but "HTTPS in use"
+    # all but "HTTPS in use" and the live trading state (read from this host's settings)
+    assert error == f"11 of 13 checks failed for https://127.0.0.1:{port}"
     assert "cannot reach https://127.0.0.1" in out
