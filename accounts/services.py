@@ -15,11 +15,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.audit import audit_record
 from accounts.models import TotpDevice, User
+from accounts.tokens import refresh_for, user_tokens_end
 from config.api import DomainError
 from config.vault import vault
 
@@ -50,8 +51,7 @@ def user_register(*, username: str, email: str, password: str, request=None) -> 
 
 
 def tokens_issue(*, user: User) -> dict:
-    refresh = RefreshToken.for_user(user)
-    return token_pair(refresh)
+    return token_pair(refresh_for(user))
 
 
 def token_pair(refresh: RefreshToken) -> dict:
@@ -64,19 +64,10 @@ def token_pair(refresh: RefreshToken) -> dict:
     }
 
 
-def user_tokens_revoke(*, user: User) -> int:
-    """Blacklist every refresh token the user holds; returns how many were revoked now."""
-    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
-    revoked = 0
-    for token in outstanding:
-        _, created = BlacklistedToken.objects.get_or_create(token=token)
-        revoked += int(created)
-    return revoked
-
-
-def user_sessions_end(*, user: User) -> int:
+def user_sessions_end(*, user: User, keep: str | None = None) -> int:
+    """End the user's page sessions (all, or all but the session key `keep`)."""
     ended = 0
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep or "").iterator():
         if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
             session.delete()
             ended += 1
@@ -89,7 +80,8 @@ def user_deactivate(*, user: User, actor: User | None, request=None) -> User:
         if user.is_active:
             user.is_active = False
             user.save(update_fields=["is_active"])
-        tokens = user_tokens_revoke(user=user)
+        tokens = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True).count()
+        user_tokens_end(user=user)  # access tokens too, not only refresh tokens
         sessions = user_sessions_end(user=user)
         audit_record(action="user.deactivate", actor=actor, target=f"user:{user.pk}", request=request,
                      details={"tokens_revoked": tokens, "sessions_ended": sessions})

@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from trading.models import Bot
 from trading.promotion.models import PromotionRequest
 from trading.promotion.selectors import (
     promotion_current,
@@ -257,8 +258,6 @@ class BotDemoteApi(APIView):
                    description="Back to paper at any time (a pending request is cancelled). The position is kept.")
     def post(self, request, pk: int):
         result = promotion_demote(bot=_bot(request, pk), actor=request.user, request=request)
-        from trading.models import Bot
-
         base = Bot.objects.values_list("base", flat=True).get(pk=result.bot.pk)
         return Response(DemoteOut({"bot_id": result.bot.pk, "mode": result.bot.mode, "was_live": result.was_live,
                                    "promotion": result.promotion, "cancelled": result.orders.cancelled,
