@@ -21,7 +21,7 @@ from trading.execution.routing import is_paper, live_allowed
 from trading.execution.safety import bot_resume
 from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
-from trading.selectors import market_known
+from trading.services.markets import market_check, markets_ensure
 
 
 class InvalidBot(DomainError):
@@ -90,7 +90,11 @@ def _json_safe(value):
 
 def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, starting_balance: Decimal,
                params: dict | None = None, mode: str = Bot.Mode.PAPER, fill_overrides: dict | None = None,
-               seed: int | None = None, request=None) -> Bot:
+               seed: int | None = None, verify_market: bool = False, request=None) -> Bot:
+    """Create a stopped paper bot. The symbol must be listed (and trading) on the exchange and the
+    starting balance at least the market's minimum order value, wherever the exchange's markets are
+    known; `verify_market` (pages, API) loads them first if they never were (exchange I/O, before any
+    transaction), so an unlisted symbol is never accepted from a person."""
     if mode == Bot.Mode.LIVE:
         raise LiveNotAvailable("live trading needs the promotion workflow",
                                fields={"mode": ["live trading needs the promotion workflow"]})
@@ -102,11 +106,12 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
     if exchange not in settings.SUPPORTED_EXCHANGES:
         raise InvalidBot(f"Unknown exchange. Supported: {', '.join(settings.SUPPORTED_EXCHANGES)}.",
                          fields={"exchange": ["Unsupported exchange."]})
-    if market_known(exchange=exchange, symbol=symbol) is False:
-        raise InvalidBot(f"{exchange} does not list {symbol}.", fields={"symbol": [f"{exchange} does not list it."]})
     if not isinstance(starting_balance, Decimal) or not starting_balance.is_finite() or starting_balance <= 0:
         raise InvalidBot("starting_balance must be greater than 0.",
                          fields={"starting_balance": ["Must be greater than 0."]})
+    if verify_market:
+        markets_ensure(exchange=exchange)
+    market_check(exchange=exchange, symbol=symbol, starting_balance=starting_balance)
     clean_params = _params_clean(strategy, params)
     overrides = _overrides_clean(fill_overrides)
     with transaction.atomic():
@@ -130,6 +135,13 @@ def _refresh_into(target: Bot, source: Bot) -> Bot:
 
 
 def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
+    mode = fields.pop("mode", None)
+    if mode == Bot.Mode.LIVE and bot.mode != Bot.Mode.LIVE:  # never silently ignored (the create refuses it too)
+        raise LiveNotAvailable("live trading needs the promotion workflow",
+                               fields={"mode": ["live trading needs the promotion workflow"]})
+    if mode is not None and mode != bot.mode:
+        raise InvalidBot(f"mode cannot be changed here (the bot is {bot.mode}).",
+                         fields={"mode": ["Cannot be changed here."]})
     unknown = set(fields) - EDITABLE_WHILE_STOPPED
     if unknown:
         raise InvalidBot(f"These cannot be changed: {', '.join(sorted(unknown))}.",
