@@ -200,6 +200,8 @@ LOGIN_NOTIFY_AFTER_FAILURES = env.int("LOGIN_NOTIFY_AFTER_FAILURES", default=10)
 TOTP_CHALLENGE_SECONDS = env.int("TOTP_CHALLENGE_SECONDS", default=300)
 TOTP_CHALLENGE_MAX_TRIES = env.int("TOTP_CHALLENGE_MAX_TRIES", default=5)
 
+WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)  # a /ws/ ticket's life (single use)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
