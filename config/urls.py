@@ -22,3 +22,7 @@ urlpatterns = [
     path("", include("risk.urls")),
     path("", include("notifications.urls")),
 ]
+
+handler400 = "config.errors.bad_request"
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"
