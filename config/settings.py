@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.errors.OutageMiddleware",  # PostgreSQL or Redis unreachable: 503 + Retry-After, not a 500
     "django.middleware.security.SecurityMiddleware",
+    "config.security.SecurityHeadersMiddleware",  # Content-Security-Policy, Permissions-Policy
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,6 +161,13 @@ SECURE_HSTS_PRELOAD = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default="; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data:", "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'self'",
+    "form-action 'self'", "frame-ancestors 'none'",
+]))
+PERMISSIONS_POLICY = env.str("PERMISSIONS_POLICY",
+                             default="camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 
 # Proxies whose X-Forwarded-For is believed (config/proxy.py): addresses/networks, "unix" for a unix-socket peer.
 # Empty by default (make run: nobody); production: "unix" (nginx on the web socket).
