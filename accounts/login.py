@@ -24,9 +24,9 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from rest_framework import status
 
+from accounts.audit import audit_record
 from accounts.models import User
 from accounts.selectors import client_ip
-from accounts.services import audit_record
 from config.api import DomainError
 
 log = logging.getLogger(__name__)

@@ -17,11 +17,11 @@ from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from rest_framework import status
 
+from accounts.audit import audit_record
 from accounts.login import LoginThrottled
 from accounts.models import User
 from accounts.passwords import user_password_reset
 from accounts.selectors import client_ip
-from accounts.services import audit_record
 from config.api import DomainError
 
 EMAIL_TEMPLATE = "emails/password_reset.txt"

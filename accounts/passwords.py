@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework import status
 
+from accounts.audit import audit_record
 from accounts.models import User
-from accounts.services import audit_record, tokens_issue, user_sessions_end
+from accounts.services import tokens_issue, user_sessions_end
 from accounts.tokens import user_tokens_end
 from config.api import DomainError
 

@@ -24,6 +24,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
 from accounts.models import User
@@ -77,13 +78,22 @@ def user_tokens_end(*, user: User) -> int:
 
     Returns the new token version; `user` is updated in place so a pair issued from it afterwards is valid.
     """
-    from accounts.services import user_tokens_revoke  # services imports this module: import late
-
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
         user.token_version = User.objects.filter(pk=user.pk).values_list("token_version", flat=True).get()
         user_tokens_revoke(user=user)
     return user.token_version
+
+
+def user_tokens_revoke(*, user: User) -> int:
+    """Blacklist every refresh token the user holds; returns how many were revoked now."""
+    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
+    revoked = 0
+    for token in outstanding:
+        _, created = BlacklistedToken.objects.get_or_create(token=token)
+        revoked += int(created)
+    return revoked
+
 
 
 class PlatformJWTAuthentication(JWTAuthentication):

@@ -19,8 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 
+from accounts.audit import audit_record
 from accounts.models import TotpRecoveryCode, User
-from accounts.services import audit_record, totp_verify
+from accounts.services import totp_verify
 from config.api import DomainError
 
 CHALLENGE_SALT = "accounts.login-totp"

@@ -7,12 +7,13 @@ from django.urls import reverse_lazy
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
+from accounts.audit import audit_record
 from accounts.forms import LoginForm, LoginTotpForm, SignUpForm, TotpConfirmForm, TotpDisableForm
 from accounts.login import LoginThrottled
 from accounts.models import TotpDevice
 from accounts.password_reset import password_reset_request
 from accounts.passwords import user_password_changed
-from accounts.services import audit_record, totp_disable, totp_enroll_confirm, totp_enroll_start
+from accounts.services import totp_disable, totp_enroll_confirm, totp_enroll_start
 from accounts.totp_login import (
     ChallengeInvalid,
     login_challenge_complete,

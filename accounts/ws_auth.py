@@ -51,6 +51,7 @@ def _user_for_ticket(ticket: str):
 def _user_for(token: str):
     from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
+    # late: config.asgi imports this module before Django's apps are loaded (tokens imports models)
     from accounts.tokens import PlatformJWTAuthentication as JWTAuthentication
 
     auth = JWTAuthentication()

@@ -5,6 +5,7 @@ DEBUG, cookies are secure when HTTPS is on.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -29,6 +30,8 @@ def _secret(name: str, dev_default: str) -> str:
 
 
 SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-secret-key-change-me-0123456789abcdef")
+# rotation: the previous key(s) here keep sessions and reset links valid until they expire (docs/operations.md)
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -51,6 +54,7 @@ INSTALLED_APPS = [
     "trading",
     "risk",
     "notifications",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +269,16 @@ ENABLE_TRADING = env.bool("ENABLE_TRADING", default=True)
 ENABLE_LIVE_TRADING = env.bool("ENABLE_LIVE_TRADING", default=False)
 ENABLE_SCHEDULERS = env.bool("ENABLE_SCHEDULERS", default=True)
 
+# --- Promotion to live (defaults of the platform promotion policy; staff edit that row in admin) --------
+PROMOTION_MIN_PAPER_DAYS = env.int("PROMOTION_MIN_PAPER_DAYS", default=7)
+PROMOTION_MIN_CLOSED_TRADES = env.int("PROMOTION_MIN_CLOSED_TRADES", default=25)
+PROMOTION_MIN_WIN_RATE_PCT = Decimal(env.str("PROMOTION_MIN_WIN_RATE_PCT", default="52"))
+PROMOTION_MIN_PROFIT_PCT = Decimal(env.str("PROMOTION_MIN_PROFIT_PCT", default="3"))
+PROMOTION_REQUIRE_STAFF_APPROVAL = env.bool("PROMOTION_REQUIRE_STAFF_APPROVAL", default=True)
+PROMOTION_REQUEST_TTL_HOURS = env.int("PROMOTION_REQUEST_TTL_HOURS", default=24)
+# a request reads the key's balance on the exchange: at most this many such reads per user and hour
+PROMOTION_BALANCE_CHECKS_PER_HOUR = env.int("PROMOTION_BALANCE_CHECKS_PER_HOUR", default=10)
+
 # --- Secrets at rest ---------------------------------------------------------------
 # Fernet keys, newest first, comma separated. Required outside DEBUG.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
@@ -311,6 +325,13 @@ NOTIFICATION_FOLD_SECONDS = env.float("NOTIFICATION_FOLD_SECONDS", default=3.0)
 NOTIFICATION_FOLD_THRESHOLD = env.int("NOTIFICATION_FOLD_THRESHOLD", default=3)  # due messages -> one summary
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=15)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+
+# --- Operations (ops app) ---------------------------------------------------------
+# /metrics answers staff sessions and these client addresses or networks (e.g. the Prometheus host).
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# manage.py backup: where the dumps go and how many of the newest it keeps
+BACKUP_DIR = env.path("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -18,3 +18,10 @@ def key_rotate_due(key: ExchangeKey) -> bool:
 
 def key_age_days(key: ExchangeKey) -> int:
     return (timezone.now() - key.created_at).days
+
+
+def key_test_status(key: ExchangeKey) -> str:
+    """passed / failed / untested: what the last connection test (on save or asked for) said."""
+    if key.last_test_ok is None:
+        return "untested"
+    return "passed" if key.last_test_ok else "failed"

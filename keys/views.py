@@ -7,8 +7,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.api import DomainError
 from config.forms import form_add_domain_error
 from keys.forms import KeyForm
-from keys.selectors import key_age_days, key_rotate_due, keys_for
-from keys.services import key_create, key_delete, key_relabel, key_test, keys_revoke_all
+from keys.selectors import key_age_days, key_rotate_due, key_test_status, keys_for
+from keys.services import balances_text, key_create, key_delete, key_relabel, key_test, keys_revoke_all
 
 
 @sensitive_post_parameters("api_key", "secret", "passphrase", "uid")
@@ -18,11 +18,16 @@ def key_list(request):
     form = KeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            key = key_create(owner=request.user, request=request, **form.cleaned_data)
+            key = key_create(owner=request.user, request=request, verify=True, **form.cleaned_data)
         except DomainError as exc:
             form_add_domain_error(form, exc)
         else:
-            messages.success(request, f"Saved {key.exchange} key “{key.label}”. Its secret will never be shown again.")
+            saved = f"Saved {key.exchange} key “{key.label}”. Its secret will never be shown again."
+            if key_test_status(key) == "passed":
+                messages.success(request, f"{saved} Connection test passed: the key can read your balance "
+                                          f"({balances_text(key.balances or [])}).")
+            else:
+                messages.warning(request, f"{saved} It is untested: {key.last_test_message}")
             return redirect("keys")
     keys = [{"key": k, "age_days": key_age_days(k), "rotate_due": key_rotate_due(k)} for k in keys_for(request.user)]
     return render(request, "keys/list.html", {"form": form, "keys": keys})
@@ -38,7 +43,7 @@ def key_test_view(request, pk: int):
         messages.error(request, f"{key.label}: {exc.message}")
         return redirect("keys")
     if outcome["ok"]:
-        messages.success(request, f"{key.label}: {outcome['message']}")
+        messages.success(request, f"{key.label}: {outcome['message']} Balance: {balances_text(outcome['balances'])}.")
     else:
         messages.error(request, f"{key.label}: {outcome['error']['message']}")
     return redirect("keys")

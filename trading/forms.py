@@ -1,5 +1,9 @@
+import re
+
 from django import forms
 from django.conf import settings
+
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 
 
 class BotForm(forms.Form):
@@ -7,7 +11,10 @@ class BotForm(forms.Form):
 
     name = forms.CharField(max_length=100)
     exchange = forms.ChoiceField(choices=())
-    symbol = forms.CharField(max_length=64, help_text="The market, e.g. BTC/USDT.")
+    symbol = forms.CharField(max_length=64, help_text="The market, e.g. BTC/USDT: type to search the exchange's markets.",
+                             widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false",
+                                                           "data-market-picker": "id_exchange",
+                                                           "autocapitalize": "characters"}))
     starting_balance = forms.DecimalField(
         label="Starting balance", max_digits=24, decimal_places=8, min_value=0,
         help_text="Paper money in the quote currency (USDT for BTC/USDT).")
@@ -27,6 +34,6 @@ class BotForm(forms.Form):
 
     def clean_symbol(self):
         symbol = self.cleaned_data["symbol"].strip().upper()
-        if symbol.count("/") != 1 or not all(symbol.split("/")):
+        if not SYMBOL_RE.match(symbol):  # the same shape the API accepts
             raise forms.ValidationError("Write the market as BASE/QUOTE, e.g. BTC/USDT.")
         return symbol

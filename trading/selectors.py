@@ -3,7 +3,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import QuerySet
 
+from trading.backtest import performance_stats
+from trading.engine.types import Fill as EngineFill
 from trading.models import Bot, Candle, EquitySnapshot, Fill, Market, Order, WatchlistItem
+from trading.price_selectors import tickers_latest
 
 
 def watchlist_for(user) -> QuerySet[WatchlistItem]:
@@ -29,6 +32,71 @@ def market_known(*, exchange: str, symbol: str) -> bool | None:
     if not markets.exists():
         return None
     return markets.filter(symbol=symbol).exists()
+
+
+def market_get(*, exchange: str, symbol: str) -> Market | None:
+    return Market.objects.filter(exchange=exchange, symbol=symbol).first()
+
+
+def market_format(*, exchange: str, symbol: str):
+    """How to show this market's prices, amounts and money (trading.formatting.MarketFormat)."""
+    from trading.formatting import market_format_for
+
+    m = market_get(exchange=exchange, symbol=symbol)
+    if m is None:
+        return market_format_for(symbol)
+    return market_format_for(symbol, price_step=m.price_step, amount_step=m.amount_step, base=m.base, quote=m.quote)
+
+
+def market_formats(pairs) -> dict:
+    """{(exchange, symbol): MarketFormat} for many markets in one query."""
+    from django.db.models import Q
+
+    from trading.formatting import market_format_for
+
+    pairs = set(pairs)
+    out = {p: market_format_for(p[1]) for p in pairs}
+    if not pairs:
+        return out
+    cond = Q()
+    for exchange, symbol in pairs:
+        cond |= Q(exchange=exchange, symbol=symbol)
+    for m in Market.objects.filter(cond):
+        out[(m.exchange, m.symbol)] = market_format_for(m.symbol, price_step=m.price_step, amount_step=m.amount_step,
+                                                        base=m.base, quote=m.quote)
+    return out
+
+
+def markets_for(*, exchange: str, q: str = "", limit: int = 100) -> list[Market]:
+    """The exchange's active markets for a picker: symbols starting with `q` first, then containing it."""
+    qs = Market.objects.filter(exchange=exchange, active=True)
+    q = (q or "").strip().upper()
+    if not q:
+        return list(qs.order_by("symbol")[:limit])
+    starts = list(qs.filter(symbol__startswith=q).order_by("symbol")[:limit])
+    if len(starts) < limit:
+        seen = {m.pk for m in starts}
+        starts += [m for m in qs.filter(symbol__contains=q).order_by("symbol")[:limit * 2] if m.pk not in seen]
+    return starts[:limit]
+
+
+def markets_suggest(*, exchange: str, symbol: str, limit: int = 5) -> list[str]:
+    """Listed markets a person probably meant: the same pair written differently (BTCUSDT, btc-usdt),
+    the same base on other quotes, then the closest spellings."""
+    import difflib
+
+    wanted = (symbol or "").upper()
+    base, _, quote = wanted.replace("-", "/").replace("_", "/").partition("/")
+    squashed = "".join(ch for ch in wanted if ch.isalnum())
+    rows = list(Market.objects.filter(exchange=exchange, active=True).values_list("symbol", "base", "quote"))
+    out: list[str] = [s for s, b, q in rows if (b + q).upper() == squashed]
+    preferred_quotes = [quote, "USDT", "USDC", "USD", "EUR", "BTC"]
+    same_base = sorted((s for s, b, q in rows if b.upper() == base and s not in out),
+                       key=lambda s: (preferred_quotes.index(s.partition("/")[2]) if s.partition("/")[2]
+                                      in preferred_quotes else 99, s))
+    out += same_base
+    out += [s for s in difflib.get_close_matches(wanted, [r[0] for r in rows], n=limit, cutoff=0.6) if s not in out]
+    return list(dict.fromkeys(out))[:limit]
 
 
 def candles_recent(*, exchange: str, symbol: str, timeframe: str = "1m", limit: int = 200) -> list[Candle]:
@@ -73,8 +141,6 @@ def bot_equity_curve(*, bot: Bot, limit: int = 2000) -> list[EquitySnapshot]:
 
 def bot_last_price(*, bot: Bot) -> Decimal | None:
     """The freshest price we know: the live ticker (even stale: it is only for valuing), else the tick's."""
-    from trading.services.prices import tickers_latest
-
     tick = tickers_latest(exchange=bot.exchange, symbols=[bot.symbol]).get(bot.symbol)
     if tick is not None and tick.last is not None:
         return tick.last
@@ -110,9 +176,6 @@ def bot_performance(*, bot: Bot) -> dict:
     """Return %, win rate, closed trades (FIFO round trips), max drawdown, fees, position and equity curve.
 
     The same statistics code as the backtest (trading.backtest.performance_stats)."""
-    from trading.backtest import performance_stats
-    from trading.engine.types import Fill as EngineFill
-
     position = bot_position(bot=bot)
     last = position["last_price"]
     fills = [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
@@ -132,10 +195,61 @@ def bot_performance(*, bot: Bot) -> dict:
             "fees_paid": stats.fees_paid, "position": position, "equity_curve": curve_rows}
 
 
+def _engine_fills(bot: Bot) -> list:
+    from trading.engine.types import Fill as EngineFill
+
+    return [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
+                       slippage=f.slippage, liquidity=f.liquidity, ts_ms=int(f.ts.timestamp() * 1000))
+            for f in Fill.objects.filter(bot=bot).order_by("ts", "id")]
+
+
+def _ms_to_dt(ms: int | None):
+    from datetime import UTC, datetime
+
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def bot_deals(*, bot: Bot, limit: int = 100, now=None) -> dict:
+    """The bot's open position (entry, size, unrealized P&L, how long it has been open) and its closed
+    trades (entry, exit, P&L, duration), newest first.
+
+    Closed trades are the FIFO round trips of the fills, the same ones the "closed trades" count and
+    the win rate come from (trading.backtest.trades_from_fills); the open position's entry and P&L are
+    bot_position's, so the page never shows two different numbers for one thing."""
+    from django.utils import timezone
+
+    from trading.backtest import trades_from_fills
+
+    now = now or timezone.now()
+    position = bot_position(bot=bot)
+    closed, open_lots = trades_from_fills(_engine_fills(bot), position["last_price"])
+    rows = []
+    for t in reversed(closed):
+        entry_at, exit_at = _ms_to_dt(t.entry_ms), _ms_to_dt(t.exit_ms)
+        rows.append({"entry_at": entry_at, "exit_at": exit_at, "entry_price": t.entry_price,
+                     "exit_price": t.exit_price, "amount": t.amount, "fees": t.fee, "pnl": t.pnl,
+                     "return_pct": t.return_pct,
+                     "duration_seconds": int((exit_at - entry_at).total_seconds()) if entry_at and exit_at else None})
+    open_position = None
+    market = market_get(exchange=bot.exchange, symbol=bot.symbol)
+    dust = market.amount_step if market is not None and market.amount_step else Decimal(0)
+    if bot.base > 0 and bot.base >= dust:  # less than one amount step cannot be sold: not a position
+        opened_at = _ms_to_dt(min((t.entry_ms for t in open_lots if t.entry_ms is not None), default=None))
+        avg, last = position["average_entry_price"], position["last_price"]
+        open_position = {
+            "amount": bot.base, "entry_price": avg, "last_price": last, "opened_at": opened_at,
+            "duration_seconds": int((now - opened_at).total_seconds()) if opened_at else None,
+            "cost": bot.base * avg if avg is not None else None,
+            "value": bot.base * last if last is not None else None,
+            "unrealized_pnl": position["unrealized_pnl"] if last is not None else None,
+            "unrealized_pct": ((last / avg - 1) * 100) if (avg and last is not None) else None,
+        }
+    return {"open_position": open_position, "closed_count": len(closed), "closed_trades": rows[:limit],
+            "realized_pnl": sum((t.pnl for t in closed), Decimal(0))}
+
+
 def portfolio_for(user) -> dict:
     """Every bot of the user valued at the freshest price: equity, P&L, and the totals per quote currency."""
-    from trading.services.prices import tickers_latest
-
     bots = list(bots_for(user).order_by("exchange", "symbol", "id"))
     wanted: dict[str, set[str]] = {}
     for b in bots:
@@ -146,18 +260,72 @@ def portfolio_for(user) -> dict:
             if tick is not None and tick.last is not None:
                 prices[(exchange, symbol)] = tick.last
     rows, totals = [], {}
+    from trading.formatting import currency_places
+
+    formats = market_formats((b.exchange, b.symbol) for b in bots)
     for b in bots:
         last = prices.get((b.exchange, b.symbol), b.last_price)
         equity = b.quote + b.base * last if last is not None else (b.quote if not b.base else None)
         quote_ccy = b.symbol.partition("/")[2].split(":")[0]
-        rows.append({"bot": b, "last_price": last, "equity": equity,
+        rows.append({"bot": b, "last_price": last, "equity": equity, "fmt": formats[(b.exchange, b.symbol)],
                      "pnl": None if equity is None else equity - b.starting_balance,
                      "return_pct": None if equity is None else (equity / b.starting_balance - 1) * 100})
         if equity is not None:
             t = totals.setdefault(quote_ccy, {"currency": quote_ccy, "starting_balance": Decimal(0),
-                                              "equity": Decimal(0)})
+                                              "equity": Decimal(0), "money_places": currency_places(quote_ccy)})
             t["starting_balance"] += b.starting_balance
             t["equity"] += equity
     for t in totals.values():
         t["pnl"] = t["equity"] - t["starting_balance"]
     return {"bots": rows, "totals": sorted(totals.values(), key=lambda t: t["currency"])}
+
+
+def bots_for_risk(*, user) -> QuerySet[Bot]:
+    """Bots a person may halt/resume: their own; every bot for a risk officer (perm risk.halt_any_bot)."""
+    bots = Bot.objects.filter(archived_at__isnull=True)
+    return bots if user.has_perm("risk.halt_any_bot") else bots.filter(owner=user)
+
+
+# --- profit across bots ----------------------------------------------------------------------
+
+def closed_trades_for(user) -> list:
+    """Every closed trade (FIFO round trip, net of fees) of the user's bots, deleted ones included: a
+    profit that was made stays in the history. As trading.profit.ClosedTrade, oldest first."""
+    from trading.backtest import trades_from_fills
+    from trading.engine.types import Fill as EngineFill
+    from trading.profit import ClosedTrade
+
+    bots = {b.pk: b for b in Bot.objects.filter(owner=user)}
+    by_bot: dict[int, list] = {}
+    rows = (Fill.objects.filter(bot__owner=user).order_by("bot_id", "ts", "id")
+            .values_list("bot_id", "side", "price", "amount", "fee", "fee_currency", "slippage", "liquidity", "ts"))
+    for bot_id, side, price, amount, fee, fee_ccy, slippage, liquidity, ts in rows.iterator(chunk_size=5000):
+        by_bot.setdefault(bot_id, []).append(EngineFill(
+            side=side, price=price, amount=amount, fee=fee, fee_currency=fee_ccy, slippage=slippage,
+            liquidity=liquidity, ts_ms=int(ts.timestamp() * 1000)))
+    out = []
+    for bot_id, fills in by_bot.items():
+        bot = bots[bot_id]
+        currency = bot.symbol.partition("/")[2].split(":")[0]
+        closed, _ = trades_from_fills(fills)
+        out += [ClosedTrade(exchange=bot.exchange, symbol=bot.symbol, currency=currency, bot_id=bot_id,
+                            closed_at=_ms_to_dt(t.exit_ms), pnl=t.pnl) for t in closed if t.exit_ms is not None]
+    return sorted(out, key=lambda t: t.closed_at)
+
+
+def profit_summary(user, *, period: str = "day", count: int = 30, today=None) -> dict:
+    from django.utils import timezone
+
+    from trading.profit import profit_by_pair, profit_by_period, profit_totals
+
+    today = today or timezone.now().date()
+    trades = closed_trades_for(user)
+    return {"period": period, "today": today, "totals": profit_totals(trades, today=today),
+            "periods": profit_by_period(trades, period=period, today=today, count=count),
+            "pairs": profit_by_pair(trades)}
+
+
+def profit_month(user, *, year: int, month: int) -> dict:
+    from trading.profit import profit_calendar
+
+    return profit_calendar(closed_trades_for(user), year=year, month=month)

@@ -5,6 +5,7 @@ from trading import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("bots/", views.bot_list, name="bot-list"),
+    path("profit/", views.profit, name="profit"),
     path("bots/new/", views.bot_form, name="bot-new"),
     path("bots/<int:pk>/", views.bot_detail, name="bot-detail"),
     path("bots/<int:pk>/edit/", views.bot_form, name="bot-edit"),

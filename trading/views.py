@@ -1,3 +1,4 @@
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,21 +12,28 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.api import DomainError
 from config.redirects import next_url
 from trading.engine.strategies import strategies_describe
+from trading.formatting import trimmed
 from trading.forms import BotForm
 from trading.models import Bot
+from trading.price_selectors import tickers_latest
 from trading.selectors import (
+    bot_deals,
     bot_fills,
     bot_orders,
     bot_performance,
     bots_for,
     data_source_label,
+    market_format,
+    market_formats,
     portfolio_for,
+    profit_month,
+    profit_summary,
     watched_pairs,
     watchlist_for,
 )
+from trading.services import bots as bot_services
 from trading.services.bots import bot_archive, bot_create, bot_update
 from trading.services.orders import order_cancel
-from trading.services.prices import tickers_latest
 
 
 @login_required
@@ -38,7 +46,8 @@ def dashboard(request):
     for exchange, symbols in by_exchange.items():
         for symbol, tick in tickers_latest(exchange=exchange, symbols=symbols).items():
             latest[(exchange, symbol)] = tick
-    rows = [{"exchange": e, "symbol": s, "tick": latest.get((e, s))} for e, s in pairs]
+    formats = market_formats(pairs)
+    rows = [{"exchange": e, "symbol": s, "tick": latest.get((e, s)), "fmt": formats[(e, s)]} for e, s in pairs]
     own = {(w.exchange, w.symbol): w.pk for w in watchlist_for(request.user)}
     for row in rows:
         row["watch_id"] = own.get((row["exchange"], row["symbol"]))
@@ -53,6 +62,33 @@ def dashboard(request):
             "equity": None if row["equity"] is None else str(row["equity"]), "status": row["bot"].status,
             "starting_balance": str(row["bot"].starting_balance),
             "currency": row["bot"].symbol.partition("/")[2].split(":")[0]} for row in portfolio["bots"]},
+    })
+
+
+# --- profit across bots ------------------------------------------------------------------------
+
+PROFIT_COUNTS = {"day": 30, "week": 12, "month": 12}
+
+
+@login_required
+def profit(request):
+    period = request.GET.get("period") if request.GET.get("period") in PROFIT_COUNTS else "day"
+    today = timezone.now().date()
+    try:
+        year, month = (int(x) for x in request.GET.get("month", "").split("-"))
+        shown = date(year, month, 1)
+    except ValueError:
+        shown = today.replace(day=1)
+    if not date(2000, 1, 1) <= shown <= date(2100, 12, 1):
+        shown = today.replace(day=1)
+    summary = profit_summary(request.user, period=period, count=PROFIT_COUNTS[period], today=today)
+    prev_month = (shown - timedelta(days=1)).replace(day=1)
+    next_month = (shown + timedelta(days=32)).replace(day=1)
+    return render(request, "trading/profit.html", {
+        "summary": summary, "period": period, "periods": list(PROFIT_COUNTS),
+        "calendar": profit_month(request.user, year=shown.year, month=shown.month), "month": shown,
+        "prev_month": prev_month, "next_month": next_month if next_month <= today.replace(day=1) else None,
+        "today": today, "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     })
 
 
@@ -73,21 +109,25 @@ def bot_list(request):
 def bot_detail(request, pk: int):
     bot = get_object_or_404(bots_for(request.user), pk=pk)
     perf = bot_performance(bot=bot)
-    curve = [{"t": int(p.ts.timestamp() * 1000), "equity": str(p.equity)} for p in perf["equity_curve"]]
+    curve = [{"t": int(p.ts.timestamp() * 1000), "equity": trimmed(p.equity, 18)} for p in perf["equity_curve"]]
     if not curve:  # snapshots come after fills and once a minute; before the first one: start -> now
-        curve.append({"t": int(bot.created_at.timestamp() * 1000), "equity": str(bot.starting_balance)})
+        curve.append({"t": int(bot.created_at.timestamp() * 1000), "equity": trimmed(bot.starting_balance, 18)})
         if perf["equity"] is not None:
-            curve.append({"t": int(timezone.now().timestamp() * 1000), "equity": str(perf["equity"])})
+            curve.append({"t": int(timezone.now().timestamp() * 1000), "equity": trimmed(perf["equity"], 18)})
     strategy = next((s for s in strategies_describe() if s["id"] == bot.strategy), None)
     fills = bot_fills(bot=bot)
+    fmt = market_format(exchange=bot.exchange, symbol=bot.symbol)
     base, _, quote = bot.symbol.partition("/")
     return render(request, "trading/bot_detail.html", {
         "bot": bot, "perf": perf, "position": perf["position"], "strategy": strategy,
         "params": [(p["name"], bot.params.get(p["name"])) for p in (strategy or {}).get("params", [])],
         "open_orders": list(bot_orders(bot=bot, status="open")[:200]),
         "trades": list(fills[:100]), "trades_total": fills.count(), "base": base, "quote": quote.split(":")[0],
-        "chart": {"bot_id": bot.pk, "starting_balance": str(bot.starting_balance), "points": curve,
-                  "currency": quote.split(":")[0]},
+        "chart": {"bot_id": bot.pk, "starting_balance": trimmed(bot.starting_balance, 18), "points": curve,
+                  "currency": quote.split(":")[0], "fmt": fmt.as_json()},
+        "fmt": fmt, "deals": bot_deals(bot=bot, limit=50),
+        "fill_markers": [{"t": int(f.ts.timestamp() * 1000), "price": trimmed(f.price, 18), "side": f.side}
+                         for f in fills[:500]],
         "feed": data_source_label(),
     })
 
@@ -134,6 +174,7 @@ def bot_form(request, pk: int | None = None):
     values = dict(bot.params) if bot and selected == bot.strategy else {}
     param_errors: dict[str, list[str]] = {}
     params_locked = bot is not None and bot.status != Bot.Status.STOPPED  # disabled inputs are not posted
+    suggestions: list[str] = []
     if request.method == "POST":
         if not params_locked:
             values = {p["name"]: request.POST.get(f"params-{selected}-{p['name']}", "").strip()
@@ -145,7 +186,8 @@ def bot_form(request, pk: int | None = None):
                 if bot is None:
                     bot = bot_create(owner=request.user, name=data["name"], exchange=data["exchange"],
                                      symbol=data["symbol"], starting_balance=data["starting_balance"],
-                                     strategy=data["strategy"], params=params, request=request)
+                                     strategy=data["strategy"], params=params, verify_market=True,
+                                     request=request)
                     messages.success(request, f"Created “{bot.name}”. It trades on paper; start it when ready.")
                 else:
                     fields = {"name": data["name"]}
@@ -155,11 +197,13 @@ def bot_form(request, pk: int | None = None):
                     messages.success(request, f"Saved “{bot.name}”.")
             except DomainError as exc:
                 _errors_into(form, param_errors, exc)
+                suggestions = getattr(exc, "suggestions", [])
             else:
                 return redirect("bot-detail", pk=bot.pk)
     return render(request, "trading/bot_form.html", {
         "form": form, "bot": bot, "strategies": _param_rows(strategies, selected, values, param_errors),
         "selected": selected, "has_errors": bool(form.is_bound and (form.errors or param_errors)),
+        "suggestions": suggestions,
     })
 
 
@@ -181,8 +225,6 @@ def _errors_into(form, param_errors: dict, exc: DomainError) -> None:
 @login_required
 @require_POST
 def bot_action(request, pk: int, action: str):
-    from trading.services import bots as bot_services
-
     bot = get_object_or_404(bots_for(request.user), pk=pk)
     done, service = BOT_ACTIONS[action]
     try:

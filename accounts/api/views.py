@@ -28,12 +28,12 @@ from accounts.api.serializers import (
     WsTicketOut,
 )
 from accounts.api.throttles import AuthIPThrottle, AuthUsernameThrottle
+from accounts.audit import audit_record
 from accounts.login import login_attempt
 from accounts.models import User
 from accounts.password_reset import password_reset_confirm, password_reset_request
 from accounts.passwords import user_password_change
 from accounts.services import (
-    audit_record,
     token_pair,
     tokens_issue,
     totp_disable,

@@ -17,12 +17,15 @@ class KeyListCreateApi(APIView):
     def get(self, request):
         return Response(KeyOut(keys_for(request.user), many=True).data)
 
-    @extend_schema(request=KeyCreateIn, responses={201: KeyOut})
+    @extend_schema(request=KeyCreateIn, responses={201: KeyOut}, description=(
+        "Stores the key after a connection test with it (the balance is read): a key the exchange rejects "
+        "is not stored (400 invalid_credentials); when the exchange cannot be reached the key is stored "
+        "with test_status \"untested\" and the reason in last_test_message."))
     @method_decorator(sensitive_variables("data"))
     def post(self, request):
         data = KeyCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        key = key_create(owner=request.user, request=request, **data.validated_data)
+        key = key_create(owner=request.user, request=request, verify=True, **data.validated_data)
         return Response(KeyOut(key).data, status=status.HTTP_201_CREATED)
 
 

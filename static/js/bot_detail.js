@@ -4,6 +4,9 @@
   const E = window.BotEvents;
   const data = JSON.parse(document.getElementById("equity-data").textContent);
   const botId = data.bot_id;
+  const fmt = data.fmt || {};  // the market's precision: price_places, amount_places, money_places
+  const M = (v) => E.money(v, fmt.money_places), S = (v) => E.signed(v, fmt.money_places);
+  const P = (v) => E.fixed(v, fmt.price_places), A = (v) => E.fixed(v, fmt.amount_places);
   const chart = window.EquityChart.mount(document.getElementById("equity-chart"), data,
     document.getElementById("equity-note"));
 
@@ -18,25 +21,83 @@
     const r = await fetch("/api/bots/" + botId + "/performance/", { credentials: "same-origin" });
     if (!r.ok) return;
     const p = await r.json();
-    setStat("equity", E.money(p.equity));
+    setStat("equity", M(p.equity));
     setStat("return_pct", p.return_pct === null ? "—" : E.signed(p.return_pct) + " %", E.pnlClass(p.return_pct));
     setStat("win_rate", p.win_rate === null ? "—" : E.num(p.win_rate, 1) + " %");
     setStat("closed_trades", String(p.closed_trades));
     setStat("max_drawdown_pct", E.num(p.max_drawdown_pct, 2) + " %");
-    setStat("fees_paid", E.num(p.fees_paid, 4));
+    setStat("fees_paid", E.num(p.fees_paid, fmt.money_places === undefined ? 4 : fmt.money_places));
     const pos = p.position;
-    setStat("realized_pnl", E.signed(pos.realized_pnl), E.pnlClass(pos.realized_pnl));
-    setStat("unrealized_pnl", E.signed(pos.unrealized_pnl), E.pnlClass(pos.unrealized_pnl));
-    setStat("cash", E.money(pos.quote));
-    setStat("position_base", E.num(pos.base, 8));
-    setStat("avg_entry", pos.average_entry_price === null ? "" : "@ " + E.num(pos.average_entry_price, 2));
+    setStat("realized_pnl", S(pos.realized_pnl), E.pnlClass(pos.realized_pnl));
+    setStat("unrealized_pnl", S(pos.unrealized_pnl), E.pnlClass(pos.unrealized_pnl));
+    setStat("cash", M(pos.quote));
+    setStat("position_base", A(pos.base));
+    setStat("avg_entry", pos.average_entry_price === null ? "" : "@ " + P(pos.average_entry_price));
     if (p.equity_curve.length) {
       chart.points = p.equity_curve.map((q) => ({ t: Date.parse(q.ts), v: Number(q.equity) }));
       chart.draw();
     }
   }
+  // ---- open position and closed trades (re-read from the API after fills) -----------------
+  function duration(secs) {
+    if (secs === null || secs === undefined) return "—";
+    const s = Math.max(0, Math.floor(secs)), d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600),
+      m = Math.floor((s % 3600) / 60);
+    if (d) return h ? d + " d " + h + " h" : d + " d";
+    if (h) return m ? h + " h " + m + " min" : h + " h";
+    return m ? m + " min" : s + " s";
+  }
+  const minute = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
+  function labelled(label, text, cls, field) {
+    const td = cell(text, cls);
+    td.dataset.label = label;
+    if (field) td.dataset.field = field;
+    return td;
+  }
+  function pnlCell(label, pnl, pct, field) {
+    return labelled(label, S(pnl) + (pct === null || pct === undefined ? "" : " (" + E.signed(pct) + " %)"),
+      "num " + E.pnlClass(pnl), field);
+  }
+  async function refreshDeals() {
+    const r = await fetch("/api/bots/" + botId + "/deals/?limit=50", { credentials: "same-origin" });
+    if (!r.ok) return;
+    const d = await r.json();
+    const posBody = document.getElementById("position");
+    if (posBody) {
+      posBody.querySelectorAll("tr:not(.empty-row)").forEach((tr) => tr.remove());
+      const op = d.open_position;
+      if (op) {
+        const tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "position-row");
+        tr.append(labelled("Opened", minute(op.opened_at)), labelled("Size", A(op.amount), "num", "amount"),
+          labelled("Entry", P(op.entry_price), "num", "entry"), labelled("Last", P(op.last_price), "num", "last"),
+          pnlCell("Unrealized", op.unrealized_pnl, op.unrealized_pct, "unrealized"),
+          labelled("Duration", duration(op.duration_seconds), "num", "duration"));
+        posBody.prepend(tr);
+      }
+      toggleEmpty(posBody);
+    }
+    const closedBody = document.getElementById("closed-trades");
+    if (closedBody) {
+      closedBody.querySelectorAll("tr:not(.empty-row)").forEach((tr) => tr.remove());
+      const empty = closedBody.querySelector(".empty-row");
+      d.closed_trades.forEach((t) => {
+        const tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "closed-trade-row");
+        tr.append(labelled("Entry", minute(t.entry_at)), labelled("Exit", minute(t.exit_at)),
+          labelled("Size", A(t.amount), "num"), labelled("Entry price", P(t.entry_price), "num"),
+          labelled("Exit price", P(t.exit_price), "num"), pnlCell("P&L", t.pnl, t.return_pct, "pnl"),
+          labelled("Duration", duration(t.duration_seconds), "num", "duration"));
+        closedBody.insertBefore(tr, empty);
+      });
+      toggleEmpty(closedBody);
+      const count = document.getElementById("closed-count");
+      if (count) count.textContent = d.closed_count + " in total" + (d.closed_count ? " · realized " + S(d.realized_pnl) + " " + (fmt.quote || "") : "");
+    }
+  }
+
   let pending = null;
-  function later() { clearTimeout(pending); pending = setTimeout(refresh, 300); }
+  function later() { clearTimeout(pending); pending = setTimeout(() => { refresh(); refreshDeals(); }, 300); }
   setInterval(refresh, 30000);  // equity moves with the price between fills too
 
   // ---- live trades and orders -------------------------------------------------------------
@@ -61,8 +122,8 @@
     tr.setAttribute("data-testid", "trade-row");
     tr.dataset.fillId = f.id;
     tr.className = "flash";
-    tr.append(cell(when(f.ts)), cell(f.side, "side " + f.side), cell(E.num(f.price, 8), "num"),
-      cell(E.num(f.amount, 8), "num"), cell(E.money(Number(f.price) * Number(f.amount)), "num"),
+    tr.append(cell(when(f.ts)), cell(f.side, "side " + f.side), cell(P(f.price), "num"),
+      cell(A(f.amount), "num"), cell(M(Number(f.price) * Number(f.amount)), "num"),
       cell(E.num(f.fee, 8) + " " + f.fee_currency, "num"), cell(f.liquidity));
     tradesBody.prepend(tr);
     const count = Number(countEl.dataset.count || 0) + 1;
@@ -100,7 +161,7 @@
     cells[0].textContent = when(o.created_at);
     cells[1].textContent = o.side; cells[1].className = "side " + o.side;
     cells[2].textContent = o.type;
-    [[3, o.price], [4, o.amount], [5, o.filled]].forEach(([i, v]) => { cells[i].textContent = E.num(v, 8); cells[i].className = "num"; });
+    [[3, o.price, P], [4, o.amount, A], [5, o.filled, A]].forEach(([i, v, f]) => { cells[i].textContent = f(v); cells[i].className = "num"; });
     cells[6].textContent = o.status;
     toggleEmpty(ordersBody);
   }

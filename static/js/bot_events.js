@@ -87,11 +87,20 @@ window.BotEvents = (function () {
     if (s.indexOf(".") >= 0) s = s.replace(/0+$/, "").replace(/\.$/, "");
     return s === "-0" ? "0" : s;
   }
-  function money(v) { return blank(v) ? "—" : group(round(v, 2)); }
-  function signed(v) {
+  // money at the quote currency's decimals (data-money-places / fmt.money_places; 2 when not given)
+  const placesOr = (p, d) => (p === undefined || p === null || p === "" || isNaN(Number(p)) ? d : Number(p));
+  function money(v, places) { return blank(v) ? "—" : group(round(v, placesOr(places, 2))); }
+  function signed(v, places) {
     if (blank(v)) return "—";
-    const text = group(round(v, 2));
-    return text.startsWith("-") || text === "0.00" ? text : "+" + text;
+    const text = group(round(v, placesOr(places, 2)));
+    return text.startsWith("-") || !/[1-9]/.test(text) ? text : "+" + text;
+  }
+  // prices and amounts at the market's precision (fixed decimals), or at most 8 decimals when unknown
+  function fixed(v, places) {
+    if (blank(v)) return "—";
+    if (placesOr(places, null) === null) return num(v, 8);
+    const out = round(v, Number(places));
+    return /^-[0.]*$/.test(out) ? out.slice(1) : out;
   }
   function pnlClass(v) {
     const n = Number(v);
@@ -106,6 +115,6 @@ window.BotEvents = (function () {
   return {
     on: (fn) => handlers.push(fn),
     onReconnect: (fn) => reconnectHandlers.push(fn),
-    applyStatus, badge, num, money, signed, pnlClass, csrfToken,
+    applyStatus, badge, num, money, signed, fixed, pnlClass, csrfToken,
   };
 })();

@@ -23,8 +23,8 @@
     if (!r.ok) return;
     const p = await r.json();
     const pnl = p.equity === null ? null : Number(p.equity) - Number(p.starting_balance);
-    setCell(tr, "equity", E.money(p.equity));
-    setCell(tr, "pnl", E.signed(pnl), E.pnlClass(pnl));
+    setCell(tr, "equity", E.money(p.equity, tr.dataset.moneyPlaces));
+    setCell(tr, "pnl", E.signed(pnl, tr.dataset.moneyPlaces), E.pnlClass(pnl));
     setCell(tr, "return", p.return_pct === null ? "—" : E.signed(p.return_pct) + " %", E.pnlClass(p.return_pct));
   }
   function later(botId) {  // a burst of fills -> one refresh

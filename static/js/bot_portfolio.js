@@ -23,8 +23,8 @@
       const t = sums[box.dataset.currency];
       if (!t) return;
       const pnl = t.equity - t.start;
-      setText(box.querySelector('[data-field="total-equity"]'), E.money(t.equity));
-      setText(box.querySelector('[data-field="total-pnl"]'), E.signed(pnl) + " " + box.dataset.currency, E.pnlClass(pnl));
+      setText(box.querySelector('[data-field="total-equity"]'), E.money(t.equity, box.dataset.moneyPlaces));
+      setText(box.querySelector('[data-field="total-pnl"]'), E.signed(pnl, box.dataset.moneyPlaces) + " " + box.dataset.currency, E.pnlClass(pnl));
     });
     const running = Object.values(bots).filter((b) => b.status === "running").length;
     setText(document.querySelector('[data-field="running"]'), running + " / " + Object.keys(bots).length);
@@ -37,8 +37,8 @@
     const tr = row(id);
     if (tr) {
       const pnl = p.equity === null ? null : Number(p.equity) - Number(p.starting_balance);
-      setText(tr.querySelector('[data-field="equity"]'), E.money(p.equity));
-      setText(tr.querySelector('[data-field="pnl"]'), E.signed(pnl), E.pnlClass(pnl));
+      setText(tr.querySelector('[data-field="equity"]'), E.money(p.equity, tr.dataset.moneyPlaces));
+      setText(tr.querySelector('[data-field="pnl"]'), E.signed(pnl, tr.dataset.moneyPlaces), E.pnlClass(pnl));
     }
     totals();
   }

@@ -37,15 +37,21 @@
   }
 
   // ---- the board ----------------------------------------------------------------------
-  function fmt(v) { return v === null || v === undefined ? "—" : v; }
+  // prices at the market's precision (data-price-places on the row), as the server renders them
+  function fmt(v, places) {
+    if (v === null || v === undefined || v === "") return "—";
+    if (places === undefined || places === "" || !isFinite(Number(v))) return String(v);
+    return Number(v).toFixed(Number(places));
+  }
   function onTick(t) {
     const tr = rows.get(t.exchange + "|" + t.symbol);
     if (tr) {
       const lastCell = tr.querySelector('[data-field="last"]');
       const before = parseFloat(lastCell.textContent);
-      tr.querySelector('[data-field="bid"]').textContent = fmt(t.bid);
-      tr.querySelector('[data-field="ask"]').textContent = fmt(t.ask);
-      lastCell.textContent = fmt(t.last);
+      const places = tr.dataset.pricePlaces;
+      tr.querySelector('[data-field="bid"]').textContent = fmt(t.bid, places);
+      tr.querySelector('[data-field="ask"]').textContent = fmt(t.ask, places);
+      lastCell.textContent = fmt(t.last, places);
       const now = parseFloat(t.last);
       lastCell.classList.toggle("up", now > before);
       lastCell.classList.toggle("down", now < before);
@@ -110,28 +116,13 @@
   }
   function draw() {
     if (!canvas) return;
-    const dpr = window.devicePixelRatio || 1;
-    const w = canvas.clientWidth, h = canvas.clientHeight;
-    canvas.width = w * dpr; canvas.height = h * dpr;
-    const g = canvas.getContext("2d");
-    g.scale(dpr, dpr);
-    g.clearRect(0, 0, w, h);
-    if (!candles.length) { note.textContent = "Waiting for prices…"; return; }
+    if (!candles.length) {
+      window.CandleChart.draw(canvas, candles);
+      note.textContent = "Waiting for prices…";
+      return;
+    }
     note.textContent = candles.length + (candles.length === 1 ? " candle" : " candles") + " · last " + candles[candles.length - 1].c;
-    const lo = Math.min(...candles.map((c) => c.l)), hi = Math.max(...candles.map((c) => c.h));
-    const pad = (hi - lo) * 0.08 || hi * 0.001 || 1;
-    const y = (p) => h - 20 - ((p - (lo - pad)) / (hi - lo + 2 * pad)) * (h - 30);
-    const step = (w - 60) / Math.max(candles.length, 30);
-    g.fillStyle = "#8b98a5"; g.font = "11px sans-serif";
-    [hi, (hi + lo) / 2, lo].forEach((p) => g.fillText(p.toPrecision(6), w - 56, y(p) + 4));
-    candles.forEach((c, i) => {
-      const x = 4 + i * step + step / 2;
-      const color = c.c >= c.o ? "#3fb950" : "#f85149";
-      g.strokeStyle = color; g.fillStyle = color;
-      g.beginPath(); g.moveTo(x, y(c.h)); g.lineTo(x, y(c.l)); g.stroke();
-      const top = y(Math.max(c.o, c.c)), bottom = y(Math.min(c.o, c.c));
-      g.fillRect(x - Math.max(1, step * 0.35), top, Math.max(2, step * 0.7), Math.max(1, bottom - top));
-    });
+    window.CandleChart.draw(canvas, candles);
   }
   async function loadCandles() {
     const [ex, sym] = chartKey();

@@ -113,7 +113,7 @@ def test_bob_and_nobody_get_nothing_of_alices_through_the_pages(alices, bob):
             sent += 1
             if name not in {"login", "login_totp", "signup", "password_reset", "password_reset_done",
                             "password_reset_complete"} and not (
-                    r.status_code in (302, 405) and (r.status_code == 405 or "/login/" in r["Location"])):
+                    r.status_code in (401, 403, 404, 405) or (r.status_code == 302 and "/login/" in r["Location"])):
                 problems.append(f"anon {method.upper()} {url} -> {r.status_code} {r.get('Location', '')}")
             if "<int:" not in path:
                 continue

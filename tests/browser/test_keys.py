@@ -29,56 +29,66 @@ def _row(page, label: str):
     return page.get_by_test_id("key-row").filter(has=name)
 
 
-def test_add_a_key_see_it_masked_test_it_and_delete_it(page, login, alice, use_binance_emulator):
+def test_saving_a_key_tests_it_refuses_a_rejected_one_and_keeps_an_untested_one(page, login, alice,
+                                                                                  use_binance_emulator):
+    emu = use_binance_emulator
     login(page, alice)
     page.goto("/keys/")
     expect(page.get_by_test_id("no-keys")).to_be_visible()
 
     _add_key(page, label="main", api_key=API_KEY, secret=SECRET)
-    expect(page.get_by_text("Saved binance key “main”")).to_be_visible()
+    expect(page.get_by_text("Saved binance key “main”")).to_contain_text("Connection test passed")
+    expect(page.get_by_text("Saved binance key “main”")).to_contain_text("0.5 BTC · 2 ETH · 10000 USDT")
     row = _row(page, "main")
     expect(row.get_by_test_id("key-mask")).to_have_text("••••" + API_KEY[-4:])
-    expect(row.get_by_test_id("key-test-result")).to_have_text("never")
+    expect(row.get_by_test_id("key-test-result")).to_contain_text("OK")
+    assert emu.count("/api/v3/account") == 1  # saving really called the signed endpoint
     html = page.content()
     assert SECRET not in html and API_KEY not in html  # write-only: not in the list, not back in the form
     expect(page.get_by_label("Secret")).to_have_value("")
 
-    row.get_by_role("button", name="Test").click()
-    expect(page.get_by_text("main: Connected: the key can read your balance.")).to_be_visible()
-    expect(_row(page, "main").get_by_test_id("key-test-result")).to_contain_text("OK")
-    assert use_binance_emulator.count("/api/v3/account") >= 1  # it really called the signed endpoint
-
-    # a key with a wrong secret: a clear message, not an error page
+    # a wrong secret: refused on the same page beside the secret, the label kept, nothing stored
     _add_key(page, label="typo", api_key=API_KEY, secret=WRONG_SECRET)
-    _row(page, "typo").get_by_role("button", name="Test").click()
-    expect(page.locator(".msg.error")).to_contain_text(re.compile(r"typo: .*(key|signature)", re.I))
-    expect(_row(page, "typo").get_by_test_id("key-test-result")).to_contain_text("Failed")
-    expect(_row(page, "typo").get_by_test_id("key-test-result")).to_have_attribute("title", re.compile(r"\w"))
+    expect(page.locator(".has-error .error")).to_contain_text(re.compile(r"rejected the API key or secret", re.I))
+    expect(page.get_by_label("Label", exact=True)).to_have_value("typo")
+    expect(_row(page, "typo")).to_have_count(0)
     assert WRONG_SECRET not in page.content()
+    assert not ExchangeKey.objects.filter(label="typo").exists()
+
+    # the exchange is down: the key is kept, clearly marked untested, with the reason
+    emu.fail("server_error")
+    _add_key(page, label="later", api_key=API_KEY, secret=SECRET)
+    expect(page.locator(".msg.warning")).to_contain_text(re.compile(r"Saved binance key “later”.*untested", re.I))
+    expect(_row(page, "later").get_by_test_id("key-untested")).to_be_visible()
+    emu.clear_faults()
+    _row(page, "later").get_by_role("button", name="Test").click()
+    expect(page.get_by_text("later: Connected: the key can read your balance.")).to_contain_text(
+        "Balance: 0.5 BTC · 2 ETH · 10000 USDT.")
+    expect(_row(page, "later").get_by_test_id("key-test-result")).to_contain_text("OK")
 
     # relabel on the page
-    typo = _row(page, "typo")
-    typo.get_by_text("Rename").click()
-    typo.get_by_label("New label for typo").fill("wrong secret")
-    typo.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Renamed “typo” to “wrong secret”.")).to_be_visible()
-    wrong = _row(page, "wrong secret")
-    wrong.get_by_text("Rename").click()
-    wrong.get_by_label("New label for wrong secret").fill("main")  # taken: a clear message, nothing changes
-    wrong.get_by_role("button", name="Save").click()
+    later = _row(page, "later")
+    later.get_by_text("Rename").click()
+    later.get_by_label("New label for later").fill("second")
+    later.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Renamed “later” to “second”.")).to_be_visible()
+    second = _row(page, "second")
+    second.get_by_text("Rename").click()
+    second.get_by_label("New label for second").fill("main")  # taken: a clear message, nothing changes
+    second.get_by_role("button", name="Save").click()
     expect(page.locator(".msg.error")).to_contain_text("already have a binance key labelled 'main'")
-    expect(_row(page, "wrong secret")).to_have_count(1)
+    expect(_row(page, "second")).to_have_count(1)
 
     page.on("dialog", lambda dialog: dialog.accept())  # "Delete the key …?"
     _row(page, "main").get_by_role("button", name="Delete").click()
     expect(page.get_by_text("Deleted key “main”.")).to_be_visible()
     expect(_row(page, "main")).to_have_count(0)
-    expect(_row(page, "wrong secret")).to_have_count(1)
-    assert list(ExchangeKey.objects.values_list("label", flat=True)) == ["wrong secret"]
+    expect(_row(page, "second")).to_have_count(1)
+    assert list(ExchangeKey.objects.values_list("label", flat=True)) == ["second"]
 
     events = AuditEvent.objects.filter(actor=alice, action__startswith="key.")
     assert sorted(events.values_list("action", flat=True)) == [
-        "key.create", "key.create", "key.delete", "key.relabel", "key.test", "key.test"]
+        "key.create", "key.create", "key.delete", "key.relabel", "key.test"]
     assert SECRET not in str(list(events.values_list("details", flat=True)))
     assert page.js_errors == []
 

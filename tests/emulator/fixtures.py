@@ -6,6 +6,10 @@
 - `binance_overrides`: the CCXT_OVERRIDES dict that points ccxt's binance client at it.
 - `use_binance_emulator`: the same, already applied to Django settings; returns the emulator.
 - `closed_port`: a 127.0.0.1 port with nothing listening ("the exchange is down").
+- `binance_markets`: the emulator in use and its market list synced into the database (the way the
+  platform loads markets), for tests that create bots or watch symbols through the pages and the API.
+- `exchanges_unreachable`: every supported exchange's ccxt client sent through a proxy on a closed
+  127.0.0.1 port, so any exchange call fails at once as "unreachable" and nothing leaves the machine.
 """
 
 import socket
@@ -14,7 +18,7 @@ import pytest
 
 from tests.emulator.binance import BinanceEmulator
 
-__all__ = ["binance_emulator", "binance_overrides", "closed_port", "use_binance_emulator"]
+__all__ = ["binance_emulator", "binance_markets", "binance_overrides", "closed_port", "exchanges_unreachable", "use_binance_emulator"]
 
 
 @pytest.fixture
@@ -42,3 +46,18 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def exchanges_unreachable(closed_port, settings) -> int:
+    settings.CCXT_OVERRIDES = {e: {"httpsProxy": f"http://127.0.0.1:{closed_port}"}
+                               for e in settings.SUPPORTED_EXCHANGES}
+    return closed_port
+
+
+@pytest.fixture
+def binance_markets(use_binance_emulator, db):
+    from trading.services.markets import markets_sync
+
+    markets_sync(exchange="binance")
+    return use_binance_emulator

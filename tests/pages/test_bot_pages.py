@@ -6,10 +6,12 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from trading.models import Bot, Market, Order
+from tests.emulator.fixtures import *  # noqa: F403
+from trading.models import Bot, Order
 from trading.services.bots import bot_create
 
-pytestmark = pytest.mark.django_db
+# the Binance emulator's markets (BTC/USDT, ETH/USDT, ETH/BTC, LTC/BTC, XRP/USDT; min order 5 USDT)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("binance_markets")]
 
 GOOD = {"name": "Trend", "exchange": "binance", "symbol": "BTC/USDT", "starting_balance": "1000",
         "strategy": "sma_cross", "params-sma_cross-fast": "3", "params-sma_cross-slow": "8",
@@ -50,10 +52,27 @@ def test_bad_input_is_explained_next_to_the_field_and_nothing_is_saved(alice, ch
     assert not Bot.objects.exists()
 
 
-def test_a_market_the_exchange_does_not_list_is_refused(alice):
-    Market.objects.create(exchange="binance", symbol="BTC/USDT", base="BTC", quote="USDT")
-    r = _client(alice).post("/bots/new/", {**GOOD, "symbol": "DOGE/EUR"})
-    assert "binance does not list it." in _errors(r.content.decode())
+def test_a_market_the_exchange_does_not_list_is_refused_with_suggestions(alice):
+    r = _client(alice).post("/bots/new/", {**GOOD, "symbol": "ETH/EUR"})
+    html = r.content.decode()
+    assert "binance does not list ETH/EUR." in _errors(html)
+    assert 'data-suggest="ETH/USDT"' in html and 'data-suggest="ETH/BTC"' in html
+    assert 'value="ETH/EUR"' in html  # what was typed stays
+    assert not Bot.objects.exists()
+
+
+def test_markup_as_a_symbol_is_refused_and_shown_escaped(alice):
+    r = _client(alice).post("/bots/new/", {**GOOD, "symbol": "<script>alert(1)</script>"})
+    html = r.content.decode()
+    assert "Write the market as BASE/QUOTE" in _errors(html) and "<script>alert(1)" not in html
+    r = _client(alice).post("/bots/new/", {**GOOD, "symbol": "SCRIPT/X"})  # well-formed but unlisted
+    assert "binance does not list SCRIPT/X" in _errors(r.content.decode())
+    assert not Bot.objects.exists()
+
+
+def test_a_starting_balance_below_the_minimum_order_is_refused_on_the_page(alice):
+    r = _client(alice).post("/bots/new/", {**GOOD, "starting_balance": "0.000001"})
+    assert "minimum order on BTC/USDT (5 USDT)" in _errors(r.content.decode())
     assert not Bot.objects.exists()
 
 

@@ -5,6 +5,31 @@ from trading.feeds import TIMEFRAME_SECONDS
 from trading.models import Candle, WatchlistItem
 
 
+class ExactDecimalField(serializers.DecimalField):
+    """Exact decimal strings, normalized: the stored numeric(38, 18) without its padding zeros and never
+    in exponent notation (1000.000000000000000000 -> "1000", 0E-18 -> "0", 5000.000000007157915760 ->
+    "5000.00000000715791576"). Input is parsed as DecimalField does."""
+
+    def to_representation(self, value):
+        return exact_decimal(value, self.decimal_places)
+
+
+def exact_decimal(value, places: int = 18) -> str | None:
+    """The normalized exact string of a Decimal, rounded (half even) to `places` decimals at most."""
+    if value is None:
+        return None
+    from decimal import ROUND_HALF_EVEN, Context, Decimal
+
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not d.is_finite():
+        return str(d)
+    d = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=Context(prec=80))
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def _symbol_field():
     return serializers.RegexField(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$", max_length=64,
                                   error_messages={"invalid": "Use a symbol like BTC/USDT."})
@@ -76,6 +101,11 @@ class CandlesIn(serializers.Serializer):
 
 class CandleOut(serializers.ModelSerializer):
     t = serializers.SerializerMethodField(help_text="Open time, unix ms")
+    open = ExactDecimalField(max_digits=38, decimal_places=18)
+    high = ExactDecimalField(max_digits=38, decimal_places=18)
+    low = ExactDecimalField(max_digits=38, decimal_places=18)
+    close = ExactDecimalField(max_digits=38, decimal_places=18)
+    volume = ExactDecimalField(max_digits=38, decimal_places=18)
 
     class Meta:
         model = Candle
@@ -88,6 +118,10 @@ class CandleOut(serializers.ModelSerializer):
 # --- bots --------------------------------------------------------------------------------
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
+
+
+def _exact(**kwargs):
+    return ExactDecimalField(**MONEY, **kwargs)
 
 
 class BotIn(serializers.Serializer):
@@ -119,6 +153,17 @@ class BotPatchIn(serializers.Serializer):
     strategy = serializers.CharField(max_length=32, required=False)
     params = serializers.JSONField(required=False)
     fill_overrides = serializers.JSONField(required=False)
+    mode = serializers.ChoiceField(choices=["paper", "live"], required=False,
+                                   help_text="Only accepted when unchanged: going live needs the promotion workflow")
+
+    FIXED = ("exchange", "symbol", "starting_balance", "seed")
+
+    def validate(self, attrs):
+        # a field that cannot change after creation is refused, never silently dropped
+        fixed = sorted(k for k in (self.initial_data or {}) if k in self.FIXED)
+        if fixed:
+            raise serializers.ValidationError({k: ["Cannot be changed after creation."] for k in fixed})
+        return attrs
 
 
 class BotOut(serializers.Serializer):
@@ -131,14 +176,14 @@ class BotOut(serializers.Serializer):
     mode = serializers.CharField()
     status = serializers.CharField()
     halt_reason = serializers.CharField()
-    starting_balance = serializers.DecimalField(**MONEY)
+    starting_balance = _exact()
     fill_overrides = serializers.JSONField()
     seed = serializers.IntegerField()
-    base = serializers.DecimalField(**MONEY)
-    quote = serializers.DecimalField(**MONEY)
-    base_reserved = serializers.DecimalField(**MONEY)
-    quote_reserved = serializers.DecimalField(**MONEY)
-    last_price = serializers.DecimalField(allow_null=True, **MONEY)
+    base = _exact()
+    quote = _exact()
+    base_reserved = _exact()
+    quote_reserved = _exact()
+    last_price = _exact(allow_null=True)
     equity = serializers.SerializerMethodField()
     last_tick_at = serializers.DateTimeField(allow_null=True)
     last_tick_note = serializers.CharField(help_text="Why the last tick did nothing (e.g. stale prices)")
@@ -150,8 +195,8 @@ class BotOut(serializers.Serializer):
     def get_equity(self, bot) -> str | None:
         """quote + base * last_price, at the last price the bot saw."""
         if bot.last_price is None:
-            return str(bot.quote) if not bot.base else None
-        return str(bot.quote + bot.base * bot.last_price)
+            return exact_decimal(bot.quote) if not bot.base else None
+        return exact_decimal(bot.quote + bot.base * bot.last_price)
 
 
 class OrdersIn(serializers.Serializer):
@@ -165,13 +210,13 @@ class OrderOut(serializers.Serializer):
     client_id = serializers.CharField()
     side = serializers.CharField()
     type = serializers.CharField()
-    amount = serializers.DecimalField(**MONEY)
-    price = serializers.DecimalField(allow_null=True, **MONEY)
+    amount = _exact()
+    price = _exact(allow_null=True)
     status = serializers.CharField()
     reason = serializers.CharField()
     tag = serializers.CharField()
-    filled = serializers.DecimalField(**MONEY)
-    average_price = serializers.DecimalField(allow_null=True, **MONEY)
+    filled = _exact()
+    average_price = _exact(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
@@ -185,45 +230,81 @@ class TradeOut(serializers.Serializer):
     id = serializers.IntegerField()
     order_id = serializers.IntegerField()
     side = serializers.CharField()
-    price = serializers.DecimalField(**MONEY)
-    amount = serializers.DecimalField(**MONEY)
-    fee = serializers.DecimalField(**MONEY)
+    price = _exact()
+    amount = _exact()
+    fee = _exact()
     fee_currency = serializers.CharField()
-    slippage = serializers.DecimalField(help_text="Relative, against the trader: 0.0015 = 0.15 % worse", **MONEY)
+    slippage = _exact(help_text="Relative, against the trader: 0.0015 = 0.15 % worse")
     liquidity = serializers.CharField()
     ts = serializers.DateTimeField()
 
 
 class EquityPointOut(serializers.Serializer):
     ts = serializers.DateTimeField()
-    equity = serializers.DecimalField(**MONEY)
-    price = serializers.DecimalField(**MONEY)
+    equity = _exact()
+    price = _exact()
 
 
 class PositionOut(serializers.Serializer):
-    base = serializers.DecimalField(**MONEY)
-    quote = serializers.DecimalField(**MONEY)
-    base_reserved = serializers.DecimalField(**MONEY)
-    quote_reserved = serializers.DecimalField(**MONEY)
-    average_entry_price = serializers.DecimalField(allow_null=True, **MONEY)
-    last_price = serializers.DecimalField(allow_null=True, **MONEY)
-    equity = serializers.DecimalField(allow_null=True, **MONEY)
-    realized_pnl = serializers.DecimalField(allow_null=True, **MONEY)
-    unrealized_pnl = serializers.DecimalField(allow_null=True, **MONEY)
-    fees_paid = serializers.DecimalField(**MONEY)
-    return_pct = serializers.DecimalField(allow_null=True, **MONEY)
+    base = _exact()
+    quote = _exact()
+    base_reserved = _exact()
+    quote_reserved = _exact()
+    average_entry_price = _exact(allow_null=True)
+    last_price = _exact(allow_null=True)
+    equity = _exact(allow_null=True)
+    realized_pnl = _exact(allow_null=True)
+    unrealized_pnl = _exact(allow_null=True)
+    fees_paid = _exact()
+    return_pct = _exact(allow_null=True)
 
 
 class PerformanceOut(serializers.Serializer):
-    starting_balance = serializers.DecimalField(**MONEY)
-    equity = serializers.DecimalField(allow_null=True, **MONEY)
-    return_pct = serializers.DecimalField(allow_null=True, **MONEY)
-    win_rate = serializers.DecimalField(allow_null=True, help_text="% of closed trades with a profit", **MONEY)
+    starting_balance = _exact()
+    equity = _exact(allow_null=True)
+    return_pct = _exact(allow_null=True)
+    win_rate = _exact(allow_null=True, help_text="% of closed trades with a profit")
     closed_trades = serializers.IntegerField()
-    max_drawdown_pct = serializers.DecimalField(**MONEY)
-    fees_paid = serializers.DecimalField(**MONEY)
+    max_drawdown_pct = _exact()
+    fees_paid = _exact()
     position = PositionOut()
     equity_curve = EquityPointOut(many=True)
+
+
+class DealsIn(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100,
+                                     help_text="How many closed trades, newest first")
+
+
+class OpenPositionOut(serializers.Serializer):
+    amount = _exact(help_text="Size, in the base currency")
+    entry_price = _exact(allow_null=True, help_text="Average entry price (fees excluded)")
+    last_price = _exact(allow_null=True)
+    opened_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.IntegerField(allow_null=True)
+    cost = _exact(allow_null=True, help_text="amount x entry price, quote currency")
+    value = _exact(allow_null=True, help_text="amount x last price, quote currency")
+    unrealized_pnl = _exact(allow_null=True)
+    unrealized_pct = _exact(allow_null=True)
+
+
+class ClosedTradeOut(serializers.Serializer):
+    entry_at = serializers.DateTimeField(allow_null=True)
+    exit_at = serializers.DateTimeField(allow_null=True)
+    entry_price = _exact()
+    exit_price = _exact(allow_null=True)
+    amount = _exact()
+    fees = _exact(help_text="Entry and exit share, quote currency")
+    pnl = _exact(help_text="Net of fees, quote currency")
+    return_pct = _exact()
+    duration_seconds = serializers.IntegerField(allow_null=True)
+
+
+class DealsOut(serializers.Serializer):
+    open_position = OpenPositionOut(allow_null=True)
+    closed_count = serializers.IntegerField(help_text="All closed trades (FIFO round trips of the fills)")
+    realized_pnl = _exact(help_text="Sum over all closed trades, net of fees")
+    closed_trades = ClosedTradeOut(many=True)
 
 
 class StrategyParamOut(serializers.Serializer):
@@ -242,3 +323,98 @@ class StrategyOut(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     params = StrategyParamOut(many=True)
+
+
+# --- markets -----------------------------------------------------------------------------
+
+class MarketsIn(serializers.Serializer):
+    exchange = serializers.ChoiceField(choices=())
+    q = serializers.CharField(required=False, allow_blank=True, max_length=64, default="",
+                              help_text="Search: symbols starting with it first, then containing it")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=100)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["exchange"].choices = settings.SUPPORTED_EXCHANGES
+
+
+class MarketOut(serializers.Serializer):
+    symbol = serializers.CharField()
+    base = serializers.CharField()
+    quote = serializers.CharField()
+    active = serializers.BooleanField()
+    amount_step = _exact(allow_null=True, help_text="Smallest amount increment (base currency)")
+    price_step = _exact(allow_null=True, help_text="Smallest price increment (quote currency)")
+    min_amount = _exact(allow_null=True)
+    min_cost = _exact(allow_null=True, help_text="Minimum order value in the quote currency (min notional)")
+    maker_fee = _exact(allow_null=True)
+    taker_fee = _exact(allow_null=True)
+
+
+class MarketsOut(serializers.Serializer):
+    exchange = serializers.CharField()
+    known = serializers.BooleanField(help_text="False while the exchange's market list could not be loaded yet")
+    markets = MarketOut(many=True)
+
+
+# --- profit across bots ------------------------------------------------------------------
+
+class ProfitIn(serializers.Serializer):
+    period = serializers.ChoiceField(choices=["day", "week", "month"], default="day")
+    count = serializers.IntegerField(required=False, min_value=1, max_value=366, default=30,
+                                     help_text="How many periods back from the current one")
+
+
+class ProfitTotalOut(serializers.Serializer):
+    currency = serializers.CharField(help_text="Quote currency: sums are never mixed across currencies")
+    today = _exact()
+    this_week = _exact()
+    this_month = _exact()
+    all_time = _exact()
+    trades = serializers.IntegerField()
+
+
+class ProfitPeriodOut(serializers.Serializer):
+    start = serializers.DateField(help_text="First day of the period (UTC; weeks start on Monday)")
+    currency = serializers.CharField()
+    pnl = _exact()
+    trades = serializers.IntegerField()
+    wins = serializers.IntegerField()
+
+
+class ProfitPairOut(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    currency = serializers.CharField()
+    pnl = _exact()
+    trades = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    win_rate = _exact(allow_null=True)
+    bots = serializers.IntegerField()
+
+
+class ProfitSummaryOut(serializers.Serializer):
+    period = serializers.CharField()
+    today = serializers.DateField()
+    totals = ProfitTotalOut(many=True)
+    periods = ProfitPeriodOut(many=True, help_text="Newest first; every period present, zero when quiet")
+    pairs = ProfitPairOut(many=True)
+
+
+class ProfitCalendarIn(serializers.Serializer):
+    month = serializers.RegexField(r"^(20\d\d)-(0[1-9]|1[0-2])$", required=False,
+                                   error_messages={"invalid": "Use a month like 2026-12."},
+                                   help_text="YYYY-MM (UTC); the current month when omitted")
+
+
+class ProfitDayOut(serializers.Serializer):
+    date = serializers.DateField()
+    pnl = serializers.DictField(child=_exact(), help_text="Realized profit per quote currency")
+    trades = serializers.IntegerField()
+
+
+class ProfitCalendarOut(serializers.Serializer):
+    year = serializers.IntegerField()
+    month = serializers.IntegerField()
+    days = ProfitDayOut(many=True)
+    totals = serializers.DictField(child=_exact())

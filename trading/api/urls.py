@@ -1,13 +1,16 @@
-from django.urls import path
+from django.urls import include, path
 
 from trading.api import backtest_views, views
 
 urlpatterns = [
     path("prices/live/", views.LivePricesApi.as_view(), name="api-prices-live"),
     path("prices/candles/", views.CandlesApi.as_view(), name="api-prices-candles"),
+    path("markets/", views.MarketsApi.as_view(), name="api-markets"),
     path("watchlist/", views.WatchlistApi.as_view(), name="api-watchlist"),
     path("watchlist/<int:pk>/", views.WatchlistItemApi.as_view(), name="api-watchlist-item"),
     path("strategies/", views.StrategiesApi.as_view(), name="api-strategies"),
+    path("profit/", views.ProfitSummaryApi.as_view(), name="api-profit"),
+    path("profit/calendar/", views.ProfitCalendarApi.as_view(), name="api-profit-calendar"),
     path("bots/", views.BotsApi.as_view(), name="api-bots"),
     path("bots/<int:pk>/", views.BotApi.as_view(), name="api-bot"),
     path("bots/<int:pk>/start/", views.BotStartApi.as_view(), name="api-bot-start"),
@@ -18,6 +21,10 @@ urlpatterns = [
          name="api-bot-order-cancel"),
     path("bots/<int:pk>/trades/", views.BotTradesApi.as_view(), name="api-bot-trades"),
     path("bots/<int:pk>/trades.csv", views.BotTradesCsvApi.as_view(), name="api-bot-trades-csv"),
+    path("bots/<int:pk>/deals/", views.BotDealsApi.as_view(), name="api-bot-deals"),
     path("bots/<int:pk>/performance/", views.BotPerformanceApi.as_view(), name="api-bot-performance"),
     path("bots/<int:pk>/backtest/", backtest_views.BotBacktestApi.as_view(), name="api-bot-backtest"),
 ]
+
+# the promotion workflow's routes (trading/api/promotion_urls.py)
+urlpatterns += [path("", include("trading.api.promotion_urls"))]

@@ -17,29 +17,46 @@ from trading.api.serializers import (
     BotPatchIn,
     CandleOut,
     CandlesIn,
+    DealsIn,
+    DealsOut,
     LivePricesIn,
     LivePricesOut,
+    MarketsIn,
+    MarketsOut,
     OrderOut,
     OrdersIn,
     PerformanceOut,
+    ProfitCalendarIn,
+    ProfitCalendarOut,
+    ProfitIn,
+    ProfitSummaryOut,
     StrategyOut,
     TradeOut,
     TradesIn,
     WatchIn,
     WatchOut,
 )
+from trading.engine.strategies import strategies_describe
+from trading.formatting import trimmed
+from trading.price_selectors import tickers_latest
 from trading.selectors import (
+    bot_deals,
     bot_fills,
     bot_orders,
     bot_performance,
     bots_for,
     candles_recent,
     data_source_label,
+    market_format,
+    markets_for,
+    profit_month,
+    profit_summary,
     watchlist_for,
 )
 from trading.services.bots import bot_archive, bot_create, bot_pause, bot_start, bot_stop, bot_update
+from trading.services.markets import markets_ensure
 from trading.services.orders import order_cancel
-from trading.services.prices import subscriptions_touch, tickers_latest
+from trading.services.prices import subscriptions_touch
 from trading.services.watchlist import watch_add, watch_remove
 
 
@@ -83,7 +100,7 @@ class WatchlistApi(APIView):
     def post(self, request):
         data = WatchIn(data=request.data)
         data.is_valid(raise_exception=True)
-        item, created = watch_add(user=request.user, **data.validated_data)
+        item, created = watch_add(user=request.user, verify_market=True, **data.validated_data)
         return Response(WatchOut(item).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -92,6 +109,19 @@ class WatchlistItemApi(APIView):
     def delete(self, request, pk: int):
         watch_remove(item=get_object_or_404(watchlist_for(request.user), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MarketsApi(APIView):
+    @extend_schema(parameters=[MarketsIn], responses={200: MarketsOut},
+                   description="The exchange's listed, active markets (loaded from the exchange on first use), "
+                               "for market pickers: precision, minimums and fees.")
+    def get(self, request):
+        data = MarketsIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        exchange = data.validated_data["exchange"]
+        known = markets_ensure(exchange=exchange)
+        rows = markets_for(exchange=exchange, q=data.validated_data["q"], limit=data.validated_data["limit"])
+        return Response(MarketsOut({"exchange": exchange, "known": known, "markets": rows}).data)
 
 
 class CandlesApi(APIView):
@@ -123,11 +153,14 @@ class BotsApi(APIView):
     def get(self, request):
         return Response(BotOut(bots_for(request.user).order_by("-created_at", "-id"), many=True).data)
 
-    @extend_schema(request=BotIn, responses={201: BotOut})
+    @extend_schema(request=BotIn, responses={201: BotOut}, description=(
+        "The symbol must be listed and trading on the exchange (400 unknown_symbol, with suggestions in "
+        "the message) and starting_balance at least the market's minimum order value (400 "
+        "below_min_notional); 503 markets_unavailable when the exchange's market list cannot be loaded."))
     def post(self, request):
         data = BotIn(data=request.data)
         data.is_valid(raise_exception=True)
-        bot = bot_create(owner=request.user, request=request, **data.validated_data)
+        bot = bot_create(owner=request.user, request=request, verify_market=True, **data.validated_data)
         return Response(BotOut(bot).data, status=status.HTTP_201_CREATED)
 
 
@@ -203,7 +236,8 @@ CSV_COLUMNS = ["time", "side", "price", "amount", "cost", "fee", "fee_currency",
 
 class BotTradesCsvApi(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR},
-                   description="Every trade (fill) of the bot, oldest first, as CSV.")
+                   description="Every trade (fill) of the bot, oldest first, as CSV: price and amount at the "
+                               "market's precision, cost in the quote currency's decimals, fee and slippage exact.")
     def get(self, request, pk: int):
         bot = _bot(request, pk)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -211,9 +245,12 @@ class BotTradesCsvApi(APIView):
         response["Content-Disposition"] = f'attachment; filename="{safe}-{bot.pk}-trades.csv"'
         writer = csv.writer(response)
         writer.writerow(CSV_COLUMNS)
+        # price and amount at the market's precision, cost at the quote currency's, fee and slippage exact
+        fmt = market_format(exchange=bot.exchange, symbol=bot.symbol)
         for f in bot_fills(bot=bot, oldest_first=True).iterator(chunk_size=2000):
-            writer.writerow([f.ts.isoformat(), f.side, f.price, f.amount, f.price * f.amount, f.fee, f.fee_currency,
-                             f.slippage, f.liquidity, f.order_id, f.order.type,
+            writer.writerow([f.ts.isoformat(), f.side, fmt.price(f.price), fmt.amount(f.amount),
+                             fmt.money(f.price * f.amount, grouped=False), trimmed(f.fee, 18), f.fee_currency,
+                             trimmed(f.slippage, 18), f.liquidity, f.order_id, f.order.type,
                              _csv_safe(f.order.reason)])
         return response
 
@@ -229,9 +266,43 @@ class BotPerformanceApi(APIView):
         return Response(PerformanceOut(bot_performance(bot=_bot(request, pk))).data)
 
 
+class BotDealsApi(APIView):
+    @extend_schema(parameters=[DealsIn], responses={200: DealsOut},
+                   description="The open position (entry, size, unrealized P&L, duration) and the closed "
+                               "trades (entry, exit, P&L, duration), newest first.")
+    def get(self, request, pk: int):
+        bot = _bot(request, pk)
+        data = DealsIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        return Response(DealsOut(bot_deals(bot=bot, limit=data.validated_data["limit"])).data)
+
+
+class ProfitSummaryApi(APIView):
+    @extend_schema(parameters=[ProfitIn], responses={200: ProfitSummaryOut},
+                   description="Realized profit of closed trades across all your bots (deleted ones included), "
+                               "net of fees, per quote currency: today / this week / this month / all time, per "
+                               "day, week or month, and per pair.")
+    def get(self, request):
+        data = ProfitIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        return Response(ProfitSummaryOut(profit_summary(request.user, **data.validated_data)).data)
+
+
+class ProfitCalendarApi(APIView):
+    @extend_schema(parameters=[ProfitCalendarIn], responses={200: ProfitCalendarOut},
+                   description="One month's realized profit per day (UTC), per quote currency.")
+    def get(self, request):
+        from django.utils import timezone
+
+        data = ProfitCalendarIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        month = data.validated_data.get("month") or timezone.now().strftime("%Y-%m")
+        cal = profit_month(request.user, year=int(month[:4]), month=int(month[5:]))
+        days = [d for week in cal["weeks"] for d in week if d is not None]
+        return Response(ProfitCalendarOut({**cal, "days": days}).data)
+
+
 class StrategiesApi(APIView):
     @extend_schema(responses={200: StrategyOut(many=True)})
     def get(self, request):
-        from trading.engine.strategies import strategies_describe
-
         return Response(StrategyOut(strategies_describe(), many=True).data)

@@ -12,13 +12,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from config.api import DomainError
+from trading.engine.strategies import STRATEGIES, validate_params
 from trading.engine.types import FillConfig, ParamError
+from trading.events import bot_event_on_commit
+from trading.execution.routing import is_paper, live_allowed
+from trading.execution.safety import bot_resume
+from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
-from trading.selectors import market_known
-from trading.services.events import bot_event_on_commit
-from trading.services.orders import orders_cancel_open
+from trading.services.markets import market_check, markets_ensure
 
 
 class InvalidBot(DomainError):
@@ -45,8 +48,6 @@ EDITABLE_WHILE_STOPPED = {"name", "strategy", "params", "fill_overrides"}
 
 
 def _params_clean(strategy: str, params) -> dict:
-    from trading.engine.strategies import STRATEGIES, validate_params
-
     if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise InvalidBot(f"Unknown strategy. Choose one of: {', '.join(sorted(STRATEGIES))}.",
                          fields={"strategy": [f"Unknown strategy {strategy!r}."]})
@@ -89,7 +90,11 @@ def _json_safe(value):
 
 def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, starting_balance: Decimal,
                params: dict | None = None, mode: str = Bot.Mode.PAPER, fill_overrides: dict | None = None,
-               seed: int | None = None, request=None) -> Bot:
+               seed: int | None = None, verify_market: bool = False, request=None) -> Bot:
+    """Create a stopped paper bot. The symbol must be listed (and trading) on the exchange and the
+    starting balance at least the market's minimum order value, wherever the exchange's markets are
+    known; `verify_market` (pages, API) loads them first if they never were (exchange I/O, before any
+    transaction), so an unlisted symbol is never accepted from a person."""
     if mode == Bot.Mode.LIVE:
         raise LiveNotAvailable("live trading needs the promotion workflow",
                                fields={"mode": ["live trading needs the promotion workflow"]})
@@ -101,11 +106,12 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
     if exchange not in settings.SUPPORTED_EXCHANGES:
         raise InvalidBot(f"Unknown exchange. Supported: {', '.join(settings.SUPPORTED_EXCHANGES)}.",
                          fields={"exchange": ["Unsupported exchange."]})
-    if market_known(exchange=exchange, symbol=symbol) is False:
-        raise InvalidBot(f"{exchange} does not list {symbol}.", fields={"symbol": [f"{exchange} does not list it."]})
     if not isinstance(starting_balance, Decimal) or not starting_balance.is_finite() or starting_balance <= 0:
         raise InvalidBot("starting_balance must be greater than 0.",
                          fields={"starting_balance": ["Must be greater than 0."]})
+    if verify_market:
+        markets_ensure(exchange=exchange)
+    market_check(exchange=exchange, symbol=symbol, starting_balance=starting_balance)
     clean_params = _params_clean(strategy, params)
     overrides = _overrides_clean(fill_overrides)
     with transaction.atomic():
@@ -129,6 +135,13 @@ def _refresh_into(target: Bot, source: Bot) -> Bot:
 
 
 def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
+    mode = fields.pop("mode", None)
+    if mode == Bot.Mode.LIVE and bot.mode != Bot.Mode.LIVE:  # never silently ignored (the create refuses it too)
+        raise LiveNotAvailable("live trading needs the promotion workflow",
+                               fields={"mode": ["live trading needs the promotion workflow"]})
+    if mode is not None and mode != bot.mode:
+        raise InvalidBot(f"mode cannot be changed here (the bot is {bot.mode}).",
+                         fields={"mode": ["Cannot be changed here."]})
     unknown = set(fields) - EDITABLE_WHILE_STOPPED
     if unknown:
         raise InvalidBot(f"These cannot be changed: {', '.join(sorted(unknown))}.",
@@ -200,13 +213,11 @@ def _transition(*, bot: Bot, actor, request, to: str, allowed_from: set[str], ac
 def bot_start(*, bot: Bot, actor, request=None) -> Bot:
     if not settings.ENABLE_TRADING:
         raise TradingDisabled("Trading is switched off on this platform (ENABLE_TRADING=false).")
-    if bot.mode != Bot.Mode.PAPER:
-        raise LiveNotAvailable("live trading needs the promotion workflow")
+    if not is_paper(bot) and not (gate := live_allowed(bot)).allowed:
+        raise LiveNotAvailable(f"This bot cannot trade live: {gate.reason}.")
     current = Bot.objects.only("status", "archived_at").get(pk=bot.pk)
     if current.status == Bot.Status.HALTED and not current.archived_at:
-        # a halted bot resumes through risk (refused while a kill switch covers it; recorded as a risk event)
-        from risk.services import bot_resume
-
+        # a halted bot resumes through safety (refused while a kill switch covers it; recorded as a risk event)
         return _refresh_into(bot, bot_resume(bot=bot, actor=actor, request=request))
     return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.RUNNING, action="started",
                        allowed_from={Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.HALTED})

@@ -2,9 +2,30 @@
 
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
 
+from config.api import DomainError
+from exchanges.adapter import load_markets, public_client
 from trading.models import Market
+from trading.selectors import market_get, markets_suggest
+
+
+class UnknownMarket(DomainError):
+    code = "unknown_symbol"
+
+    def __init__(self, message: str, *, suggestions: list[str] | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.suggestions = suggestions or []
+
+
+class MarketsUnavailable(DomainError):
+    code = "markets_unavailable"
+    status = 503
+
+
+class BalanceBelowMinimum(DomainError):
+    code = "below_min_notional"
 
 
 def _dec(value) -> Decimal | None:
@@ -31,8 +52,6 @@ def _step(precision, mode) -> Decimal | None:
 
 def markets_sync(*, exchange: str) -> int:
     """Load the exchange's markets and upsert them. Returns how many were stored."""
-    from exchanges.adapter import load_markets, public_client
-
     client = public_client(exchange)
     markets = load_markets(client)
     mode = getattr(client, "precisionMode", None)
@@ -55,3 +74,50 @@ def markets_sync(*, exchange: str) -> int:
                            "maker_fee", "taker_fee", "updated_at"],
         )
     return len(rows)
+
+
+def markets_ensure(*, exchange: str) -> bool:
+    """Make sure the exchange's market list is stored, loading it now if it never was.
+
+    True when markets are known. With an offline feed (replay, synthetic) there is no exchange to
+    ask: False, and callers accept what they cannot check. Exchange I/O: call outside transactions.
+    """
+    if Market.objects.filter(exchange=exchange).exists():
+        return True
+    if settings.MARKET_DATA_SOURCE != "ccxt":
+        return False
+    from exchanges.adapter import ExchangeError
+
+    try:
+        markets_sync(exchange=exchange)
+    except ExchangeError as exc:
+        raise MarketsUnavailable(f"Could not load {exchange}'s market list to check the symbol: {exc.message} "
+                                 "Try again in a minute.", fields={"symbol": [exc.message]}) from None
+    return Market.objects.filter(exchange=exchange).exists()
+
+
+def _plain(d: Decimal) -> str:
+    return format(d.normalize(), "f")
+
+
+def market_check(*, exchange: str, symbol: str, starting_balance: Decimal | None = None) -> Market | None:
+    """The exchange's market for `symbol`, refusing one it does not list (with suggestions) or that does
+    not trade, and a starting balance below the market's minimum order value. None while the
+    exchange's markets are unknown (nothing to check against)."""
+    market = market_get(exchange=exchange, symbol=symbol)
+    if market is None:
+        if not Market.objects.filter(exchange=exchange).exists():
+            return None
+        suggestions = markets_suggest(exchange=exchange, symbol=symbol)
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        field = f"{exchange} does not list {symbol}.{hint}"
+        raise UnknownMarket(f"{exchange} does not list {symbol}.{hint}", fields={"symbol": [field]},
+                            suggestions=suggestions)
+    if not market.active:
+        msg = f"{exchange} lists {symbol} but does not trade it at the moment (inactive market)."
+        raise UnknownMarket(msg, fields={"symbol": [msg]})
+    if starting_balance is not None and market.min_cost and starting_balance < market.min_cost:
+        msg = (f"Below {exchange}'s minimum order on {symbol} ({_plain(market.min_cost)} {market.quote}): "
+               f"a bot starting with {_plain(starting_balance)} {market.quote} could never place an order.")
+        raise BalanceBelowMinimum(msg, fields={"starting_balance": [msg]})
+    return market

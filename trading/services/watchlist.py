@@ -1,20 +1,24 @@
 from django.db import IntegrityError, transaction
 
-from config.api import DomainError
 from trading.models import WatchlistItem
-from trading.selectors import market_known
+from trading.selectors import watched_pairs, watchlist_for
+from trading.services.markets import market_check, markets_ensure
 
 
-class UnknownSymbol(DomainError):
-    code = "unknown_symbol"
+def watch_add(*, user, exchange: str, symbol: str, verify_market: bool = False) -> tuple[WatchlistItem, bool]:
+    """Watch a market the exchange lists; `verify_market` loads the market list first if never loaded.
 
-
-def watch_add(*, user, exchange: str, symbol: str) -> tuple[WatchlistItem, bool]:
-    if market_known(exchange=exchange, symbol=symbol) is False:
-        msg = f"{exchange} has no market {symbol}."
-        raise UnknownSymbol(msg, fields={"symbol": [msg]})
+    A user who watches nothing of their own sees the platform's default rows; the first symbol they
+    add goes next to those rows (they become the user's own, each removable), never replacing them."""
+    if verify_market:
+        markets_ensure(exchange=exchange)
+    market_check(exchange=exchange, symbol=symbol)
     try:
         with transaction.atomic():
+            if not watchlist_for(user).exists():
+                defaults = [(e, s) for e, s in watched_pairs(user) if (e, s) != (exchange, symbol)]
+                WatchlistItem.objects.bulk_create(
+                    [WatchlistItem(user=user, exchange=e, symbol=s) for e, s in defaults], ignore_conflicts=True)
             return WatchlistItem.objects.create(user=user, exchange=exchange, symbol=symbol), True
     except IntegrityError:
         return WatchlistItem.objects.get(user=user, exchange=exchange, symbol=symbol), False

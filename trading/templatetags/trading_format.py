@@ -76,3 +76,43 @@ def mul(a, b):
     x, y = _dec(a), _dec(b)
     return None if x is None or y is None else x * y
 
+
+
+@register.filter
+def price(value, fmt=None):
+    """A price at the market's price precision: {{ fill.price|price:fmt }} (fmt: trading.formatting.MarketFormat)."""
+    return fmt.price(value) if fmt is not None and hasattr(fmt, "price") else num(value)
+
+
+@register.filter
+def amount(value, fmt=None):
+    """An amount at the market's amount precision: {{ fill.amount|amount:fmt }}."""
+    return fmt.amount(value) if fmt is not None and hasattr(fmt, "amount") else num(value)
+
+
+@register.filter
+def quote_money(value, fmt=None):
+    """Money in the market's quote currency at that currency's decimals: {{ equity|quote_money:fmt }}."""
+    places = fmt.money_places if fmt is not None and hasattr(fmt, "money_places") else 2
+    return money(value, places)
+
+
+@register.filter
+def quote_signed(value, fmt=None):
+    places = fmt.money_places if fmt is not None and hasattr(fmt, "money_places") else 2
+    return signed(value, places)
+
+
+@register.filter
+def duration(seconds):
+    from trading.formatting import duration as text
+
+    return text(seconds)
+
+
+@register.filter
+def cur_signed(value, currency=""):
+    """Signed money at the currency's decimals: {{ pnl|cur_signed:"USDT" }} -> +12.30, BTC -> +0.00012300."""
+    from trading.formatting import currency_places
+
+    return signed(value, currency_places(currency))

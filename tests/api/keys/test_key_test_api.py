@@ -7,7 +7,7 @@ import pytest
 from accounts.models import AuditEvent
 from keys.models import ExchangeKey
 from keys.services import key_create, key_disable
-from tests.emulator.binance import API_KEY, SECRET, overrides_for
+from tests.emulator.binance import API_KEY, SECRET, BinanceEmulator, overrides_for
 from tests.emulator.fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +34,8 @@ def test_a_valid_key_is_ok_and_the_result_is_remembered(api, alice, emu):
     r = _test(api, alice, key)
     assert r.status_code == 200 and r.json()["ok"] is True, r.content
     assert emu.count("/api/v3/account") == 1
+    # the balance the key can see, for its owner (the emulator's account: 0.5 BTC, 2 ETH, 10000 USDT)
+    assert {b["asset"]: b["total"] for b in r.json()["balances"]} == {"BTC": "0.5", "ETH": "2", "USDT": "10000"}
     key.refresh_from_db()
     assert key.last_test_ok is True and key.last_tested_at is not None
     listed = api(alice).get(f"/api/keys/{key.pk}/").json()
@@ -85,3 +87,51 @@ def test_a_disabled_key_is_not_sent_to_the_exchange(api, alice, charlie, emu):
     assert "Suspected leak" in r.json()["error"]["message"]
     assert emu.count("/api/v3/account") == 0
     assert ExchangeKey.objects.get(pk=key.pk).last_tested_at is None
+
+
+# --- the test on save (POST /api/keys/) ---------------------------------------------------------
+
+def _save(api, user, **over):
+    body = {"exchange": "binance", "label": "main", "api_key": API_KEY, "secret": SECRET, **over}
+    return api(user).post("/api/keys/", body, format="json")
+
+
+def test_saving_a_valid_key_tests_it_and_says_it_passed(api, alice, emu):
+    r = _save(api, alice)
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["test_status"] == "passed" and body["last_test_ok"] is True and body["last_tested_at"]
+    assert emu.count("/api/v3/account") == 1
+    event = AuditEvent.objects.get(action="key.create")
+    assert event.details["test"] == "passed" and "10000" not in str(event.details)  # amounts are not recorded
+
+
+def test_saving_a_key_the_exchange_rejects_stores_nothing_and_says_why(api, alice, emu):
+    r = _save(api, alice, secret=WRONG_SECRET)
+    assert r.status_code == 400, r.content
+    error = r.json()["error"]
+    assert error["code"] == "invalid_credentials" and "secret" in error["fields"]
+    assert "rejected the API key or secret" in error["message"]
+    assert WRONG_SECRET not in r.content.decode()
+    assert not ExchangeKey.objects.exists() and not AuditEvent.objects.filter(action="key.create").exists()
+
+
+@pytest.mark.parametrize("fault", ["server_error", "disconnect", "rate_limit"])
+def test_saving_while_the_exchange_is_unreachable_keeps_the_key_marked_untested(api, alice, emu, fault):
+    emu.fail(fault)
+    r = _save(api, alice)
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["test_status"] == "untested" and body["last_test_ok"] is None and body["last_tested_at"] is None
+    assert body["last_test_message"].startswith("Saved untested:")
+    emu.clear_faults()
+    assert _test(api, alice, ExchangeKey.objects.get()).json()["ok"] is True  # test it again later: passes
+    assert api(alice).get("/api/keys/").json()[0]["test_status"] == "passed"
+
+
+def test_short_credentials_the_exchange_accepts_are_accepted(api, alice, settings):
+    with BinanceEmulator(api_key="abc123", secret="s3cr3t") as short:
+        settings.CCXT_OVERRIDES = short.ccxt_overrides()
+        r = _save(api, alice, api_key="abc123", secret="s3cr3t")
+    assert r.status_code == 201, r.content
+    assert r.json()["test_status"] == "passed"

@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from tests.bots_support import poll_and_tick, use_replay, write_recording
+from tests.emulator.fixtures import *  # noqa: F403
 from trading.engine.types import RestingOrder
 from trading.models import Bot, Order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("binance_markets")]  # bots need a listed market
 
 
 @pytest.fixture
@@ -74,7 +75,11 @@ def test_start_on_replay_trade_appears_stop_and_export(api, alice, replay):
     rows = list(csv.DictReader(io.StringIO(r.content.decode())))
     assert len(rows) == trades["count"]
     assert rows[0]["side"] == "buy" and rows[0]["order_type"] == "market"
-    assert Decimal(rows[0]["cost"]) == Decimal(rows[0]["price"]) * Decimal(rows[0]["amount"])
+    # at the market's precision (BTC/USDT: price 0.01, amount 0.00001), cost in USDT cents; no exponent
+    fill = Bot.objects.get(pk=bot["id"]).fills.order_by("ts", "id").first()
+    assert rows[0]["price"] == f"{fill.price:.2f}" and rows[0]["amount"] == f"{fill.amount:.5f}"
+    assert rows[0]["cost"] == f"{fill.price * fill.amount:.2f}"
+    assert all("E" not in r["slippage"] and "E" not in r["fee"] for r in rows)
 
 
 def test_cancel_an_open_limit_order(api, alice):

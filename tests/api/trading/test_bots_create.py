@@ -2,7 +2,11 @@
 
 import pytest
 
-pytestmark = pytest.mark.django_db
+from tests.emulator.fixtures import *  # noqa: F403
+from trading.models import Bot
+
+# the Binance emulator's markets (BTC/USDT, ETH/USDT, ETH/BTC, LTC/BTC, XRP/USDT; min order 5 USDT)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("binance_markets")]
 
 URL = "/api/bots/"
 GOOD = {"name": "Trend", "exchange": "binance", "symbol": "BTC/USDT", "strategy": "sma_cross",
@@ -15,8 +19,9 @@ def test_create_a_paper_bot(api, alice):
     bot = r.json()
     assert bot["status"] == "stopped" and bot["mode"] == "paper"
     assert bot["params"] == {"fast": 5, "slow": 20, "size_pct": "100"}
-    assert bot["quote"] == "1000.000000000000000000" and bot["base"] == "0.000000000000000000"
-    assert bot["equity"] == "1000.000000000000000000"
+    # exact decimal strings, normalized: no numeric(38, 18) padding, no exponent notation
+    assert bot["quote"] == "1000" and bot["base"] == "0" and bot["starting_balance"] == "1000"
+    assert bot["equity"] == "1000"
     listed = api(alice).get(URL).json()
     assert [b["id"] for b in listed] == [bot["id"]]
 
@@ -71,3 +76,81 @@ def test_params_are_editable_only_while_stopped(api, alice):
     assert r.status_code == 200 and r.json()["params"]["fast"] == 6
     r = api(alice).patch(url, {"params": {"fast": 60, "slow": 20}}, format="json")
     assert r.status_code == 400 and "params.fast" in r.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(("symbol", "suggested"), [
+    ("DOGE/USDT", []),
+    ("ETH/USD", ["ETH/USDT", "ETH/BTC"]),
+    ("XRP/BTC", ["XRP/USDT"]),
+])
+def test_a_symbol_the_exchange_does_not_list_is_refused_with_suggestions(api, alice, symbol, suggested):
+    r = api(alice).post(URL, {**GOOD, "symbol": symbol}, format="json")
+    assert r.status_code == 400, r.json()
+    error = r.json()["error"]
+    assert error["code"] == "unknown_symbol" and f"binance does not list {symbol}" in error["fields"]["symbol"][0]
+    for s in suggested:
+        assert s in error["message"]
+    assert not Bot.objects.exists()
+
+
+def test_markup_as_a_symbol_is_refused(api, alice):
+    r = api(alice).post(URL, {**GOOD, "symbol": "<script>alert(1)</script>"}, format="json")
+    assert r.status_code == 400 and "symbol" in r.json()["error"]["fields"]
+    assert not Bot.objects.exists()
+
+
+def test_a_starting_balance_below_the_minimum_order_is_refused(api, alice):
+    r = api(alice).post(URL, {**GOOD, "starting_balance": "0.000001"}, format="json")
+    assert r.status_code == 400, r.json()
+    error = r.json()["error"]
+    assert error["code"] == "below_min_notional"
+    assert "minimum order on BTC/USDT (5 USDT)" in error["fields"]["starting_balance"][0]
+    assert "0.000001 USDT" in error["message"]
+    assert api(alice).post(URL, {**GOOD, "starting_balance": "5"}, format="json").status_code == 201
+
+
+def test_the_market_list_is_loaded_from_the_exchange_on_first_use(api, alice, use_binance_emulator):
+    from trading.models import Market
+
+    Market.objects.all().delete()
+    r = api(alice).post(URL, {**GOOD, "symbol": "DOGE/USDT"}, format="json")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_symbol"
+    assert use_binance_emulator.count("/api/v3/exchangeInfo") >= 1
+    assert Market.objects.filter(exchange="binance", symbol="XRP/USDT").exists()
+
+
+def test_when_the_market_list_cannot_be_loaded_nothing_is_created(api, alice, exchanges_unreachable):
+    from trading.models import Market
+
+    Market.objects.all().delete()
+    r = api(alice).post(URL, GOOD, format="json")
+    assert r.status_code == 503, r.json()
+    assert r.json()["error"]["code"] == "markets_unavailable" and "Try again" in r.json()["error"]["message"]
+    assert not Bot.objects.exists()
+
+
+def test_the_markets_api_searches_the_exchanges_markets(api, alice):
+    r = api(alice).get("/api/markets/", {"exchange": "binance", "q": "eth"})
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["known"] is True
+    assert [m["symbol"] for m in body["markets"]] == ["ETH/BTC", "ETH/USDT"]
+    eth = body["markets"][1]
+    assert (eth["min_cost"], eth["amount_step"], eth["price_step"]) == ("5", "0.0001", "0.01")
+    assert api(alice).get("/api/markets/", {"exchange": "mtgox"}).status_code == 400
+
+
+def test_a_patch_to_live_is_refused_like_the_create_and_changes_nothing(api, alice):
+    bot = api(alice).post(URL, GOOD, format="json").json()
+    r = api(alice).patch(f"{URL}{bot['id']}/", {"mode": "live"}, format="json")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "live_not_available"
+    assert api(alice).get(f"{URL}{bot['id']}/").json()["mode"] == "paper"
+    assert api(alice).patch(f"{URL}{bot['id']}/", {"mode": "paper", "name": "Same"}, format="json").status_code == 200
+
+
+def test_a_patch_of_a_fixed_field_is_refused_not_ignored(api, alice):
+    bot = api(alice).post(URL, GOOD, format="json").json()
+    r = api(alice).patch(f"{URL}{bot['id']}/", {"symbol": "ETH/USDT", "starting_balance": "5"}, format="json")
+    assert r.status_code == 400
+    assert set(r.json()["error"]["fields"]) == {"symbol", "starting_balance"}
+    assert api(alice).get(f"{URL}{bot['id']}/").json()["symbol"] == "BTC/USDT"
