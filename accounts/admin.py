@@ -27,6 +27,16 @@ class UserAdmin(BaseUserAdmin):
             count += 1
         self.message_user(request, f"Deactivated {count} user(s); their sessions and tokens no longer work.")
 
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # the new password was saved
+            from accounts.passwords import user_password_changed
+
+            user = User.objects.get(pk=id)
+            keep = request.session.session_key if user.pk == request.user.pk else None
+            user_password_changed(user=user, request=request, via="admin", keep_session_key=keep)
+        return response
+
     def save_model(self, request, obj, form, change):
         was_active = change and User.objects.filter(pk=obj.pk, is_active=True).exists()
         super().save_model(request, obj, form, change)

@@ -20,6 +20,7 @@ import time
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
+from rest_framework.exceptions import PermissionDenied
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
@@ -106,6 +107,21 @@ class PlatformJWTAuthentication(JWTAuthentication):
             raise AuthenticationFailed("This token was ended by a password change or reset.",
                                        code="token_not_valid")
         return user
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is not None and found[0].must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+            raise PasswordChangeRequired()
+        return found
+
+
+# what an account that must set a new password (the first-run staff account) may still call
+PASSWORD_CHANGE_PATHS = frozenset({"/api/auth/password/", "/api/auth/logout/", "/api/auth/me/"})
+
+
+class PasswordChangeRequired(PermissionDenied):
+    default_detail = "Set a new password first: POST /api/auth/password/ (the first-run password is one-time)."
+    default_code = "password_change_required"
 
 
 class PlatformRefreshSerializer(TokenRefreshSerializer):

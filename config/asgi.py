@@ -11,12 +11,13 @@ django_asgi = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from accounts.ws_auth import BrowserOriginValidator, SessionOrJWTAuthStack  # noqa: E402
+from accounts.ws_auth import BrowserOriginValidator, SessionOrJWTAuthStack, ws_log_filter_install  # noqa: E402
 from config.proxy import TrustedProxyHeaders  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from keys.services import encryption_verify  # noqa: E402
 from ops.websockets import count_websockets  # noqa: E402
 
+ws_log_filter_install()  # no query string of a WebSocket path in the server's logs
 encryption_verify()  # refuse to serve if the configured keys cannot open the stored secrets
 
 http_app = django_asgi

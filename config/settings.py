@@ -58,13 +58,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.errors.OutageMiddleware",  # PostgreSQL or Redis unreachable: 503 + Retry-After, not a 500
     "django.middleware.security.SecurityMiddleware",
+    "config.security.SecurityHeadersMiddleware",  # Content-Security-Policy, Permissions-Policy
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.PasswordChangeRequiredMiddleware",  # the first-run account sets its own password first
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -162,6 +165,13 @@ SECURE_HSTS_PRELOAD = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default="; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data:", "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'self'",
+    "form-action 'self'", "frame-ancestors 'none'",
+]))
+PERMISSIONS_POLICY = env.str("PERMISSIONS_POLICY",
+                             default="camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 
 # Proxies whose X-Forwarded-For is believed (config/proxy.py): addresses/networks, "unix" for a unix-socket peer.
 # Empty by default (make run: nobody); production: "unix" (nginx on the web socket).
@@ -171,6 +181,9 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # --- API -------------------------------------------------------------------------
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)  # deeper JSON bodies get 400
+# bodies above this get 413 under /api/ (Django's own default size, 2.5 MB)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.tokens.PlatformJWTAuthentication",  # + token version and logout denylist
@@ -178,7 +191,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -202,6 +215,8 @@ LOGIN_NOTIFY_AFTER_FAILURES = env.int("LOGIN_NOTIFY_AFTER_FAILURES", default=10)
 # With two-factor codes on, a correct password yields a challenge this long-lived, good for this many codes.
 TOTP_CHALLENGE_SECONDS = env.int("TOTP_CHALLENGE_SECONDS", default=300)
 TOTP_CHALLENGE_MAX_TRIES = env.int("TOTP_CHALLENGE_MAX_TRIES", default=5)
+
+WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)  # a /ws/ ticket's life (single use)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

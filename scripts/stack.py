@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -57,17 +58,22 @@ class Config:
         self.port = int(self.get("PORT", "8000"))
         self.own_db = not self.get("DATABASE_URL")
         self.own_redis = not self.get("REDIS_URL")
+        # passwords of the local services (written into .env on the first run; empty: no password, as for tests)
+        self.pg_password = self.get("PG_PASSWORD")
+        self.redis_password = self.get("REDIS_PASSWORD")
 
     def get(self, key: str, default: str = "") -> str:
         return os.environ.get(key) or self.dotenv.get(key) or default
 
     @property
     def database_url(self) -> str:
-        return self.get("DATABASE_URL") or f"postgres://platform@127.0.0.1:{self.pg_port}/platform"
+        auth = f"platform:{quote(self.pg_password, safe='')}" if self.pg_password else "platform"
+        return self.get("DATABASE_URL") or f"postgres://{auth}@127.0.0.1:{self.pg_port}/platform"
 
     @property
     def redis_url(self) -> str:
-        return self.get("REDIS_URL") or f"redis://127.0.0.1:{self.redis_port}/0"
+        auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
+        return self.get("REDIS_URL") or f"redis://{auth}127.0.0.1:{self.redis_port}/0"
 
 
 def say(msg: str) -> None:
@@ -146,8 +152,16 @@ def pg_up(cfg: Config, fast: bool) -> None:
         data.mkdir(parents=True, exist_ok=True)
         if user:
             os.chown(data, pwd.getpwnam(user).pw_uid, -1)
-        _as_pg([_pg_bin("initdb"), "-D", str(data), "-U", "platform", "--auth=trust", "-E", "UTF8",
-                "--no-locale"], check=True, stdout=subprocess.DEVNULL)
+        auth = ["--auth=trust"]
+        pwfile = run / "initdb.pw"
+        if cfg.pg_password:
+            _private_write(pwfile, cfg.pg_password + "\n", owner=user)
+            auth = ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
+        try:
+            _as_pg([_pg_bin("initdb"), "-D", str(data), "-U", "platform", *auth, "-E", "UTF8", "--no-locale"],
+                   check=True, stdout=subprocess.DEVNULL)
+        finally:
+            pwfile.unlink(missing_ok=True)
     # A unix socket path may be at most 107 bytes; in a deep VAR_DIR we go TCP-only (we connect by TCP anyway)
     sockets = str(run) if len(f"{run}/.s.PGSQL.{cfg.pg_port}.lock") <= 100 else "''"
     opts = f"-p {cfg.pg_port} -c unix_socket_directories={sockets} -c listen_addresses=127.0.0.1"
@@ -159,12 +173,45 @@ def pg_up(cfg: Config, fast: bool) -> None:
     if started.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
         raise SystemExit("PostgreSQL did not start; the end of " + str(log) + ":\n  " + "\n  ".join(tail))
+    pg_env = {**os.environ, "PGPASSWORD": cfg.pg_password} if cfg.pg_password else None
+    if cfg.pg_password:
+        pg_require_password(cfg, data)
     exists = _as_pg([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(cfg.pg_port), "-U", "platform", "-d", "postgres",
                      "-tAc", "SELECT 1 FROM pg_database WHERE datname='platform'"],
-                    check=True, capture_output=True, text=True).stdout.strip()
+                    check=True, capture_output=True, text=True, env=pg_env).stdout.strip()
     if exists != "1":
         _as_pg([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(cfg.pg_port), "-U", "platform", "platform"],
-               check=True)
+               check=True, env=pg_env)
+
+
+def _private_write(path: Path, text: str, owner: str | None = None) -> None:
+    """Write a file only its owner can read (and, when we run as root, owned by `owner`)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    if owner:
+        os.chown(path, pwd.getpwnam(owner).pw_uid, -1)
+
+
+def pg_require_password(cfg: Config, data: Path) -> None:
+    """A cluster made before passwords existed (trust): give 'platform' the password, then require it."""
+    hba = data / "pg_hba.conf"
+    lines = hba.read_text().splitlines()
+    if not any(ln.split() and not ln.lstrip().startswith("#") and ln.split()[-1] == "trust" for ln in lines):
+        return
+    say("Setting the PostgreSQL password from .env and requiring it from now on")
+    sql = "ALTER ROLE platform PASSWORD '" + cfg.pg_password.replace("'", "''") + "';\n"
+    _as_pg([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(cfg.pg_port), "-U", "platform", "-d", "postgres",
+            "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"], input=sql, text=True, check=True, stdout=subprocess.DEVNULL)
+    out = []
+    for ln in lines:
+        parts = ln.split()
+        if parts and not ln.lstrip().startswith("#") and parts[-1] == "trust":
+            ln = ln.rstrip()[: -len("trust")] + "scram-sha-256"
+        out.append(ln)
+    hba.write_text("\n".join(out) + "\n")
+    _as_pg([_pg_bin("pg_ctl"), "-D", str(data), "reload"], check=True, stdout=subprocess.DEVNULL)
 
 
 def pg_down(cfg: Config) -> None:
@@ -192,7 +239,9 @@ def redis_up(cfg: Config, fast: bool) -> None:
     if not Path(server).exists():
         raise SystemExit("redis-server is not installed: run scripts/bootstrap.sh")
     say(f"Starting Redis on 127.0.0.1:{cfg.redis_port}")
-    args = [server, "--port", str(cfg.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
+    conf = run / "redis.conf"  # the password goes in a private file, never on the command line (ps shows that)
+    _private_write(conf, f"requirepass {cfg.redis_password}\n" if cfg.redis_password else "")
+    args = [server, str(conf), "--port", str(cfg.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
             "--daemonize", "yes", "--pidfile", str(pidfile), "--logfile", str(cfg.var / "log" / "redis.log"),
             "--maxclients", "4064", "--protected-mode", "yes"]
     args += ["--save", "", "--appendonly", "no"] if fast else ["--save", "60 1000"]
@@ -244,12 +293,30 @@ def ensure_env_file(cfg: Config) -> None:
         "HTTPS=false",
         f"SECRET_KEY={secrets.token_urlsafe(50)}",
         f"FIELD_ENCRYPTION_KEYS={fernet_key}",
+        # the local PostgreSQL and Redis that `make run` starts require these
+        f"PG_PASSWORD={secrets.token_urlsafe(24)}",
+        f"REDIS_PASSWORD={secrets.token_urlsafe(24)}",
         "",
     ]
     fd = os.open(cfg.env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write("\n".join(lines))
     say(f"Wrote {cfg.env_file} with fresh secrets (mode 600)")
+    cfg.reload()
+
+
+def ensure_local_passwords(cfg: Config) -> None:
+    """An older .env without service passwords: add them (the services adopt them on their next start)."""
+    if not cfg.env_file.is_file():
+        return
+    missing = [name for name, own in (("PG_PASSWORD", cfg.own_db), ("REDIS_PASSWORD", cfg.own_redis))
+               if own and not cfg.get(name)]
+    if not missing:
+        return
+    with open(cfg.env_file, "a") as fh:
+        fh.write("".join(f"\n{name}={secrets.token_urlsafe(24)}" for name in missing) + "\n")
+    os.chmod(cfg.env_file, 0o600)
+    say(f"Added {', '.join(missing)} to {cfg.env_file}")
     cfg.reload()
 
 
@@ -348,6 +415,7 @@ def manage(cfg: Config, *args: str) -> None:
 
 def cmd_run(cfg: Config) -> int:
     ensure_env_file(cfg)
+    ensure_local_passwords(cfg)
     sup = Supervisor(cfg)
 
     def _stop(signum, _frame):
@@ -396,6 +464,7 @@ def main(argv: list[str]) -> int:
     cmd = argv[1] if len(argv) > 1 else "run"
     fast = "--fast" in argv
     if cmd == "up":
+        ensure_local_passwords(cfg)
         services_up(cfg, fast=fast)
     elif cmd == "down":
         services_down(cfg)

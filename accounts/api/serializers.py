@@ -63,6 +63,11 @@ class DetailOut(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class WsTicketOut(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Connect with /ws/events/?ticket=<ticket> (or /ws/prices/). One use.")
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
+
+
 class TotpStartOut(serializers.Serializer):
     otpauth_uri = serializers.CharField(help_text="Add to an authenticator app (as text or a QR code).")
     secret = serializers.CharField(help_text="Base32 secret for manual entry. Shown only now, never again.")

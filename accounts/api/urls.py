@@ -11,6 +11,7 @@ urlpatterns = [
     path("auth/password/", views.PasswordChangeApi.as_view(), name="api-password-change"),
     path("auth/password-reset/", views.PasswordResetApi.as_view(), name="api-password-reset"),
     path("auth/password-reset/confirm/", views.PasswordResetConfirmApi.as_view(), name="api-password-reset-confirm"),
+    path("auth/ws-ticket/", views.WsTicketApi.as_view(), name="api-ws-ticket"),
     path("auth/me/", views.MeApi.as_view(), name="api-me"),
     path("auth/totp/", views.TotpApi.as_view(), name="api-totp"),
     path("auth/totp/confirm/", views.TotpConfirmApi.as_view(), name="api-totp-confirm"),

@@ -25,6 +25,7 @@ from accounts.api.serializers import (
     TotpStartOut,
     TotpStatusOut,
     UserOut,
+    WsTicketOut,
 )
 from accounts.api.throttles import AuthIPThrottle, AuthUsernameThrottle
 from accounts.audit import audit_record
@@ -42,6 +43,7 @@ from accounts.services import (
 )
 from accounts.tokens import PlatformRefreshSerializer, access_token_deny
 from accounts.totp_login import login_challenge_complete, login_challenge_issue, recovery_codes_issue
+from accounts.ws_auth import ws_ticket_issue
 from config.api import DomainError
 
 
@@ -176,6 +178,15 @@ class PasswordResetConfirmApi(APIView):
         data.is_valid(raise_exception=True)
         password_reset_confirm(request=request, **data.validated_data)
         return Response(DetailOut({"detail": "Password set. Sign in with the new one."}).data)
+
+
+class WsTicketApi(APIView):
+    """A single-use ticket for one WebSocket connection, for clients that cannot send an Authorization header."""
+
+    @extend_schema(request=None, responses={201: WsTicketOut})
+    def post(self, request):
+        ticket, seconds = ws_ticket_issue(user=request.user)
+        return Response(WsTicketOut({"ticket": ticket, "expires_in": seconds}).data, status=status.HTTP_201_CREATED)
 
 
 class MeApi(APIView):

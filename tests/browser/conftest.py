@@ -91,7 +91,10 @@ def page(live_server_url, monkeypatch):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.js_errors = errors  # tests may assert the page ran without uncaught script errors
+    # a script, style or connection the Content-Security-Policy refused counts as a script error too
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and "Content Security Policy"
+          in msg.text else None)
+    pg.js_errors = errors  # tests may assert the page ran without uncaught script errors or CSP refusals
     try:
         yield pg
     finally:

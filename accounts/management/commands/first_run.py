@@ -21,11 +21,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Log in at {url}/login/ (staff: {url}/admin/), or sign up at {url}/signup/.")
             return
         password = secrets.token_urlsafe(12)
-        user = User.objects.create_superuser(username=username, email="", password=password)
+        user = User.objects.create_superuser(username=username, email="", password=password,
+                                             must_change_password=True)
         audit_record(action="user.bootstrap_admin", actor=None, target=f"user:{user.pk}")
         bar = "=" * 72
         self.stdout.write(
             f"\n{bar}\n  First run: created the staff account '{username}'.\n"
-            f"  One-time password (shown only now; change it after logging in): {password}\n"
+            f"  One-time password (shown only now; the first login must set a new one): {password}\n"
             f"  Log in at {url}/login/  ·  admin at {url}/admin/  ·  or sign up at {url}/signup/\n{bar}\n"
         )

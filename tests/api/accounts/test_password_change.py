@@ -85,3 +85,17 @@ def test_changing_the_password_on_the_page_ends_api_tokens_and_other_sessions_bu
     assert _refresh(anon, pair["refresh_token"]) == 401
     assert me.get("/api/auth/me/").status_code == 200  # the session that made the change stays in
     assert other.get("/api/auth/me/").status_code in (401, 403)
+
+
+def test_staff_setting_a_password_in_admin_ends_the_users_tokens(anon, alice, charlie):
+    pair = _login(anon)
+    staff = Client()
+    staff.force_login(charlie)
+    charlie.is_superuser = True
+    charlie.save()
+    r = staff.post(f"/admin/accounts/user/{alice.pk}/password/", {"password1": NEW, "password2": NEW,
+                                                                  "usable_password": "true"})
+    assert r.status_code == 302, r.content[:300]
+    assert _me(anon, pair["access_token"]) == 401
+    assert _refresh(anon, pair["refresh_token"]) == 401
+    assert staff.get("/admin/").status_code == 200  # the staff member's own session is untouched
