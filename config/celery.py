@@ -4,7 +4,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_ready
+from celery.signals import beat_init, worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -32,3 +32,11 @@ def _verify_encryption(**_kwargs) -> None:
     from keys.services import encryption_verify
 
     encryption_verify()
+
+
+@beat_init.connect
+def _announce_beat(**_kwargs) -> None:
+    # exactly one beat per deployment: each says it is alive, and the second one says so loudly
+    from ops.beat import beat_announce
+
+    beat_announce()
