@@ -15,5 +15,6 @@ services: bootstrap  ## start only the local PostgreSQL and Redis
 stop:                ## stop the local PostgreSQL and Redis
 	.venv/bin/python scripts/stack.py down
 
-lint: bootstrap
+lint: bootstrap       ## ruff, then the import contracts in pyproject.toml (docs/architecture.md)
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports --no-cache

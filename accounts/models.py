@@ -8,6 +8,11 @@ class User(AbstractUser):
 
     email = models.EmailField("email address", blank=True)
     totp_enabled = models.BooleanField(default=False)
+    token_version = models.PositiveIntegerField(
+        default=0, help_text="Stamped into every JWT; bumped by a password change, reset or deactivation, "
+                             "which ends every token issued before.")
+    must_change_password = models.BooleanField(
+        default=False, help_text="Set for the first-run staff account: the first login must choose a new password.")
 
     class Meta:
         db_table = "accounts_user"
@@ -47,3 +52,17 @@ class TotpDevice(models.Model):
 
     def __str__(self) -> str:
         return f"TOTP for user:{self.user_id} ({'confirmed' if self.confirmed_at else 'pending'})"
+
+
+class TotpRecoveryCode(models.Model):
+    """A single-use code that stands in for a TOTP code (lost phone). Only a hash is kept; shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "code_hash"], name="accounts_recovery_user_hash")]
+
+    def __str__(self) -> str:
+        return f"recovery code for user:{self.user_id} ({'used' if self.used_at else 'unused'})"

@@ -8,8 +8,11 @@ def audit_events_for(user: User) -> QuerySet[AuditEvent]:
 
 
 def client_ip(request) -> str | None:
-    """The client address as the first trusted proxy saw it (nginx sets X-Real-IP)."""
+    """The client address: the peer, or what a trusted proxy said it was (config/proxy.py, FORWARDED_ALLOW_IPS).
+
+    Never a header the client could have written itself (X-Real-IP, X-Forwarded-For) read here.
+    """
     if request is None:
         return None
     meta = getattr(request, "META", {})
-    return meta.get("HTTP_X_REAL_IP") or meta.get("REMOTE_ADDR") or None
+    return meta.get("REMOTE_ADDR") or None

@@ -1,9 +1,12 @@
-"""Writes for accounts: registration, deactivation, tokens, the audit log, the worker heartbeat."""
+"""Writes for accounts: registration, deactivation, tokens, TOTP, re-authentication, the worker heartbeat.
+
+The audit log is accounts.audit (audit_record)."""
 
 import hmac
 import logging
 import time
 
+import pyotp
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
@@ -12,12 +15,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import AuditEvent, TotpDevice, User
-from accounts.selectors import client_ip
+from accounts.audit import audit_record
+from accounts.models import TotpDevice, User
+from accounts.tokens import refresh_for, user_tokens_end
 from config.api import DomainError
+from config.vault import vault
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +31,6 @@ HEARTBEAT_KEY = "system:worker-heartbeat"
 
 class RegistrationRefused(DomainError):
     code = "invalid"
-
-
-def audit_record(*, action: str, actor: User | None = None, target: str = "", request=None,
-                 details: dict | None = None) -> AuditEvent:
-    if actor is not None and not getattr(actor, "pk", None):
-        actor = None
-    return AuditEvent.objects.create(
-        action=action, actor=actor, target=target[:200], ip=client_ip(request), details=details or {}
-    )
 
 
 def user_register(*, username: str, email: str, password: str, request=None) -> User:
@@ -55,8 +51,7 @@ def user_register(*, username: str, email: str, password: str, request=None) -> 
 
 
 def tokens_issue(*, user: User) -> dict:
-    refresh = RefreshToken.for_user(user)
-    return token_pair(refresh)
+    return token_pair(refresh_for(user))
 
 
 def token_pair(refresh: RefreshToken) -> dict:
@@ -69,19 +64,10 @@ def token_pair(refresh: RefreshToken) -> dict:
     }
 
 
-def user_tokens_revoke(*, user: User) -> int:
-    """Blacklist every refresh token the user holds; returns how many were revoked now."""
-    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
-    revoked = 0
-    for token in outstanding:
-        _, created = BlacklistedToken.objects.get_or_create(token=token)
-        revoked += int(created)
-    return revoked
-
-
-def user_sessions_end(*, user: User) -> int:
+def user_sessions_end(*, user: User, keep: str | None = None) -> int:
+    """End the user's page sessions (all, or all but the session key `keep`)."""
     ended = 0
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep or "").iterator():
         if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
             session.delete()
             ended += 1
@@ -94,7 +80,8 @@ def user_deactivate(*, user: User, actor: User | None, request=None) -> User:
         if user.is_active:
             user.is_active = False
             user.save(update_fields=["is_active"])
-        tokens = user_tokens_revoke(user=user)
+        tokens = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True).count()
+        user_tokens_end(user=user)  # access tokens too, not only refresh tokens
         sessions = user_sessions_end(user=user)
         audit_record(action="user.deactivate", actor=actor, target=f"user:{user.pk}", request=request,
                      details={"tokens_revoked": tokens, "sessions_ended": sessions})
@@ -160,20 +147,22 @@ class TotpNotEnabled(DomainError):
     status = status.HTTP_409_CONFLICT
 
 
-class TotpPasswordWrong(DomainError):
-    code = "reauthentication_failed"
-    status = status.HTTP_403_FORBIDDEN
-
-
 class TotpTooManyAttempts(DomainError):
     code = "too_many_attempts"
     status = status.HTTP_429_TOO_MANY_REQUESTS
 
 
-def _vault():
-    from keys.services import vault  # keys.services imports this module: import late
+def _failures_locked(key: str, limit: int) -> bool:
+    return (cache.get(key) or 0) >= limit
 
-    return vault()
+
+def _failure_count(key: str, window_seconds: int) -> None:
+    """One more failure in a window that starts with the first one (a fixed window, not a sliding one)."""
+    if cache.add(key, 1, timeout=window_seconds) is False:
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=window_seconds)
 
 
 def _totp_failures_key(user: User) -> str:
@@ -181,16 +170,11 @@ def _totp_failures_key(user: User) -> str:
 
 
 def _totp_locked(user: User) -> bool:
-    return (cache.get(_totp_failures_key(user)) or 0) >= TOTP_MAX_FAILURES
+    return _failures_locked(_totp_failures_key(user), TOTP_MAX_FAILURES)
 
 
 def _totp_failure(user: User) -> None:
-    key = _totp_failures_key(user)
-    if cache.add(key, 1, timeout=TOTP_FAILURE_WINDOW_SECONDS) is False:
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=TOTP_FAILURE_WINDOW_SECONDS)
+    _failure_count(_totp_failures_key(user), TOTP_FAILURE_WINDOW_SECONDS)
 
 
 def _totp_issuer() -> str:
@@ -199,12 +183,10 @@ def _totp_issuer() -> str:
 
 def _totp_match(device: TotpDevice, code: str) -> int | None:
     """The time step `code` belongs to (within the window, newer than the last used one), else None."""
-    import pyotp
-
     code = "".join(str(code or "").split())
     if len(code) != 6 or not code.isdigit():
         return None
-    totp = pyotp.TOTP(_vault().decrypt(device.secret_enc))
+    totp = pyotp.TOTP(vault().decrypt(device.secret_enc))
     now_step = totp.timecode(timezone.now())
     for step in range(now_step - TOTP_VALID_WINDOW, now_step + TOTP_VALID_WINDOW + 1):
         if device.last_used_step is not None and step <= device.last_used_step:
@@ -216,12 +198,10 @@ def _totp_match(device: TotpDevice, code: str) -> int | None:
 
 def totp_enroll_start(*, user: User, request=None) -> tuple[str, str]:
     """Begin (or restart) enrolment: a fresh secret. Returns (otpauth URI, base32 secret) — shown once."""
-    import pyotp
-
     if user.totp_enabled:
         raise TotpAlreadyEnabled("Two-factor codes are already on. Turn them off first to enrol a new device.")
     secret = pyotp.random_base32()
-    v = _vault()
+    v = vault()
     with transaction.atomic():
         TotpDevice.objects.update_or_create(
             user=user, defaults={"secret_enc": v.encrypt(secret), "enc_key_id": v.primary_id,
@@ -259,10 +239,12 @@ def totp_enroll_confirm(*, user: User, code: str, request=None) -> User:
 
 def totp_disable(*, user: User, password: str, request=None) -> User:
     """Turn two-factor codes off; needs the account password. The secret is deleted."""
-    if not password or not user.check_password(password):
+    try:
+        user_reauthenticate(user=user, password=password or "", request=request)
+    except (ReauthFailed, ReauthTooManyAttempts) as exc:
         audit_record(action="totp.disable_refused", actor=user, target=f"user:{user.pk}", request=request,
-                     details={"why": "wrong password"})
-        raise TotpPasswordWrong("That password is not right.", fields={"password": ["That password is not right."]})
+                     details={"why": "wrong password" if isinstance(exc, ReauthFailed) else "too many attempts"})
+        raise
     with transaction.atomic():
         deleted, _ = TotpDevice.objects.filter(user=user).delete()
         was_enabled = User.objects.filter(pk=user.pk, totp_enabled=True).update(totp_enabled=False)
@@ -287,3 +269,61 @@ def totp_verify(*, user: User, code: str, request=None) -> bool:
     _totp_failure(user)
     audit_record(action="totp.verify_failed", actor=user, target=f"user:{user.pk}", request=request)
     return False
+
+
+# --- re-authentication ---------------------------------------------------------------------------------------
+# A signed-in person proves again that they are who the session says, before a sensitive action (releasing a
+# kill switch, turning off two-factor codes): their password, or a TOTP code when they have TOTP on.
+
+REAUTH_MAX_FAILURES = 5  # wrong passwords or codes per user ...
+REAUTH_WINDOW_SECONDS = 600  # ... within this window, then every attempt is refused until it passes
+
+
+class ReauthFailed(DomainError):
+    code = "reauthentication_failed"
+    status = status.HTTP_403_FORBIDDEN
+
+
+class ReauthTooManyAttempts(DomainError):
+    code = "too_many_attempts"
+    status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+def _reauth_failures_key(user: User) -> str:
+    return f"accounts:reauth-failures:{user.pk}"
+
+
+def _reauth_check(*, user: User, password: str | None, totp: str | None, request) -> str:
+    if password:
+        if user.check_password(password):
+            return "password"
+        raise ReauthFailed("That password is not right.", fields={"password": ["That password is not right."]})
+    if totp:
+        if not user.totp_enabled:
+            raise ReauthFailed("Two-factor codes are not set up for your account; confirm with your password.",
+                               fields={"totp": ["Not set up for this account."]})
+        if totp_verify(user=user, code=str(totp).strip(), request=request):
+            return "totp"
+        raise ReauthFailed("That code is not right.", fields={"totp": ["That code is not right."]})
+    raise ReauthFailed("Confirm with your password or a two-factor code.",
+                       fields={"password": ["Required (or totp)."]})
+
+
+def user_reauthenticate(*, user: User, password: str | None = None, totp: str | None = None,
+                        request=None) -> str:
+    """Check the password (tried first when given) or a TOTP code; returns "password" or "totp".
+
+    Raises ReauthFailed (403 reauthentication_failed, `fields` names password or totp) and, after
+    REAUTH_MAX_FAILURES failures within REAUTH_WINDOW_SECONDS, ReauthTooManyAttempts (429
+    too_many_attempts) for every attempt, right or wrong, until the window passes. A TOTP code is
+    spent once accepted (totp_verify), and wrong codes also count against TOTP's own limit.
+    Callers audit the refusal under their own action name.
+    """
+    key = _reauth_failures_key(user)
+    if _failures_locked(key, REAUTH_MAX_FAILURES):
+        raise ReauthTooManyAttempts("Too many wrong passwords or codes: try again in a few minutes.")
+    try:
+        return _reauth_check(user=user, password=password, totp=totp, request=request)
+    except ReauthFailed:
+        _failure_count(key, REAUTH_WINDOW_SECONDS)
+        raise

@@ -14,8 +14,10 @@ from channels.middleware import BaseMiddleware
 
 @database_sync_to_async
 def _user_for(token: str):
-    from rest_framework_simplejwt.authentication import JWTAuthentication
     from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+    # late: config.asgi imports this module before Django's apps are loaded (tokens imports models)
+    from accounts.tokens import PlatformJWTAuthentication as JWTAuthentication
 
     auth = JWTAuthentication()
     try:

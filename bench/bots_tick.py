@@ -111,7 +111,8 @@ def main() -> None:
     from tests.bots_support import write_recording
     from trading.engine.strategies import validate_params
     from trading.models import Bot, Fill, Order
-    from trading.services.prices import STEP_KEY, _replay_cache, prices_poll
+    from trading.price_selectors import STEP_KEY, _replay_cache
+    from trading.services.prices import prices_poll
     from trading.services.ticks import tick_run
 
     write_recording(tmp, bars=2000, exchange="binance", symbol="BTC/USDT", period=12, amplitude=0.02)

@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from accounts.ws_auth import BrowserOriginValidator, SessionOrJWTAuthStack  # noqa: E402
+from config.proxy import TrustedProxyHeaders  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from keys.services import encryption_verify  # noqa: E402
 
@@ -39,10 +40,10 @@ def with_server_send(app):
     return app_with_server_send
 
 
-application = ProtocolTypeRouter(
+application = TrustedProxyHeaders(ProtocolTypeRouter(
     {
         "http": http_app,
         "websocket": with_server_send(
             BrowserOriginValidator(SessionOrJWTAuthStack(URLRouter(websocket_urlpatterns)))),
     }
-)
+))

@@ -5,6 +5,7 @@ DEBUG, cookies are secure when HTTPS is on.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -159,13 +160,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Proxies whose X-Forwarded-For is believed (config/proxy.py): addresses/networks, "unix" for a unix-socket peer.
+# Empty by default (make run: nobody); production: "unix" (nginx on the web socket).
+FORWARDED_ALLOW_IPS = env.list("FORWARDED_ALLOW_IPS", default=[])
+
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # --- API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.tokens.PlatformJWTAuthentication",  # + token version and logout denylist
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -183,6 +188,18 @@ REST_FRAMEWORK = {
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# Sign-in brakes (accounts/login.py): failures per IP and per (username, IP) refuse; per username only slow.
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=30)
+LOGIN_MAX_FAILURES_PER_CLIENT = env.int("LOGIN_MAX_FAILURES_PER_CLIENT", default=5)
+LOGIN_SLOW_AFTER_FAILURES = env.int("LOGIN_SLOW_AFTER_FAILURES", default=10)
+LOGIN_SLOW_MAX_SECONDS = env.float("LOGIN_SLOW_MAX_SECONDS", default=2.0)
+LOGIN_NOTIFY_AFTER_FAILURES = env.int("LOGIN_NOTIFY_AFTER_FAILURES", default=10)
+
+# With two-factor codes on, a correct password yields a challenge this long-lived, good for this many codes.
+TOTP_CHALLENGE_SECONDS = env.int("TOTP_CHALLENGE_SECONDS", default=300)
+TOTP_CHALLENGE_MAX_TRIES = env.int("TOTP_CHALLENGE_MAX_TRIES", default=5)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
@@ -191,6 +208,7 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.PlatformRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -232,6 +250,16 @@ HEARTBEAT_MAX_AGE_SECONDS = env.int("HEARTBEAT_MAX_AGE_SECONDS", default=60)
 ENABLE_TRADING = env.bool("ENABLE_TRADING", default=True)
 ENABLE_LIVE_TRADING = env.bool("ENABLE_LIVE_TRADING", default=False)
 ENABLE_SCHEDULERS = env.bool("ENABLE_SCHEDULERS", default=True)
+
+# --- Promotion to live (defaults of the platform promotion policy; staff edit that row in admin) --------
+PROMOTION_MIN_PAPER_DAYS = env.int("PROMOTION_MIN_PAPER_DAYS", default=7)
+PROMOTION_MIN_CLOSED_TRADES = env.int("PROMOTION_MIN_CLOSED_TRADES", default=25)
+PROMOTION_MIN_WIN_RATE_PCT = Decimal(env.str("PROMOTION_MIN_WIN_RATE_PCT", default="52"))
+PROMOTION_MIN_PROFIT_PCT = Decimal(env.str("PROMOTION_MIN_PROFIT_PCT", default="3"))
+PROMOTION_REQUIRE_STAFF_APPROVAL = env.bool("PROMOTION_REQUIRE_STAFF_APPROVAL", default=True)
+PROMOTION_REQUEST_TTL_HOURS = env.int("PROMOTION_REQUEST_TTL_HOURS", default=24)
+# a request reads the key's balance on the exchange: at most this many such reads per user and hour
+PROMOTION_BALANCE_CHECKS_PER_HOUR = env.int("PROMOTION_BALANCE_CHECKS_PER_HOUR", default=10)
 
 # --- Secrets at rest ---------------------------------------------------------------
 # Fernet keys, newest first, comma separated. Required outside DEBUG.
@@ -298,4 +326,20 @@ LOGGING = {
 }
 
 # --- Local run -------------------------------------------------------------------
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Mail (password resets, sign-in alerts): SMTP from EMAIL_URL (e.g. smtp+tls://user:pass@mail.example.com:587),
+# else the console (development: the message is printed where `make run` runs).
+if env.str("EMAIL_URL", default=""):
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    for _name in ("EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS",
+                  "EMAIL_USE_SSL"):
+        if _name in _email:
+            globals()[_name] = _email[_name]
+    EMAIL_TIMEOUT = 10
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 24)  # a reset link works one day
+PASSWORD_RESET_WINDOW_SECONDS = env.int("PASSWORD_RESET_WINDOW_SECONDS", default=3600)
+PASSWORD_RESET_MAX_PER_IP = env.int("PASSWORD_RESET_MAX_PER_IP", default=10)
+PASSWORD_RESET_MAX_PER_EMAIL = env.int("PASSWORD_RESET_MAX_PER_EMAIL", default=3)

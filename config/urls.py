@@ -9,7 +9,7 @@ api_patterns = [
     path("", include("accounts.api.urls")),
     path("", include("keys.api.urls")),
     path("", include("trading.api.urls")),
-    path("", include("risk.api.urls")),
+    path("", include("trading.api.risk_urls")),
     path("", include("notifications.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
@@ -19,6 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("", include("accounts.urls")),
-    path("", include("risk.urls")),
+    path("", include("trading.risk_urls")),
     path("", include("notifications.urls")),
 ]

@@ -6,7 +6,8 @@ class KeysConfig(AppConfig):
     verbose_name = "Exchange keys"
 
     def ready(self) -> None:
-        # Fail fast: without well-formed encryption keys the app must not start at all.
-        from keys.services import vault
+        from config.vault import vault
+        from keys import signals  # noqa: F401  (the worker's encryption check)
 
+        # Fail fast: without well-formed encryption keys the app must not start at all.
         vault()

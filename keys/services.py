@@ -1,8 +1,6 @@
 """Writes for exchange keys. Secrets go in encrypted and come out only as `Credentials`
 for the exchange adapter; nothing here logs, returns or raises them."""
 
-import base64
-import hashlib
 import logging
 import re
 from decimal import Decimal
@@ -13,9 +11,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from config.api import DomainError
-from keys.crypto import CryptoConfigError, InvalidToken, Vault
+from config.vault import InvalidToken, vault
 from keys.models import ExchangeKey
 from keys.selectors import key_test_status
 
@@ -36,22 +34,6 @@ class KeyUnavailable(DomainError):
 class KeyUndecryptable(DomainError):
     code = "key_undecryptable"
     status = 503
-
-
-@lru_cache(maxsize=4)
-def _vault_for(keys: tuple[str, ...]) -> Vault:
-    return Vault(list(keys))
-
-
-def vault() -> Vault:
-    keys = tuple(settings.FIELD_ENCRYPTION_KEYS)
-    if not keys and settings.DEBUG:
-        # Development only: a key derived from SECRET_KEY so `make run` works before any set-up.
-        keys = (base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest()).decode(),)
-    try:
-        return _vault_for(keys)
-    except CryptoConfigError as exc:
-        raise ImproperlyConfigured(str(exc)) from None
 
 
 def encryption_verify() -> str:
@@ -303,6 +285,7 @@ def key_disable(*, key: ExchangeKey, actor, reason: str = "Disabled by staff", r
 
 def key_credentials(*, key: ExchangeKey):
     """Decrypt for the exchange adapter only. Paper trading never calls this."""
+    # Late: the adapter imports ccxt (about 0.4 s and 70 MB); web processes that never test a key skip it.
     from exchanges.adapter import Credentials
 
     if not key.is_active:
@@ -326,7 +309,7 @@ def key_test(*, key: ExchangeKey, actor, request=None) -> dict:
     Returns {"ok": True, ...} or {"ok": False, "status": int, "error": {"code", "message"}}.
     The exchange call happens outside any transaction.
     """
-    from exchanges.adapter import ExchangeError
+    from exchanges.adapter import ExchangeError  # late: ccxt, see key_credentials
 
     credentials = key_credentials(key=key)
     try:

@@ -2,7 +2,8 @@ import logging
 
 from celery import shared_task
 
-from notifications.services import outbox_deliver, outbox_split_by_channel, outbox_sweep
+from notifications.delivery import outbox_deliver
+from notifications.outbox import outbox_split_by_channel, outbox_sweep
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,14 @@ Reason codes, in the order they are checked:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from decimal import Decimal
 
 HUNDRED = Decimal("100")
 ZERO = Decimal("0")
 
+BREACH_CODES = ("daily_loss", "max_drawdown", "user_daily_loss")  # a bot halts on these (circuit breakers)
 CODES = ("kill_switch", "halted", "order_rate", "reduce_only", "cooldown", "daily_loss", "max_drawdown",
          "max_trades_per_day", "max_open_trades", "max_position")
 
@@ -36,6 +38,12 @@ class Limits:
     max_drawdown_pct: Decimal | None = None  # from peak equity
     max_orders_per_minute: int | None = None
     cooldown_minutes: int | None = None  # no new entries this long after a breach
+    user_daily_loss_pct: Decimal | None = None  # all of a user's bots together (the risk monitor checks it)
+
+
+# THE list of limit names: policy rows, the API, pages and admin all take it from here.
+LIMIT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Limits))
+LONGER_IS_TIGHTER = frozenset({"cooldown_minutes"})  # for every other limit a smaller value is tighter
 
 
 @dataclass(frozen=True)
@@ -168,3 +176,52 @@ def check_order(proposal: OrderProposal, state: RiskState, limits: Limits) -> De
             return _refuse("max_position", f"Position would be {_pct(pct)} of equity, above the limit of "
                                            f"{limits.max_position_pct}%")
     return ALLOWED
+
+
+# --- the one risk-state builder (paper tick, risk monitor; the backtest keeps the same memory) -----
+
+def _day_of(now_ms: int) -> str:
+    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def memory_advance(state: dict, *, now_ms: int, equity: Decimal) -> dict:
+    """The bot's risk memory in its strategy state (`state["risk"]`), moved on to `now_ms`: the day's
+    starting equity and trade count reset at UTC midnight, the order count each minute; the peak rises
+    with equity. Mutates and returns the memory (a dict of JSON-safe strings and ints)."""
+    mem = state.setdefault("risk", {})
+    day = _day_of(now_ms)
+    if mem.get("day") != day:
+        mem.update(day=day, day_start_equity=str(equity), trades_today=0)
+    peak = Decimal(mem.get("peak_equity") or equity)
+    mem["peak_equity"] = str(max(peak, equity))
+    minute = now_ms // 60_000
+    if mem.get("minute") != minute:
+        mem.update(minute=minute, orders_minute=0)
+    return mem
+
+
+def memory_count_order(mem: dict) -> None:
+    """An order the gate allowed counts towards today's trades and this minute's orders."""
+    mem["trades_today"] = mem.get("trades_today", 0) + 1
+    mem["orders_minute"] = mem.get("orders_minute", 0) + 1
+
+
+def state_build(mem: dict, *, equity: Decimal, base: Decimal, price: Decimal, now_ms: int,
+                free_base: Decimal | None = None, open_orders: int = 0, reduce_only: bool = False,
+                cooldown_until_ms: int | None = None, memory_ms: int | None = None) -> RiskState:
+    """A RiskState from a bot's risk memory and its wallet at `price`.
+
+    `now_ms` is the wall clock (cool-downs end in wall-clock time); `memory_ms` the market time the memory
+    was advanced to (a replay runs on recorded time; default: `now_ms`). A memory from another day than
+    `memory_ms` (or none) counts as a fresh day starting at `equity`."""
+    at = now_ms if memory_ms is None else memory_ms
+    same_day = mem.get("day") == _day_of(at) and mem.get("day_start_equity") is not None
+    same_minute = same_day and mem.get("minute") == at // 60_000
+    peak = Decimal(mem.get("peak_equity") or equity)
+    return RiskState(equity=equity, day_start_equity=Decimal(mem["day_start_equity"]) if same_day else equity,
+                     peak_equity=max(peak, equity), position_value=base * price,
+                     open_trades=open_orders + (1 if base > 0 else 0),
+                     trades_today=mem.get("trades_today", 0) if same_day else 0,
+                     orders_last_minute=mem.get("orders_minute", 0) if same_minute else 0,
+                     reduce_only=reduce_only, now_ms=now_ms, position_base=base if free_base is None else free_base,
+                     cooldown_until_ms=cooldown_until_ms)

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from risk.checks import LIMIT_FIELDS, LONGER_IS_TIGHTER
+
 DECIMAL = {"max_digits": 38, "decimal_places": 18}
 GLOBAL_KEY = "global"
 
@@ -91,10 +93,8 @@ class RiskPolicy(models.Model):
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
 
-    LIMIT_FIELDS = ("max_position_quote", "max_position_pct", "max_open_trades", "max_trades_per_day",
-                    "daily_loss_pct", "max_drawdown_pct", "max_orders_per_minute", "cooldown_minutes",
-                    "user_daily_loss_pct")
-    LONGER_IS_TIGHTER = frozenset({"cooldown_minutes"})
+    LIMIT_FIELDS = LIMIT_FIELDS  # one list, in risk.checks
+    LONGER_IS_TIGHTER = LONGER_IS_TIGHTER
 
     class Meta:
         verbose_name_plural = "risk policies"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
+from risk.checks import BREACH_CODES
 from risk.models import GLOBAL_KEY, KillSwitch, RiskEvent, RiskPolicy, user_key
-from trading.models import Bot
 
 ENGAGED_CACHE_KEY = "risk:engaged-switches"  # the set of engaged switch keys, for the page banner
 
@@ -62,7 +65,28 @@ def risk_events_all() -> QuerySet[RiskEvent]:
     return RiskEvent.objects.select_related("bot", "user")
 
 
-def bots_for_risk(*, user: User) -> QuerySet[Bot]:
-    """Bots a person may halt/resume: their own; every bot for a risk officer (perm risk.halt_any_bot)."""
-    bots = Bot.objects.filter(archived_at__isnull=True)
-    return bots if user.has_perm("risk.halt_any_bot") else bots.filter(owner=user)
+def cooldowns_until(*, minutes_by_bot: dict[int, int | None]) -> dict[int, int]:
+    """End of each bot's risk cool-down (unix ms) after its latest breach, for bots with a cool-down.
+
+    One query for all of them: only breaches recent enough to still cool a bot down are read (through the
+    created_at index), never a bot's whole history. Bots without a breach in that window are left out."""
+    wanted = {bot_id: m for bot_id, m in minutes_by_bot.items() if m}
+    if not wanted:
+        return {}
+    since = timezone.now() - timedelta(minutes=max(wanted.values()))
+    out: dict[int, int] = {}
+    for bot_id, at in RiskEvent.objects.filter(created_at__gte=since, code__in=BREACH_CODES,
+                                               bot_id__isnull=False).values_list("bot_id", "created_at"):
+        if bot_id in wanted:
+            out[bot_id] = max(out.get(bot_id, 0), int(at.timestamp() * 1000) + wanted[bot_id] * 60_000)
+    return out
+
+
+def breach_since(*, bot_id: int, since) -> bool:
+    """Whether a circuit breaker tripped on this bot since `since` (promotion eligibility asks this)."""
+    return RiskEvent.objects.filter(bot_id=bot_id, code__in=BREACH_CODES, created_at__gte=since).exists()
+
+
+def feature_flags() -> dict:
+    return {"trading": settings.ENABLE_TRADING, "live_trading": settings.ENABLE_LIVE_TRADING,
+            "schedulers": settings.ENABLE_SCHEDULERS}

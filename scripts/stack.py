@@ -329,7 +329,9 @@ def cmd_run(cfg: Config) -> int:
         workers = cfg.get("WEB_WORKERS", "1")
         sup.start("web", [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--host", cfg.host,
                           "--port", str(cfg.port), "--workers", workers, "--lifespan", "off",
-                          "--proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false"])
+                          # forwarded headers are believed only from FORWARDED_ALLOW_IPS (empty here: nobody),
+                          # in the app (config/proxy.py), never by uvicorn itself
+                          "--no-proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false"])
         sup.start("worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO", "-Q", "celery",
                              "--concurrency", cfg.get("CELERY_CONCURRENCY", "2"), "-n", f"worker.{cfg.port}@%h"])
         # alert delivery on its own worker: a slow alert channel never holds up a tick

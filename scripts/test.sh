@@ -25,6 +25,8 @@ mkdir -p "$PYTEST_DEBUG_TEMPROOT"
 if [ "${LINT:-1}" = 1 ]; then
   echo "==> ruff"
   .venv/bin/ruff check .
+  echo "==> import contracts"
+  .venv/bin/lint-imports --no-cache
 fi
 echo "==> pytest"
 set +e

@@ -35,7 +35,7 @@ def recording_bars(path: Path) -> list[Bar]:
 
 
 def use_replay(settings, directory: Path) -> None:
-    from trading.services import prices
+    from trading import price_selectors as prices
 
     settings.MARKET_DATA_SOURCE = "replay"
     settings.MARKET_DATA_REPLAY_PATH = str(directory)

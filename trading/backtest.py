@@ -21,9 +21,19 @@ from typing import Any
 
 from risk.checks import Limits, OrderProposal, RiskState, check_breakers, check_order
 from trading.engine.runner import GateRequest, evaluate
-from trading.engine.types import ZERO, Fill, FillConfig, Market, MarketRules, Reject, RestingOrder, Wallet
+from trading.engine.strategies import validate_params
+from trading.engine.types import (
+    ZERO,
+    Bar,
+    Fill,
+    FillConfig,
+    Market,
+    MarketRules,
+    Reject,
+    RestingOrder,
+    Wallet,
+)
 from trading.engine.wallet import equity, with_reservations
-from trading.feeds import Bar
 
 HUNDRED = Decimal("100")
 DAY_MS = 86_400_000
@@ -266,8 +276,6 @@ def run_backtest(bars: Sequence[Bar], strategy_id: str, params: dict | None, sta
 
     Raises ParamError for an unknown strategy / bad params, ValueError for a non-positive balance.
     """
-    from trading.engine.strategies import validate_params
-
     params = validate_params(strategy_id, params or {})
     if starting_balance <= 0:
         raise ValueError("starting balance must be positive")

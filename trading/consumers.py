@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from trading.groups import price_group, user_group
 from trading.price_hub import price_hub
+from trading.price_selectors import tickers_latest
+from trading.services.prices import subscriptions_touch
 
 log = logging.getLogger(__name__)
 
@@ -130,17 +133,9 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "message": message})
 
     async def _touch(self, exchange, symbols):
-        from channels.db import database_sync_to_async
-
-        from trading.services.prices import subscriptions_touch
-
         await database_sync_to_async(subscriptions_touch)(exchange=exchange, symbols=symbols)
 
     async def _send_snapshot(self, exchange, symbols):
-        from channels.db import database_sync_to_async
-
-        from trading.services.prices import tickers_latest
-
         latest = await database_sync_to_async(tickers_latest)(exchange=exchange, symbols=symbols)
         for tick in latest.values():
             if tick is not None:

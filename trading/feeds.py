@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from trading.engine.types import Bar
+
+__all__ = ["TIMEFRAME_SECONDS", "Bar", "ReplayFeed", "SyntheticFeed", "Tick", "parse_csv_name", "read_csv", "stale_tick",
+           "validate_ticker"]
+
 TIMEFRAME_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400, "1M": 2592000}
 
 
@@ -102,16 +107,6 @@ def stale_tick(exchange: str, symbol: str, reason: str, received_at: float, sour
 
 
 # --- recorded candles ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Bar:
-    ts_ms: int  # open time
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-
 
 _FILE_RE = re.compile(r"^(?P<exchange>[a-z0-9]+)_(?P<base>[A-Z0-9]+)-(?P<quote>[A-Z0-9]+)_(?P<tf>\w+)\.csv$")
 

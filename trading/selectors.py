@@ -3,7 +3,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import QuerySet
 
+from trading.backtest import performance_stats
+from trading.engine.types import Fill as EngineFill
 from trading.models import Bot, Candle, EquitySnapshot, Fill, Market, Order, WatchlistItem
+from trading.price_selectors import tickers_latest
 
 
 def watchlist_for(user) -> QuerySet[WatchlistItem]:
@@ -138,8 +141,6 @@ def bot_equity_curve(*, bot: Bot, limit: int = 2000) -> list[EquitySnapshot]:
 
 def bot_last_price(*, bot: Bot) -> Decimal | None:
     """The freshest price we know: the live ticker (even stale: it is only for valuing), else the tick's."""
-    from trading.services.prices import tickers_latest
-
     tick = tickers_latest(exchange=bot.exchange, symbols=[bot.symbol]).get(bot.symbol)
     if tick is not None and tick.last is not None:
         return tick.last
@@ -175,9 +176,6 @@ def bot_performance(*, bot: Bot) -> dict:
     """Return %, win rate, closed trades (FIFO round trips), max drawdown, fees, position and equity curve.
 
     The same statistics code as the backtest (trading.backtest.performance_stats)."""
-    from trading.backtest import performance_stats
-    from trading.engine.types import Fill as EngineFill
-
     position = bot_position(bot=bot)
     last = position["last_price"]
     fills = [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
@@ -252,8 +250,6 @@ def bot_deals(*, bot: Bot, limit: int = 100, now=None) -> dict:
 
 def portfolio_for(user) -> dict:
     """Every bot of the user valued at the freshest price: equity, P&L, and the totals per quote currency."""
-    from trading.services.prices import tickers_latest
-
     bots = list(bots_for(user).order_by("exchange", "symbol", "id"))
     wanted: dict[str, set[str]] = {}
     for b in bots:
@@ -282,6 +278,12 @@ def portfolio_for(user) -> dict:
     for t in totals.values():
         t["pnl"] = t["equity"] - t["starting_balance"]
     return {"bots": rows, "totals": sorted(totals.values(), key=lambda t: t["currency"])}
+
+
+def bots_for_risk(*, user) -> QuerySet[Bot]:
+    """Bots a person may halt/resume: their own; every bot for a risk officer (perm risk.halt_any_bot)."""
+    bots = Bot.objects.filter(archived_at__isnull=True)
+    return bots if user.has_perm("risk.halt_any_bot") else bots.filter(owner=user)
 
 
 # --- profit across bots ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from trading.engine.strategies import strategies_describe
 from trading.formatting import trimmed
 from trading.forms import BotForm
 from trading.models import Bot
+from trading.price_selectors import tickers_latest
 from trading.selectors import (
     bot_deals,
     bot_fills,
@@ -30,9 +31,9 @@ from trading.selectors import (
     watched_pairs,
     watchlist_for,
 )
+from trading.services import bots as bot_services
 from trading.services.bots import bot_archive, bot_create, bot_update
 from trading.services.orders import order_cancel
-from trading.services.prices import tickers_latest
 
 
 @login_required
@@ -224,8 +225,6 @@ def _errors_into(form, param_errors: dict, exc: DomainError) -> None:
 @login_required
 @require_POST
 def bot_action(request, pk: int, action: str):
-    from trading.services import bots as bot_services
-
     bot = get_object_or_404(bots_for(request.user), pk=pk)
     done, service = BOT_ACTIONS[action]
     try:

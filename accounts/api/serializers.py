@@ -34,6 +34,35 @@ class LoginIn(serializers.Serializer):
     password = serializers.CharField(write_only=True, max_length=128)
 
 
+class PasswordChangeIn(serializers.Serializer):
+    old_password = serializers.CharField(write_only=True, max_length=128)
+    new_password = serializers.CharField(write_only=True, max_length=128)
+
+
+class TotpChallengeOut(serializers.Serializer):
+    totp_required = serializers.BooleanField(help_text="Always true: send the challenge and a code to auth/login/totp/.")
+    challenge = serializers.CharField(help_text="Single-use, valid for a few minutes.")
+
+
+class LoginTotpIn(serializers.Serializer):
+    challenge = serializers.CharField(max_length=500)
+    code = serializers.CharField(max_length=20, help_text="The 6-digit code from your app, or an unused recovery code.")
+
+
+class PasswordResetIn(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmIn(serializers.Serializer):
+    uid = serializers.CharField(max_length=64, help_text="From the emailed link: /password/reset/<uid>/<token>/.")
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(write_only=True, max_length=128)
+
+
+class DetailOut(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class TotpStartOut(serializers.Serializer):
     otpauth_uri = serializers.CharField(help_text="Add to an authenticator app (as text or a QR code).")
     secret = serializers.CharField(help_text="Base32 secret for manual entry. Shown only now, never again.")
@@ -49,3 +78,10 @@ class TotpDisableIn(serializers.Serializer):
 
 class TotpStatusOut(serializers.Serializer):
     totp_enabled = serializers.BooleanField()
+
+
+class TotpConfirmOut(serializers.Serializer):
+    totp_enabled = serializers.BooleanField()
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Single-use codes for when your phone is lost. Shown only now: store them somewhere safe.")

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs, quote, urlsplit
 
-from notifications.netguard import TargetRefused, check_host, outbound_guard
+from notifications.netguard import TargetRefused, check_host, host_allowed, outbound_guard
 from notifications.transports.base import Message, SendResult, Transport, TransportError
 
 DINGTALK_HOST = "oapi.dingtalk.com"
@@ -49,8 +49,6 @@ def webhook_parts(url: str, *, allowed: Iterable[str]) -> tuple[str, str, int, s
     host = (parts.hostname or "").lower()
     if not host:
         raise WebhookInvalid(f"Paste the robot's webhook URL: https://{DINGTALK_HOST}{DINGTALK_PATH}?access_token=…")
-    from notifications.netguard import host_allowed
-
     is_allowed = host_allowed(host, allowed)
     if host != DINGTALK_HOST and not is_allowed:
         raise WebhookInvalid(f"DingTalk robot URLs must point at {DINGTALK_HOST} "

@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
+from trading.events import events_publish, fill_json
 
 from tests.emulator.fixtures import *  # noqa: F403
 from trading.models import Fill, Order
 from trading.services.bots import bot_create
-from trading.services.events import events_publish, fill_json
 
 LIVE = 15_000
 

@@ -204,7 +204,7 @@ def test_open_orders_arrive_live_and_can_be_cancelled(page, login, alice, replay
 
 
 def test_pause_resume_and_a_risk_halt_show_on_the_detail_page(page, login, alice, replay):
-    from risk.services import bot_halt
+    from trading.execution.safety import bot_halt
 
     bot = bot_create(owner=alice, name="Trend", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
                      starting_balance=Decimal("1000"))

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.emulator.fixtures import *  # noqa: F403
-from trading.services import prices
+from trading import price_selectors as prices
 from trading.services.prices import prices_poll
 
 

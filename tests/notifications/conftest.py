@@ -27,20 +27,26 @@ def allow_local(settings):
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """Celery is the outside here: record what would be enqueued instead of publishing it."""
-    from notifications import tasks
+    """Celery is the outside here: record what would go to the broker instead of publishing it.
+
+    Delivery is sent by task name, so this catches it at the app's `send_task`, where both a by-name
+    send and a registered task's `apply_async` end up."""
+    from config.celery import app
 
     class Calls(list):
         publishes: list  # one entry per Celery message: (ids, countdown)
 
     calls = Calls()
     calls.publishes = []
+    real_send_task = app.send_task
 
-    def apply_async(args, countdown=None, **kw):
+    def send_task(name, args=None, kwargs=None, countdown=None, **kw):
+        if name != "notifications.deliver":
+            return real_send_task(name, args, kwargs, countdown=countdown, **kw)
         calls.publishes.append((list(args[0]), countdown))
         calls.extend((pk, countdown) for pk in args[0])
 
-    monkeypatch.setattr(tasks.deliver, "apply_async", apply_async)
+    monkeypatch.setattr(app, "send_task", send_task)
     return calls
 
 

@@ -276,6 +276,7 @@ def test_without_a_platform_channel_operator_alerts_are_only_logged(db, settings
 def test_end_to_end_through_the_real_celery_task(dingtalk_channel, alice, standin, django_capture_on_commit_callbacks):
     """With Celery eager (as a worker would run it), 30 alerts written in one transaction arrive as one message."""
     from config.celery import app
+    from notifications import tasks  # noqa: F401  (registered, as in a worker: eager runs it by name)
 
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True

@@ -6,7 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
-from keys.crypto import Vault
+from config.vault import Vault
 from notifications.models import Channel
 from notifications.services import channel_create, channel_test
 from tests.notifications.dingtalk_standin import SECRET

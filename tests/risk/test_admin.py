@@ -6,8 +6,8 @@ from django.test import Client
 
 from accounts.models import AuditEvent
 from risk.models import KillSwitch, RiskEvent, RiskPolicy
-from risk.services import bot_halt
 from tests.risk.conftest import create_bot
+from trading.execution.safety import bot_halt
 from trading.models import Bot
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import pytest
 
 from notifications.models import Outbox
 from notifications.services import channel_create
-from risk.services import emergency_stop
 from tests.risk.conftest import create_bot
+from trading.execution.safety import emergency_stop
 
 
 def channel_for(user):

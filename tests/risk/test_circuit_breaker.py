@@ -10,12 +10,12 @@ from django.utils import timezone
 from notifications.models import Outbox
 from notifications.services import channel_create
 from risk.models import RiskEvent
-from risk.services import risk_monitor_run
-from risk.tasks import monitor
 from tests.bots_support import START_MS, poll_and_tick, use_replay
 from tests.risk.conftest import create_bot, put_ticker
+from trading.execution.monitor import risk_monitor_run
 from trading.models import Bot, EquitySnapshot, Order
 from trading.services.bots import bot_create, bot_start
+from trading.tasks import risk_monitor as monitor
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,9 @@ import pytest
 from django.db import connection, transaction
 
 from risk.models import RiskEvent
-from risk.services import emergency_stop, kill_switch_engage, order_gate
+from risk.services import kill_switch_engage, order_gate
 from tests.risk.conftest import buy, calm_state, create_bot
+from trading.execution.safety import emergency_stop
 from trading.models import Bot, Order
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,8 +7,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from risk.limits import limits_for
 from risk.models import KillSwitch, RiskEvent, RiskPolicy
-from risk.services import kill_switch_engage, limits_for, order_gate, policy_tighten
+from risk.services import kill_switch_engage, order_gate, policy_tighten
 from tests.risk.conftest import buy, calm_state, sell
 
 pytestmark = pytest.mark.django_db

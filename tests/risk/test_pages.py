@@ -113,7 +113,7 @@ def test_tighten_limits_from_the_panel_and_loosening_is_refused(web, alice):
 def test_the_bot_risk_include_lists_the_bots_refusals_for_its_owner_only(alice, bob, rf):
     from django.template.loader import render_to_string
 
-    from risk.services import bot_halt
+    from trading.execution.safety import bot_halt
 
     bot = create_bot(alice, name="Mover")
     bot_halt(bot=bot, actor=alice, reason="checking")

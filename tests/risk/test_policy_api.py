@@ -6,8 +6,8 @@ import pytest
 
 from accounts.models import AuditEvent
 from risk.models import RiskEvent, RiskPolicy
-from risk.services import bot_halt
 from tests.risk.conftest import create_bot
+from trading.execution.safety import bot_halt
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 
 from risk.models import RiskEvent
-from risk.services import kill_switch_engage, kill_switch_release, policy_tighten
+from risk.services import kill_switch_engage, policy_tighten
 from tests.bots_support import poll_and_tick, use_replay, write_recording
 from tests.conftest import PASSWORD
+from trading.execution.safety import kill_switch_release
 from trading.models import Fill, Order
 from trading.services.bots import bot_create, bot_start
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from trading.api import backtest_views, views
 
@@ -25,3 +25,6 @@ urlpatterns = [
     path("bots/<int:pk>/performance/", views.BotPerformanceApi.as_view(), name="api-bot-performance"),
     path("bots/<int:pk>/backtest/", backtest_views.BotBacktestApi.as_view(), name="api-bot-backtest"),
 ]
+
+# the promotion workflow's routes (trading/api/promotion_urls.py)
+urlpatterns += [path("", include("trading.api.promotion_urls"))]

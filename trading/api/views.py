@@ -36,7 +36,9 @@ from trading.api.serializers import (
     WatchIn,
     WatchOut,
 )
+from trading.engine.strategies import strategies_describe
 from trading.formatting import trimmed
+from trading.price_selectors import tickers_latest
 from trading.selectors import (
     bot_deals,
     bot_fills,
@@ -54,7 +56,7 @@ from trading.selectors import (
 from trading.services.bots import bot_archive, bot_create, bot_pause, bot_start, bot_stop, bot_update
 from trading.services.markets import markets_ensure
 from trading.services.orders import order_cancel
-from trading.services.prices import subscriptions_touch, tickers_latest
+from trading.services.prices import subscriptions_touch
 from trading.services.watchlist import watch_add, watch_remove
 
 
@@ -303,6 +305,4 @@ class ProfitCalendarApi(APIView):
 class StrategiesApi(APIView):
     @extend_schema(responses={200: StrategyOut(many=True)})
     def get(self, request):
-        from trading.engine.strategies import strategies_describe
-
         return Response(StrategyOut(strategies_describe(), many=True).data)

@@ -29,9 +29,8 @@ import random
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from trading.feeds import Bar
-
-from .types import ZERO, Book, Fill, FillConfig, Intent, MarketRules, Quote, Reject, RestingOrder, Wallet
+from .types import ZERO, Bar, Book, Fill, FillConfig, Intent, MarketRules, Quote, Reject, RestingOrder, Wallet
+from .wallet import apply, reservation
 
 # Without a known step we still keep amounts and prices to a sane number of places.
 AMOUNT_FALLBACK_STEP = Decimal("1e-12")
@@ -241,13 +240,6 @@ def marketable(side: str, price: Decimal, *, quote: Quote | None, book: Book | N
     return price >= best if side == "buy" else price <= best
 
 
-def reservation(order: RestingOrder) -> tuple[Decimal, Decimal]:
-    """(base, quote) locked by a resting order: a sell locks its base, a buy its cost plus maker fee."""
-    if order.side == "sell":
-        return order.remaining, ZERO
-    return ZERO, order.price * order.remaining * (ONE + order.fee_rate)
-
-
 def place_limit(intent: Intent, wallet: Wallet, *, quote: Quote | None, book: Book | None,
                 next_open: Decimal | None, rules: MarketRules, cfg: FillConfig, rng: random.Random,
                 order_id: str, ts_ms: int | None, after_ms: int) -> tuple[Fill | None, RestingOrder | None] | Reject:
@@ -276,7 +268,7 @@ def place_limit(intent: Intent, wallet: Wallet, *, quote: Quote | None, book: Bo
         else:
             taker = result
             amount -= result.amount
-            wallet = _after(wallet, result)
+            wallet = apply(wallet, result)
     else:
         # the placement itself can be refused by the exchange like any order
         rejected, _slip, msg_index = _draw(rng, cfg)
@@ -297,12 +289,6 @@ def place_limit(intent: Intent, wallet: Wallet, *, quote: Quote | None, book: Bo
     if base_need > wallet.free_base or quote_need > wallet.free_quote:
         return taker, None  # the taker part went through; the rest could not be funded
     return taker, rest
-
-
-def _after(wallet: Wallet, fill: Fill) -> Wallet:
-    from .wallet import apply
-
-    return apply(wallet, fill)
 
 
 def volume_through(side: str, price: Decimal, bar: Bar, cfg: FillConfig) -> Decimal | None:

@@ -1,13 +1,16 @@
 """The ONE evaluation step shared by paper trading (each tick) and the backtest (each bar). Pure.
 
-`evaluate()` does, in order:
+Decision and fill are separate: `plan()` is the decision alone (the strategy's intents, each named by
+`trading.engine.ids.client_order_id`); `trading.engine.paper` fills orders on the paper exchange.
+`evaluate()` = both, in order:
 1. if the newest closed candle was already evaluated (state["engine"]["last_bar_ms"]), nothing;
 2. resting limit orders are matched against every closed candle newer than the last evaluated one
    (partial fills at the limit, maker fee; the bar's volume is shared by this bot's orders);
 3. the strategy decides on the closed candles (`closed_bars`), seeing the fills since its last call;
-4. its intents are processed in order: cancels, market orders (filled now via `fill_market`), limit
-   orders (`place_limit`: marketable part as taker, the rest rests with funds reserved).
-   Intent n of the step gets order id f"{step_key}:{n}" and its own RNG
+4. its orders are processed in order: cancels, market orders (filled now via `fill_market`), limit
+   orders (`place_limit`: marketable part as taker, the rest rests with funds reserved), each after
+   the risk gate if one is given. Intent n of the step is order `client_order_id(bot_id=bot_id,
+   step_key=step_key, n=n)` (`"<step_key>:<n>"` without a bot id) with its own RNG
    `random.Random(f"{seed}:{step_key}:{n}")`, so the same data + seed give the same fills whatever
    the bot id, process or machine.
 
@@ -26,24 +29,28 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
-from trading.feeds import Bar
-
-from .fills import as_decimal, fill_limit, fill_market, place_limit, volume_through
+from . import paper
+from .fills import as_decimal, fill_market
+from .ids import client_order_id
+from .paper import PaperAccount
 from .strategies import get_strategy
-from .strategies.base import StrategyContext
+from .strategies.base import Strategy, StrategyContext
 from .types import (
     ZERO,
+    Bar,
     Fill,
     FillConfig,
     Intent,
     Market,
     MarketRules,
+    Plan,
+    PlannedOrder,
     Reject,
     RestingOrder,
     StepResult,
     Wallet,
 )
-from .wallet import WalletError, apply, release, reserve, with_reservations
+from .wallet import with_reservations
 
 
 class GateDecision(Protocol):
@@ -99,36 +106,67 @@ def _estimate(intent: Intent, market: Market, wallet: Wallet, rules: MarketRules
     return (intent.amount if intent.amount is not None else (intent.quote_amount or ZERO) / price), price
 
 
-def _new_bars(closed_bars: Sequence[Bar], last_ms: int | None, limit: int = 1000) -> list[Bar]:
-    out: list[Bar] = []
-    i = len(closed_bars) - 1
-    while i >= 0 and len(out) < limit and (last_ms is None or closed_bars[i].ts_ms > last_ms):
-        out.append(closed_bars[i])
-        i -= 1
-        if last_ms is None:
-            break  # first evaluation: only the newest bar counts
-    out.reverse()
-    return out
+def plan(*, strategy_id: str, params: Any, state: dict | None, closed_bars: Sequence[Bar], wallet: Wallet,
+         open_orders: Sequence[RestingOrder], rules: MarketRules, step_key: str | int,
+         bot_id: int | str | None = None, fills: Sequence[Fill] = ()) -> Plan:
+    """The decision step alone: what the strategy wants to do now, each order with its client order id.
+
+    Nothing is filled and the inputs are not mutated. `wallet` is the balance now (after `fills`);
+    `fills` are the bot's fills since the last decision that `state` does not carry yet (what a venue
+    reported, oldest first): the strategy sees them and the position's average entry price in the new
+    state includes them. `bot_id` goes into the client order ids (None: the bot-local `<step>:<n>` ids
+    of paper orders, see `trading.engine.ids`). `Plan.state` is the state to persist once the orders
+    are handled (`evaluated=False`: no new closed candle, nothing to do). Raises ParamError for an
+    unknown strategy or bad params.
+    """
+    strategy = get_strategy(strategy_id, params)
+    last_ms = ((state or {}).get("engine") or {}).get("last_bar_ms")
+    if not closed_bars or (last_ms is not None and closed_bars[-1].ts_ms <= last_ms):
+        return Plan(orders=(), state=_copy(state or {}), evaluated=False)
+    state = _copy(state or {})
+    eng = state.setdefault("engine", {})
+    avg = Decimal(eng["avg_price"]) if eng.get("avg_price") else None
+    if fills:
+        # the position before these fills, then the average entry price fill by fill, as evaluate() keeps it
+        position = wallet.base - sum((f.amount if f.side == "buy" else -f.amount for f in fills), ZERO)
+        for f in fills:
+            avg = paper.avg_after(avg, position, f)
+            position += f.amount if f.side == "buy" else -f.amount
+        eng["avg_price"] = None if avg is None else str(avg)
+    open_orders = list(open_orders)
+    orders = _decide(strategy, state, closed_bars, with_reservations(wallet, open_orders), avg, open_orders,
+                     rules, list(fills), step_key, bot_id)
+    eng["last_bar_ms"] = closed_bars[-1].ts_ms
+    return Plan(orders=tuple(orders), state=state, evaluated=True)
 
 
-def _avg_after(avg: Decimal | None, position: Decimal, fill: Fill) -> Decimal | None:
-    if fill.side == "buy":
-        total = position + fill.amount
-        if total <= 0:
-            return None
-        return ((avg or ZERO) * position + fill.price * fill.amount) / total
-    return avg if position - fill.amount > 0 else None
+def _decide(strategy: Strategy, state: dict, closed_bars: Sequence[Bar], wallet: Wallet, avg: Decimal | None,
+            open_orders: list[RestingOrder], rules: MarketRules, fills: list[Fill], step_key: str | int,
+            bot_id: int | str | None) -> list[PlannedOrder]:
+    """Ask the strategy (it sees the fills since its last call) and name its intents. Updates `state`."""
+    eng = state["engine"]
+    last_bar = closed_bars[-1]
+    seen = [Fill.from_json(f) for f in eng.pop("unseen_fills", [])]
+    ctx = StrategyContext(closed_bars=closed_bars, now_ms=last_bar.ts_ms, wallet=wallet,
+                          position_avg_price=avg, open_orders=tuple(open_orders), last_price=last_bar.close,
+                          state=state.setdefault("strategy", {}), rules=rules, fills=tuple(seen + fills))
+    intents = strategy.decide(ctx)
+    if not intents:
+        return []
+    return [PlannedOrder(n, client_order_id(bot_id=bot_id, step_key=step_key, n=n), intent)
+            for n, intent in enumerate(intents)]
 
 
 def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: Sequence[Bar], market: Market,
              wallet: Wallet, open_orders: Sequence[RestingOrder], rules: MarketRules, cfg: FillConfig,
-             seed: int, step_key: str | int, gate: Gate | None = None) -> StepResult:
-    """One decision step for one bot. Inputs are not mutated; everything new is in the StepResult.
+             seed: int, step_key: str | int, gate: Gate | None = None,
+             bot_id: int | str | None = None) -> StepResult:
+    """One decision step for one paper bot: resting orders matched, `plan`, then paper execution.
 
-    `state` is the opaque JSON-safe dict from the previous StepResult (None/{} the first time).
-    `gate`, if given, is called before each market/limit intent; a decision with allowed=False turns
-    the intent into a Reject with the gate's code and message (risk checks).
-    Raises ParamError for an unknown strategy or bad params.
+    Inputs are not mutated; everything new is in the StepResult. `state` is the opaque JSON-safe dict
+    from the previous StepResult (None/{} the first time). `gate`, if given, is called before each
+    market/limit intent; a decision with allowed=False turns the intent into a Reject with the gate's
+    code and message (risk checks). Raises ParamError for an unknown strategy or bad params.
     """
     strategy = get_strategy(strategy_id, params)
     last_ms = ((state or {}).get("engine") or {}).get("last_bar_ms")
@@ -138,116 +176,44 @@ def evaluate(*, strategy_id: str, params: Any, state: dict | None, closed_bars: 
                           open_orders=list(open_orders), evaluated=False)
     state = _copy(state or {})
     eng = state.setdefault("engine", {})
-    strat_state = state.setdefault("strategy", {})
-    open_orders = list(open_orders)
-    wallet = with_reservations(wallet, open_orders)
     last_bar = closed_bars[-1]
+    acct = PaperAccount(wallet=with_reservations(wallet, open_orders),
+                        avg_price=Decimal(eng["avg_price"]) if eng.get("avg_price") else None,
+                        open_orders=list(open_orders))
 
-    avg = Decimal(eng["avg_price"]) if eng.get("avg_price") else None
-    fills: list[Fill] = []
-    rejects: list[Reject] = []
-    cancelled: list[str] = []
-    new_orders: list[RestingOrder] = []
+    # 2. resting orders against the new closed bars (the paper exchange's side)
+    if acct.open_orders:
+        paper.match_resting(acct, paper.new_bars(closed_bars, last_ms), rules=rules, cfg=cfg)
 
-    def book(fill: Fill, order: RestingOrder | None = None) -> None:
-        nonlocal wallet, avg
-        after = apply(wallet, fill, from_order=order)
-        avg = _avg_after(avg, wallet.base, fill)
-        wallet = after
-        fills.append(fill)
+    # 3. the decision: the strategy sees the fills of this step so far
+    planned = _decide(strategy, state, closed_bars, acct.wallet, acct.avg_price, acct.open_orders, rules,
+                      acct.fills, step_key, bot_id)
 
-    # 2. resting orders against the new closed bars; best-priced first, then oldest
-    if open_orders:
-        ordered = sorted(open_orders, key=lambda o: (o.side, -o.price if o.side == "buy" else o.price, o.id))
-        by_id = {o.id: o for o in open_orders}
-        for bar in _new_bars(closed_bars, last_ms):
-            budget = {"buy": None, "sell": None}
-            for original in ordered:
-                order = by_id[original.id]
-                fill = fill_limit(order, bar, rules=rules, cfg=cfg, volume_available=budget[order.side])
-                if fill is not None:
-                    try:
-                        book(fill, order)
-                    except WalletError:
-                        # the caller's wallet no longer backs this order (edited outside the engine):
-                        # the exchange would have refused it, so drop it instead of going negative
-                        rejects.append(Reject("insufficient_funds", "Insufficient balance for the resting order",
-                                              order.id))
-                        wallet = release(wallet, order)
-                        by_id[order.id] = replace(order, filled=order.amount)
-                        cancelled.append(order.id)
-                        continue
-                    order = replace(order, filled=order.filled + fill.amount)
-                    left = budget[order.side]
-                    if left is None:
-                        # what this bar offered through the best order's price, minus what we just took
-                        left = volume_through(order.side, order.price, bar, cfg)
-                    if left is not None:
-                        budget[order.side] = max(ZERO, left - fill.amount)
-                by_id[order.id] = order
-        open_orders = [by_id[o.id] for o in open_orders if by_id[o.id].remaining > 0]
-
-    # 3. the strategy decides on closed candles
-    seen = [Fill.from_json(f) for f in eng.pop("unseen_fills", [])]
-    ctx = StrategyContext(closed_bars=closed_bars, now_ms=last_bar.ts_ms, wallet=wallet,
-                          position_avg_price=avg, open_orders=tuple(open_orders), last_price=last_bar.close,
-                          state=strat_state, rules=rules, fills=tuple(seen + fills))
-    intents = strategy.decide(ctx)
-
-    # 4. intents in order, each with its own seeded RNG
-    after_fills_start = len(fills)
+    # 4. the planned orders in order: risk gate, then paper execution (each with its own seeded RNG)
+    after_fills_start = len(acct.fills)
     fill_ts = market.ts_ms if market.ts_ms is not None else last_bar.ts_ms
-    for n, intent in enumerate(intents):
-        order_id = f"{step_key}:{n}"
+    for order in planned:
+        intent, order_id = order.intent, order.client_order_id
         if intent.type == "cancel":
-            target = next((o for o in open_orders if o.id == intent.order_id), None)
-            if target is None:
-                rejects.append(Reject("unknown_order", f"No open order {intent.order_id}", order_id, intent))
-                continue
-            wallet = release(wallet, target)
-            open_orders.remove(target)
-            cancelled.append(target.id)
+            paper.cancel(acct, intent.order_id, client_order_id=order_id, intent=intent)
             continue
         if gate is not None:
-            amount, price = _estimate(intent, market, wallet, rules, cfg)
+            amount, price = _estimate(intent, market, acct.wallet, rules, cfg)
             if price is not None:
                 decision = gate(GateRequest(intent=intent, order_id=order_id, side=intent.side, amount=amount,
-                                            price=price, wallet=wallet, position_avg_price=avg,
+                                            price=price, wallet=acct.wallet, position_avg_price=acct.avg_price,
                                             reduces_position=intent.side == "sell"))
                 if decision is not None and not decision.allowed:
-                    rejects.append(Reject(decision.code, decision.message, order_id, intent))
+                    acct.rejects.append(Reject(decision.code, decision.message, order_id, intent))
                     continue
-        rng = random.Random(f"{seed}:{step_key}:{n}")
-        if intent.type == "market":
-            result = fill_market(intent, wallet, quote=market.quote, book=market.book, next_open=market.next_open,
-                                 rules=rules, cfg=cfg, rng=rng, ts_ms=fill_ts, order_id=order_id)
-            if isinstance(result, Reject):
-                rejects.append(result)
-            else:
-                book(result)
-        elif intent.type == "limit":
-            placed = place_limit(intent, wallet, quote=market.quote, book=market.book, next_open=market.next_open,
-                                 rules=rules, cfg=cfg, rng=rng, order_id=order_id, ts_ms=fill_ts,
-                                 after_ms=fill_ts)
-            if isinstance(placed, Reject):
-                rejects.append(placed)
-                continue
-            taker, rest = placed
-            if taker is not None:
-                book(taker)
-            if rest is not None:
-                wallet = reserve(wallet, rest)
-                open_orders.append(rest)
-                new_orders.append(rest)
-        else:
-            rejects.append(Reject("invalid_order", f"Unknown order type {intent.type!r}", order_id, intent))
+        paper.execute(acct, intent, order_id, market=market, rules=rules, cfg=cfg, seed=seed, ts_ms=fill_ts)
 
     eng["last_bar_ms"] = last_bar.ts_ms
-    eng["avg_price"] = None if avg is None else str(avg)
-    if len(fills) > after_fills_start:
-        eng["unseen_fills"] = [f.to_json() for f in fills[after_fills_start:]]
-    return StepResult(fills=fills, rejects=rejects, new_orders=new_orders, cancelled=cancelled, state=state,
-                      wallet=wallet, open_orders=open_orders, evaluated=True)
+    eng["avg_price"] = None if acct.avg_price is None else str(acct.avg_price)
+    if len(acct.fills) > after_fills_start:
+        eng["unseen_fills"] = [f.to_json() for f in acct.fills[after_fills_start:]]
+    return StepResult(fills=acct.fills, rejects=acct.rejects, new_orders=acct.new_orders, cancelled=acct.cancelled,
+                      state=state, wallet=acct.wallet, open_orders=acct.open_orders, evaluated=True)
 
 
 def _copy(value):

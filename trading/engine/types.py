@@ -53,6 +53,18 @@ def to_decimal(value: Any, name: str = "value") -> Decimal:
 
 
 @dataclass(frozen=True)
+class Bar:
+    """One closed OHLCV candle (the engine's market data; feeds build them, the engine decides on them)."""
+
+    ts_ms: int  # open time, UTC ms
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal  # base; 0 = unknown (candles built from polled tickers)
+
+
+@dataclass(frozen=True)
 class MarketRules:
     """What the exchange enforces for one market (ccxt `market["precision"]`/`["limits"]`, fees).
 
@@ -203,6 +215,26 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class PlannedOrder:
+    """One intent of a decision step with its client order id (`trading.engine.ids`): `n` is its place
+    in the step, so a retry of the same decision names the same order the same way."""
+
+    n: int
+    client_order_id: str
+    intent: Intent
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A strategy's decision (`runner.plan`): the orders to send, in order, and the state to persist once
+    they are handled. `evaluated` is False when there was no new closed candle (nothing to decide)."""
+
+    orders: tuple[PlannedOrder, ...] = ()
+    state: dict = field(default_factory=dict)
+    evaluated: bool = True
+
+
+@dataclass(frozen=True)
 class Fill:
     side: Side
     price: Decimal
@@ -212,7 +244,7 @@ class Fill:
     slippage: Decimal  # relative, against the trader, vs reference_price
     liquidity: Liquidity
     ts_ms: int | None
-    order_id: str | None = None  # the engine's order id (see runner: f"{step_key}:{n}")
+    order_id: str | None = None  # its order's client order id (trading.engine.ids)
     reference_price: Decimal | None = None
     reason: str = ""
     client_tag: str | None = None

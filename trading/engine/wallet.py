@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 
-from .fills import reservation
 from .types import ZERO, Fill, RestingOrder, Wallet
+
+ONE = Decimal("1")
 
 
 class WalletError(ValueError):
@@ -31,6 +32,13 @@ def apply(wallet: Wallet, fill: Fill, *, from_order: RestingOrder | None = None)
     if base < 0 or quote < 0:
         raise WalletError(f"fill would leave the wallet negative (base {base}, quote {quote})")
     return replace(wallet, base=base, quote=quote)
+
+
+def reservation(order: RestingOrder) -> tuple[Decimal, Decimal]:
+    """(base, quote) locked by a resting order: a sell locks its base, a buy its cost plus maker fee."""
+    if order.side == "sell":
+        return order.remaining, ZERO
+    return ZERO, order.price * order.remaining * (ONE + order.fee_rate)
 
 
 def equity(wallet: Wallet, last: Decimal) -> Decimal:

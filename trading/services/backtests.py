@@ -16,11 +16,12 @@ from decimal import Decimal
 from django.db.models import Count, Max, Min
 
 from config.api import DomainError
+from risk.limits import limits_for
 from trading.backtest import BacktestResult, iso, run_backtest
 from trading.engine.types import ParamError
+from trading.execution.paper_orders import fill_config_for, market_rules
 from trading.feeds import Bar
 from trading.models import Bot, Candle
-from trading.services.orders import fill_config_for, market_rules
 
 BACKTEST_MAX_BARS = 50_000  # ~1-2 s of engine time plus the read; more must be narrowed by a range
 BACKTEST_DEFAULT_BARS = 2_000  # the server-rendered page's default window (newest candles)
@@ -98,10 +99,6 @@ def _load_bars(*, bot: Bot, start: datetime | None, end: datetime | None, timefr
 
 
 def _limits(bot: Bot):
-    try:
-        from risk.services import limits_for
-    except ImportError:  # pragma: no cover - risk ships with the platform
-        return None
     return limits_for(bot=bot)
 
 

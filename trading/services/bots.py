@@ -12,13 +12,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.audit import audit_record
 from config.api import DomainError
+from trading.engine.strategies import STRATEGIES, validate_params
 from trading.engine.types import FillConfig, ParamError
+from trading.events import bot_event_on_commit
+from trading.execution.routing import is_paper, live_allowed
+from trading.execution.safety import bot_resume
+from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
-from trading.services.events import bot_event_on_commit
 from trading.services.markets import market_check, markets_ensure
-from trading.services.orders import orders_cancel_open
 
 
 class InvalidBot(DomainError):
@@ -45,8 +48,6 @@ EDITABLE_WHILE_STOPPED = {"name", "strategy", "params", "fill_overrides"}
 
 
 def _params_clean(strategy: str, params) -> dict:
-    from trading.engine.strategies import STRATEGIES, validate_params
-
     if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise InvalidBot(f"Unknown strategy. Choose one of: {', '.join(sorted(STRATEGIES))}.",
                          fields={"strategy": [f"Unknown strategy {strategy!r}."]})
@@ -212,13 +213,11 @@ def _transition(*, bot: Bot, actor, request, to: str, allowed_from: set[str], ac
 def bot_start(*, bot: Bot, actor, request=None) -> Bot:
     if not settings.ENABLE_TRADING:
         raise TradingDisabled("Trading is switched off on this platform (ENABLE_TRADING=false).")
-    if bot.mode != Bot.Mode.PAPER:
-        raise LiveNotAvailable("live trading needs the promotion workflow")
+    if not is_paper(bot) and not (gate := live_allowed(bot)).allowed:
+        raise LiveNotAvailable(f"This bot cannot trade live: {gate.reason}.")
     current = Bot.objects.only("status", "archived_at").get(pk=bot.pk)
     if current.status == Bot.Status.HALTED and not current.archived_at:
-        # a halted bot resumes through risk (refused while a kill switch covers it; recorded as a risk event)
-        from risk.services import bot_resume
-
+        # a halted bot resumes through safety (refused while a kill switch covers it; recorded as a risk event)
         return _refresh_into(bot, bot_resume(bot=bot, actor=actor, request=request))
     return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.RUNNING, action="started",
                        allowed_from={Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.HALTED})

@@ -2,9 +2,11 @@
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.db import transaction
 
+from exchanges.adapter import fetch_ohlcv, public_client
 from trading.feeds import Bar
 from trading.models import Candle
 
@@ -40,10 +42,6 @@ def candles_store(*, exchange: str, symbol: str, timeframe: str, bars: Iterable[
 def candles_fetch(*, exchange: str, symbol: str, timeframe: str = "1m", since_ms: int | None = None,
                   limit: int = 500) -> int:
     """Fill candles from the exchange's OHLCV endpoint (public, no keys)."""
-    from decimal import Decimal
-
-    from exchanges.adapter import fetch_ohlcv, public_client
-
     rows = fetch_ohlcv(public_client(exchange), symbol, timeframe, since_ms, limit) or []
     bars = []
     for row in rows:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import transaction
 
 from config.api import DomainError
+from exchanges.adapter import load_markets, public_client
 from trading.models import Market
 from trading.selectors import market_get, markets_suggest
 
@@ -51,8 +52,6 @@ def _step(precision, mode) -> Decimal | None:
 
 def markets_sync(*, exchange: str) -> int:
     """Load the exchange's markets and upsert them. Returns how many were stored."""
-    from exchanges.adapter import load_markets, public_client
-
     client = public_client(exchange)
     markets = load_markets(client)
     mode = getattr(client, "precisionMode", None)

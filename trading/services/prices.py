@@ -15,33 +15,30 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
 from config.redis import get_redis
-from trading.feeds import (
-    ReplayFeed,
-    SyntheticFeed,
-    Tick,
-    parse_csv_name,
-    read_csv,
-    stale_tick,
-    validate_ticker,
-)
+from exchanges.adapter import ExchangeError, fetch_tickers, public_client
+from trading.feeds import SyntheticFeed, Tick, stale_tick, validate_ticker
 from trading.groups import price_group
-from trading.models import WatchlistItem
-from trading.services.loop import BackgroundLoop
+from trading.loop import BackgroundLoop
+from trading.models import Bot
+from trading.price_selectors import (
+    PRICES_KEY,
+    STEP_KEY,
+    SUBS_KEY,
+    replay_feed,
+    symbols_in_use,
+    tickers_latest,
+)
 
 log = logging.getLogger(__name__)
 
-PRICES_KEY = "prices:{exchange}"
 LOCK_KEY = "prices:lock:{exchange}"
 REASON_KEY = "prices:reason:{exchange}"
-STEP_KEY = "prices:step:{exchange}"
-SUBS_KEY = "prices:subs:{exchange}"  # sorted set: symbol -> unix time until which a page wants it
 SUBSCRIPTION_TTL = 120
 
 
@@ -50,47 +47,14 @@ class PollResult:
     exchange: str
     skipped: bool = False
     ticks: list[Tick] = field(default_factory=list)
+    tick_key: int | None = None  # set when the exchange has running bots to run for these prices
 
     @property
     def stale(self) -> list[Tick]:
         return [t for t in self.ticks if t.stale]
 
 
-# --- what is in use --------------------------------------------------------------------
-
-def _split(pair: str) -> tuple[str, str]:
-    exchange, _, symbol = pair.partition(":")
-    return exchange.strip(), symbol.strip()
-
-
-def symbols_in_use() -> dict[str, set[str]]:
-    """Every symbol any running bot, watchlist, default watchlist or open page needs, per exchange."""
-    wanted: dict[str, set[str]] = {}
-    for pair in settings.DEFAULT_WATCHLIST:
-        exchange, symbol = _split(pair)
-        if exchange and symbol:
-            wanted.setdefault(exchange, set()).add(symbol)
-    for exchange, symbol in WatchlistItem.objects.values_list("exchange", "symbol").distinct():
-        wanted.setdefault(exchange, set()).add(symbol)
-    for exchange, symbol in _bot_symbols():
-        wanted.setdefault(exchange, set()).add(symbol)
-    r = get_redis()
-    now = time.time()
-    for exchange in settings.SUPPORTED_EXCHANGES:
-        key = SUBS_KEY.format(exchange=exchange)
-        r.zremrangebyscore(key, 0, now)
-        for symbol in r.zrange(key, 0, -1):
-            wanted.setdefault(exchange, set()).add(symbol)
-    return {e: s for e, s in wanted.items() if e in settings.SUPPORTED_EXCHANGES}
-
-
-def _bot_symbols() -> list[tuple[str, str]]:
-    try:
-        from trading.models import Bot
-    except ImportError:  # bots arrive with paper trading
-        return []
-    return list(Bot.objects.filter(status="running").values_list("exchange", "symbol").distinct())
-
+# --- polling -----------------------------------------------------------------------
 
 def subscriptions_touch(*, exchange: str, symbols: list[str]) -> None:
     """An open page wants these symbols polled for the next couple of minutes."""
@@ -100,32 +64,7 @@ def subscriptions_touch(*, exchange: str, symbols: list[str]) -> None:
     get_redis().zadd(SUBS_KEY.format(exchange=exchange), {s: until for s in symbols})
 
 
-# --- reading -----------------------------------------------------------------------
-
-def tickers_latest(*, exchange: str, symbols: list[str]) -> dict[str, Tick | None]:
-    """The stored tickers, marked stale if they are older than PRICE_STALE_AFTER_SECONDS."""
-    if not symbols:
-        return {}
-    raw = get_redis().hmget(PRICES_KEY.format(exchange=exchange), symbols)
-    now = time.time()
-    out: dict[str, Tick | None] = {}
-    for symbol, value in zip(symbols, raw, strict=True):
-        if value is None:
-            out[symbol] = None
-            continue
-        tick = Tick.from_json(json.loads(value))
-        age = now - tick.received_at
-        if not tick.stale and age > settings.PRICE_STALE_AFTER_SECONDS:
-            tick = stale_tick(exchange, symbol, f"no update for {age:.0f}s", now, tick.source, previous=tick)
-        out[symbol] = tick
-    return out
-
-
-# --- polling -----------------------------------------------------------------------
-
 def _fetch_ccxt(exchange: str, symbols: list[str], now: float) -> dict[str, Tick]:
-    from exchanges.adapter import ExchangeError, fetch_tickers, public_client
-
     try:
         raw = fetch_tickers(public_client(exchange), symbols)
     except ExchangeError as exc:
@@ -138,31 +77,11 @@ def _fetch_ccxt(exchange: str, symbols: list[str], now: float) -> dict[str, Tick
     return {s: validate_ticker(exchange, s, raw.get(s), now) for s in symbols}
 
 
-_replay_cache: dict[tuple[str, str], ReplayFeed | None] = {}
-
-
-def _replay_feed(exchange: str, symbol: str) -> ReplayFeed | None:
-    key = (exchange, symbol)
-    if key not in _replay_cache:
-        feed = None
-        base, _, quote = symbol.partition("/")
-        candidates = sorted(Path(settings.MARKET_DATA_REPLAY_PATH).glob(f"{exchange}_{base}-{quote}_*.csv"))
-        for path in candidates:
-            try:
-                parse_csv_name(path)
-                feed = ReplayFeed(exchange, symbol, read_csv(path))
-                break
-            except ValueError as exc:
-                log.error("replay file rejected: %s", exc)
-        _replay_cache[key] = feed
-    return _replay_cache[key]
-
-
 def _fetch_replay(exchange: str, symbols: list[str], now: float) -> dict[str, Tick]:
     step = get_redis().incrby(STEP_KEY.format(exchange=exchange), settings.MARKET_DATA_REPLAY_SPEED) - 1
     out = {}
     for s in symbols:
-        feed = _replay_feed(exchange, s)
+        feed = replay_feed(exchange, s)
         out[s] = feed.tick(step, now) if feed else stale_tick(exchange, s, "no recorded data for this symbol", now,
                                                                "replay")
     return out
@@ -232,7 +151,7 @@ async def _publish_all(ticks: list[Tick]) -> None:
 
 
 class _Publisher:
-    """Ticks go out on the process's long-lived loop (trading.services.loop), not a new one per poll."""
+    """Ticks go out on the process's long-lived loop (trading.loop), not a new one per poll."""
 
     def __init__(self):
         self._loop = BackgroundLoop("price-publisher")
@@ -287,28 +206,24 @@ def prices_poll(*, exchange: str, symbols: set[str] | None = None) -> PollResult
         ticks = _store(exchange, ticks)
         _candles_upsert(ticks)
         publish(ticks)
-        _bots_tick_enqueue(exchange, int(now * 1000))
-        return PollResult(exchange, ticks=ticks)
+        return PollResult(exchange, ticks=ticks, tick_key=_tick_key(exchange, now))
     finally:
         # release only our own lock
         if r.get(lock_key) == token:
             r.delete(lock_key)
 
 
-def _bots_tick_enqueue(exchange: str, tick_key: int) -> None:
-    """Run the exchange's bots for this tick on a worker (trading.services.ticks). Never fails the poll."""
+def _tick_key(exchange: str, now: float) -> int | None:
+    """This poll's tick key if the exchange has running bots to run for it (the poll task enqueues the tick)."""
     if not settings.ENABLE_TRADING:
-        return
+        return None
     try:
-        from trading.models import Bot
-
         if not Bot.objects.filter(exchange=exchange, status="running").exists():
-            return
-        from trading.tasks import run_bots_tick
-
-        run_bots_tick.delay(exchange, tick_key)
+            return None
     except Exception:  # noqa: BLE001 - prices are stored and pushed already
-        log.exception("could not enqueue the bots' tick for %s", exchange)
+        log.exception("could not tell whether %s has running bots", exchange)
+        return None
+    return int(now * 1000)
 
 
 def prices_poll_all() -> list[PollResult]:

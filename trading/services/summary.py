@@ -14,6 +14,10 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from accounts.models import User
+from notifications.models import Channel
+from notifications.services import notify
+from risk.models import RiskEvent
 from trading.models import Bot, EquitySnapshot, Fill
 
 MAX_BOTS_LISTED = 25
@@ -41,8 +45,6 @@ class BotDay:
 
 def bot_days(*, user, since: datetime, until: datetime) -> list[BotDay]:
     """Every bot of `user` that existed during [since, until), with its equity change, fills, fees and risk events."""
-    from risk.models import RiskEvent
-
     bots = list(Bot.objects.filter(owner=user, created_at__lt=until)
                 .filter(Q(archived_at__isnull=True) | Q(archived_at__gte=since)).order_by("name", "pk"))
     if not bots:
@@ -98,10 +100,6 @@ def daily_summary_compose(*, user, since: datetime, until: datetime) -> tuple[st
 
 def daily_summaries_send(*, now: datetime | None = None) -> int:
     """Queue today's summary for every user who asked for it; returns how many users got one."""
-    from accounts.models import User
-    from notifications.models import Channel
-    from notifications.services import notify
-
     now = now or timezone.now()
     since = now - timedelta(hours=24)
     owners = (Channel.objects.filter(is_active=True, events__contains=["daily_summary"])

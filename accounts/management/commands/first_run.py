@@ -4,8 +4,8 @@ import secrets
 
 from django.core.management.base import BaseCommand
 
+from accounts.audit import audit_record
 from accounts.models import User
-from accounts.services import audit_record
 
 
 class Command(BaseCommand):

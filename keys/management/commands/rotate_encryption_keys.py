@@ -8,8 +8,9 @@ command fail: nothing is silently skipped. Afterwards the old keys can be droppe
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.services import audit_record
-from keys.services import encrypted_models, secrets_rotate_batch, vault
+from accounts.audit import audit_record
+from config.vault import vault
+from keys.services import encrypted_models, secrets_rotate_batch
 
 
 class Command(BaseCommand):

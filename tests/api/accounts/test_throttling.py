@@ -1,20 +1,79 @@
+import time
+
 import pytest
+
+from accounts.models import AuditEvent
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
 
-def test_brute_force_on_one_username_gets_429_with_retry_after(anon, alice, settings):
+def _login(client, username, password, ip):
+    return client.post("/api/auth/login/", {"username": username, "password": password}, format="json",
+                       REMOTE_ADDR=ip)
+
+
+@pytest.fixture
+def brakes(settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_THROTTLE_RATES": {"auth_ip": "1000/min", "auth_username": "5/min"}}
-    codes = [anon.post("/api/auth/login/", {"username": "alice", "password": f"guess{i}"}, format="json").status_code
-             for i in range(7)]
+                               "DEFAULT_THROTTLE_RATES": {"auth_ip": "10000/min", "auth_username": "10000/min"}}
+    settings.LOGIN_MAX_FAILURES_PER_CLIENT = 5
+    settings.LOGIN_MAX_FAILURES_PER_IP = 20
+    settings.LOGIN_SLOW_AFTER_FAILURES = 10
+    settings.LOGIN_SLOW_MAX_SECONDS = 0.05
+    settings.LOGIN_NOTIFY_AFTER_FAILURES = 10
+    return settings
+
+
+def test_one_client_guessing_one_username_gets_429_with_retry_after(anon, alice, brakes):
+    codes = [_login(anon, "alice", f"guess{i}", "10.0.0.9").status_code for i in range(7)]
     assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
-    r = anon.post("/api/auth/login/", {"username": "Alice", "password": "again"}, format="json")
+    r = _login(anon, "Alice", PASSWORD, "10.0.0.9")  # even the right password, from the client that guessed
     assert r.status_code == 429
-    assert int(r.headers["Retry-After"]) > 0
+    assert 0 < int(r.headers["Retry-After"]) <= brakes.LOGIN_FAILURE_WINDOW_SECONDS
     assert r.json()["error"]["code"] == "throttled"
-    # another username from the same address is not locked out by alice's throttle
-    assert anon.post("/api/auth/login/", {"username": "bob", "password": "x"}, format="json").status_code == 401
+    # another username from the same address is not locked out by alice's counter
+    assert _login(anon, "bob", "x", "10.0.0.9").status_code == 401
+
+
+def test_guessing_from_many_addresses_never_locks_the_owner_out(anon, alice, brakes):
+    for i in range(40):  # 40 wrong passwords for alice from 8 addresses, 5 each (each client's limit)
+        assert _login(anon, "alice", f"guess{i}", f"10.0.1.{i % 8}").status_code == 401
+    started = time.monotonic()
+    r = _login(anon, "alice", PASSWORD, "192.0.2.7")  # alice, from a client that has not failed
+    assert r.status_code == 200, r.content
+    assert time.monotonic() - started >= brakes.LOGIN_SLOW_MAX_SECONDS  # slowed, not refused
+    assert "access_token" in r.json()
+
+
+def test_the_owner_is_told_once_after_n_failures(anon, alice, brakes):
+    from django.core import mail
+
+    for i in range(14):
+        _login(anon, "alice", f"guess{i}", f"10.0.2.{i % 4}")
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+    assert "failed attempts" in mail.outbox[0].body and PASSWORD not in mail.outbox[0].body
+    assert AuditEvent.objects.filter(action="login.failures_alert", actor=alice).count() == 1
+
+
+def test_a_spoofed_forwarded_for_header_does_not_reset_the_per_ip_count(anon, alice, brakes):
+    codes = [anon.post("/api/auth/login/", {"username": "alice", "password": f"g{i}"}, format="json",
+                       REMOTE_ADDR="10.0.3.1", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+                       HTTP_X_REAL_IP=f"203.0.113.{i}").status_code for i in range(7)]
+    assert codes[5:] == [429, 429]
+    assert set(AuditEvent.objects.filter(action="login.failure").values_list("ip", flat=True)) == {"10.0.3.1"}
+
+
+def test_the_login_page_uses_the_same_brakes(alice, brakes):
+    from django.test import Client
+
+    page = Client(REMOTE_ADDR="10.0.4.1")
+    for i in range(5):
+        assert page.post("/login/", {"username": "alice", "password": f"g{i}"}).status_code == 200
+    r = page.post("/login/", {"username": "alice", "password": PASSWORD})
+    assert r.status_code == 200 and b"Too many failed sign-ins" in r.content
+    other = Client(REMOTE_ADDR="10.0.4.2")
+    assert other.post("/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
 
 
 def test_one_ip_spraying_many_usernames_gets_429(anon, settings):

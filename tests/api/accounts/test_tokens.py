@@ -104,3 +104,19 @@ def test_deactivating_a_user_kills_their_tokens_at_once(anon, alice, charlie, pa
     alice.is_active = True
     alice.save()
     assert anon.post("/api/auth/refresh/", {"refresh_token": pair["refresh_token"]}, format="json").status_code == 401
+
+
+def test_logout_ends_the_access_token_at_once_but_not_the_users_other_devices(anon, alice, pair):
+    other = anon.post("/api/auth/login/", {"username": "alice", "password": PASSWORD}, format="json").json()
+    anon.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}")
+    assert anon.post("/api/auth/logout/", {"refresh_token": pair["refresh_token"]}, format="json").status_code == 200
+    r = anon.get("/api/auth/me/")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "token_not_valid"
+    assert _me(anon, other["access_token"]).status_code == 200
+
+
+def test_a_deactivated_users_tokens_stay_dead_after_reactivation(anon, alice, charlie, pair):
+    user_deactivate(user=alice, actor=charlie)
+    alice.is_active = True
+    alice.save()
+    assert _me(anon, pair["access_token"]).status_code == 401

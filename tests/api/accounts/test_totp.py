@@ -40,7 +40,7 @@ def test_enrol_confirm_wrong_then_right_code_and_me_reports_it(api, alice):
 
     r = client.post(CONFIRM, {"code": code}, format="json")
     assert r.status_code == 200, r.json()
-    assert r.json() == {"totp_enabled": True}
+    assert r.json()["totp_enabled"] is True and len(r.json()["recovery_codes"]) == 10
     assert client.get("/api/auth/me/").json()["totp_enabled"] is True
     assert AuditEvent.objects.filter(actor=alice, action="totp.enable").count() == 1
     assert AuditEvent.objects.filter(actor=alice, action="totp.verify_failed").count() == 1

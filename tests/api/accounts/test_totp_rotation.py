@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import TotpDevice
 from accounts.services import totp_enroll_confirm, totp_enroll_start, totp_verify
-from keys.crypto import Vault
+from config.vault import Vault
 from keys.services import secrets_pending_count
 
 pytestmark = pytest.mark.django_db

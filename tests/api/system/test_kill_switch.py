@@ -110,8 +110,8 @@ def test_roles_exist_with_their_permissions():
 def test_release_with_a_totp_code(alice):
     import pyotp
 
-    from accounts.services import totp_enroll_confirm, totp_enroll_start
-    from risk.services import ReauthFailed, kill_switch_release
+    from accounts.services import ReauthFailed, totp_enroll_confirm, totp_enroll_start
+    from trading.execution.safety import kill_switch_release
 
     kill_switch_engage(scope="user", user=alice, actor=alice)
     _, secret = totp_enroll_start(user=alice)  # enrolment stores the secret encrypted in accounts.TotpDevice
@@ -138,8 +138,8 @@ def test_guessing_the_password_is_stopped_after_five_tries(api, alice):
 
 def test_releasing_the_global_switch_keeps_a_users_reduce_only_while_their_own_switch_is_on(api, alice, bob,
                                                                                            officer):
-    from risk.services import emergency_stop
     from tests.risk.conftest import create_bot
+    from trading.execution.safety import emergency_stop
     from trading.models import Bot
 
     a, b = create_bot(alice), create_bot(bob)

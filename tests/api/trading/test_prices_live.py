@@ -1,6 +1,7 @@
 import pytest
 
-from trading.services.prices import SUBS_KEY, prices_poll
+from trading.price_selectors import SUBS_KEY
+from trading.services.prices import prices_poll
 
 pytestmark = pytest.mark.django_db
 URL = "/api/prices/live/"

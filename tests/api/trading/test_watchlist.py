@@ -2,8 +2,8 @@ import pytest
 
 from tests.emulator.fixtures import *  # noqa: F403
 from trading.models import Market
+from trading.price_selectors import symbols_in_use
 from trading.selectors import watched_pairs
-from trading.services.prices import symbols_in_use
 
 pytestmark = pytest.mark.django_db
 URL = "/api/watchlist/"

@@ -41,3 +41,17 @@ def test_keys_that_cannot_open_stored_secrets_stop_the_app(alice, settings):
     assert "SECRETplaceholder" not in wrong.stderr
     right = _start(",".join(settings.FIELD_ENCRYPTION_KEYS), DATABASE_URL=url)
     assert right.returncode == 0, right.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_keys_cannot_open_stored_secrets_does_not_start(alice):
+    key_create(owner=alice, exchange="binance", label="main", api_key="APIKEYplaceholder", secret="SECRETplaceholder")
+    db = connection.settings_dict
+    env = {**os.environ, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    r = subprocess.run([str(Path(sys.executable).with_name("celery")), "-A", "config", "worker", "--pool=solo",
+                        "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "cannot decrypt the stored exchange keys" in r.stdout + r.stderr
+    assert "SECRETplaceholder" not in r.stdout + r.stderr

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
 from accounts.models import AuditEvent
-from keys.crypto import Vault
+from config.vault import Vault
 from keys.models import ExchangeKey
 from keys.services import key_create, secrets_pending_count
 

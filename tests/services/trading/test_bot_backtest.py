@@ -49,7 +49,7 @@ def make_bot(owner, **kw):
 
 
 def limits_json(bot) -> str:
-    from risk.services import limits_for
+    from risk.limits import limits_for
 
     limits = limits_for(bot=bot)
     return json.dumps({k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(limits).items()})
@@ -118,7 +118,7 @@ def test_a_range_replays_only_the_candles_inside_it(alice, recording):
     got = bot_backtest(bot=bot, start=dt(window[0].ts_ms), end=dt(window[-1].ts_ms))
     assert got["candles"]["count"] == 160
     assert got["candles"]["first_ts_ms"] == window[0].ts_ms and got["candles"]["last_ts_ms"] == window[-1].ts_ms
-    from risk.services import limits_for
+    from risk.limits import limits_for
 
     ref = run_backtest(window, "sma_cross", bot.params, Decimal("1000"),
                        rules=backtests.market_rules(exchange="binance", symbol="BTC/USDT"),

@@ -148,7 +148,8 @@ def test_stop_cancels_open_orders_and_archive_keeps_history(alice):
 
 def test_starting_a_halted_bot_goes_through_risk_and_is_refused_under_a_kill_switch(alice):
     from risk.models import RiskEvent
-    from risk.services import bot_halt, kill_switch_engage, kill_switch_release
+    from risk.services import kill_switch_engage
+    from trading.execution.safety import bot_halt, kill_switch_release
 
     bot = make_bot(alice)
     bot_start(bot=bot, actor=alice)

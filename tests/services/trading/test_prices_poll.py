@@ -7,7 +7,8 @@ import pytest
 
 from config.redis import get_redis
 from trading.models import Candle
-from trading.services.prices import LOCK_KEY, prices_poll, tickers_latest
+from trading.price_selectors import tickers_latest
+from trading.services.prices import LOCK_KEY, prices_poll
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ def replay(settings, tmp_path):
     settings.MARKET_DATA_REPLAY_PATH = str(tmp_path)
     (tmp_path / "binance_BTC-USDT_1m.csv").write_text(
         "timestamp_ms,open,high,low,close,volume\n60000,10,12,9,11,5\n120000,11,13,10,12.5,6\n180000,12,13,11,11.5,2\n")
-    from trading.services import prices
+    from trading import price_selectors as prices
     prices._replay_cache.clear()
     return tmp_path
 

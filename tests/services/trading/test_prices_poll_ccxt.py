@@ -17,9 +17,10 @@ from tests.emulator.binance import TICKER_PATHS
 from tests.emulator.fixtures import *  # noqa: F403
 from trading.groups import price_group
 from trading.models import Market, WatchlistItem
+from trading.price_selectors import tickers_latest
 from trading.services.bots import bot_create, bot_start
 from trading.services.markets import markets_sync
-from trading.services.prices import subscriptions_touch, tickers_latest
+from trading.services.prices import subscriptions_touch
 from trading.tasks import poll_prices, sync_markets
 
 pytestmark = pytest.mark.django_db

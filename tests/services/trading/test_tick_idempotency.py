@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection
 
 from tests.bots_support import use_replay, write_recording
 from trading.models import Bot, Fill, Order
-from trading.services import ticks
+from trading.services import tick_writes
 from trading.services.bots import bot_create, bot_start
 from trading.services.prices import prices_poll
 from trading.services.ticks import tick_run
@@ -65,18 +65,18 @@ def test_the_same_tick_processed_twice_fills_once(alice, recording):
 def test_a_worker_that_dies_mid_tick_leaves_nothing_behind_and_the_retry_fills_once(alice, recording, monkeypatch):
     bots = _buyers(alice, 2)
     key = _poll()
-    real_flush = ticks._Writes.flush
+    real_flush = tick_writes.ChunkWrites.flush
 
     def flush_then_die(self, summary):
         real_flush(self, summary)  # the writes happen...
         raise DatabaseError("server closed the connection unexpectedly")  # ...and the transaction is lost
 
-    monkeypatch.setattr(ticks._Writes, "flush", flush_then_die)
+    monkeypatch.setattr(tick_writes.ChunkWrites, "flush", flush_then_die)
     crashed = tick_run(exchange="binance", tick_key=key)
     assert crashed.errors == 2  # the chunk, then each bot alone: all rolled back
     assert not Fill.objects.exists() and not Order.objects.exists()
     assert all(b.last_tick_key is None for b in Bot.objects.all())  # the claims rolled back too
-    monkeypatch.setattr(ticks._Writes, "flush", real_flush)
+    monkeypatch.setattr(tick_writes.ChunkWrites, "flush", real_flush)
     retried = tick_run(exchange="binance", tick_key=key)  # acks_late: the message comes back
     assert retried.evaluated == 2 and retried.fills == 2
     assert Fill.objects.filter(bot__in=bots).count() == 2

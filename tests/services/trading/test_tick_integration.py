@@ -10,6 +10,7 @@ from trading.models import Fill, Order
 from trading.services.bots import bot_create, bot_start
 from trading.services.prices import prices_poll
 from trading.services.ticks import tick_run
+from trading.tasks import poll_prices
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +40,9 @@ def eager_celery():
 
 def test_each_price_poll_runs_the_exchanges_bots(alice, recording, eager_celery):
     bot = _buyer(alice)
-    prices_poll(exchange="binance", symbols={"BTC/USDT"})  # the worker's task runs the tick right after
+    poll_prices()  # the poll task polls every symbol in use, then enqueues (here: runs) the tick
     assert Fill.objects.filter(bot=bot).count() == 1
-    prices_poll(exchange="binance", symbols={"BTC/USDT"})
+    poll_prices()
     assert Fill.objects.filter(bot=bot).count() == 2  # one DCA buy per candle
 
 
@@ -87,9 +88,9 @@ def test_shards_split_one_tick_between_workers_without_overlap(alice, recording)
 
 
 def test_a_paper_bot_never_loads_or_decrypts_an_exchange_key(alice, recording, monkeypatch):
-    from keys.crypto import Vault
+    from config.vault import Vault
     from keys.services import key_create
-    from trading.services.orders import position_flatten
+    from trading.execution.paper_orders import position_flatten
 
     key_create(owner=alice, exchange="binance", label="main", api_key="A" * 64, secret="S" * 64)
 

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def synthetic(settings):
-    from trading.services import ticks
+    from trading.services import tick_feeds
 
     settings.MARKET_DATA_SOURCE = "synthetic"
     settings.DEFAULT_WATCHLIST = []
-    ticks._candle_cache.clear()  # closed candles are cached per minute in the process; each test has its own
+    tick_feeds._candle_cache.clear()  # closed candles are cached per minute in the process; each test has its own
 
 
 def _closed_candles(n=5):

@@ -19,11 +19,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def ccxt_feed(settings, use_binance_emulator):  # noqa: F811
-    from trading.services import ticks
+    from trading.services import tick_feeds
 
     settings.MARKET_DATA_SOURCE = "ccxt"
     settings.DEFAULT_WATCHLIST = []
-    ticks._candle_cache.clear()
+    tick_feeds._candle_cache.clear()
     minute = int(time.time() // 60) * 60_000
     candles_store(exchange="binance", symbol="BTC/USDT", timeframe="1m", bars=[
         Bar(minute - (3 - i) * 60_000, Decimal("65000"), Decimal("65010"), Decimal("64990"), Decimal("65000"),

@@ -73,7 +73,7 @@ def test_paper_replay_gives_the_same_trades_as_the_backtest(alice, recording):
     bars = recording_bars(recording)
     bot = _bot(alice, seed=12345)
     _replay_all(len(bars) + 2)  # past the end: the last candle has no next open to fill at
-    from risk.services import limits_for
+    from risk.limits import limits_for
 
     result = run_backtest(bars, "sma_cross", bot.params, Decimal("1000"),
                           rules=MarketRules(base_currency="BTC", quote_currency="USDT"), cfg=FillConfig(),
@@ -107,7 +107,7 @@ def test_parity_over_the_recorded_bittrex_file(alice, settings, tmp_path):
                starting_balance=Decimal("1"))
     for _ in range(len(bars) + 1):
         poll_and_tick(exchange="bittrex", symbols={"ETH/BTC"})
-    from risk.services import limits_for
+    from risk.limits import limits_for
 
     result = run_backtest(bars, "sma_cross", bot.params, Decimal("1"),
                           rules=MarketRules(base_currency="ETH", quote_currency="BTC"), cfg=FillConfig(), seed=99,

@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from trading.feeds import Bar
-
 from ..fills import check_minimums, quantize_amount
-from ..types import ZERO, Fill, Intent, MarketRules, ParamError, RestingOrder, Wallet, to_decimal
+from ..types import ZERO, Bar, Fill, Intent, MarketRules, ParamError, RestingOrder, Wallet, to_decimal
 
 __all__ = ["ParamError", "Strategy", "StrategyContext"]
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from trading.feeds import Bar
-
-from ..types import ZERO, Intent
+from ..types import ZERO, Bar, Intent
 from .base import Strategy, StrategyContext
 
 HUNDRED = Decimal("100")

@@ -1,0 +1,187 @@
+"""Market data for one tick: what every bot on a symbol sees (closed candles, the quote or the next
+recorded open, the order book, market rules), read once per symbol, never once per bot.
+
+Replay: the recorded bars up to the replay step, exactly as the backtest sees them; ccxt/synthetic: the
+1m candles closed before now, plus (ccxt) the top of the real order book fetched before any transaction.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection
+
+from exchanges.adapter import fetch_order_book, public_client
+from trading.engine.types import Book, Market, MarketRules, Quote
+from trading.execution.paper_orders import market_rules
+from trading.feeds import Bar
+from trading.price_selectors import replay_feed, tickers_latest
+
+MAX_BARS = 2100  # the longest lookback a strategy may ask for (sma_cross slow <= 2000)
+MIN_BARS = 50
+
+
+def to_ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass
+class SymbolFeed:
+    """What every bot on one symbol sees this tick."""
+
+    symbol: str
+    bars: list[Bar] = field(default_factory=list)
+    market: Market | None = None
+    price: Decimal | None = None  # marks equity
+    note: str = ""  # why bots on this symbol do nothing this tick
+    rules: MarketRules | None = None
+
+    @property
+    def newest_ms(self) -> int | None:
+        return self.bars[-1].ts_ms if self.bars else None
+
+
+# --- market data for the tick ---------------------------------------------------------------
+
+_parsed_cache: dict[str, dict] = {}
+
+
+def parsed(value):
+    """Params and fill overrides repeat across bots: parse each distinct text once (read-only use)."""
+    if not isinstance(value, str):
+        return value
+    parsed = _parsed_cache.get(value)
+    if parsed is None:
+        if len(_parsed_cache) > 10_000:
+            _parsed_cache.clear()
+        parsed = _parsed_cache[value] = json.loads(value)
+    return parsed
+
+
+_lookback_cache: dict[str, int] = {}
+
+
+def lookback(params: dict | str) -> int:
+    if isinstance(params, str):
+        cached = _lookback_cache.get(params)
+        if cached is None:
+            if len(_lookback_cache) > 10_000:
+                _lookback_cache.clear()
+            cached = _lookback_cache[params] = lookback(json.loads(params))
+        return cached
+    numbers = [v for v in (params or {}).values() if isinstance(v, int) and not isinstance(v, bool)]
+    return min(MAX_BARS, max([MIN_BARS, *[n + 2 for n in numbers]]))
+
+
+_candle_cache: dict[tuple[str, str, int, int], list[Bar]] = {}
+
+
+def _candle_bars(exchange: str, symbol: str, before_ms: int, limit: int) -> list[Bar]:
+    """The 1m candles that closed before `before_ms` (cached per minute: they cannot change)."""
+    key = (exchange, symbol, before_ms, limit)
+    bars = _candle_cache.get(key)
+    if bars is None:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT ts, open, high, low, close, volume FROM trading_candle "
+                "WHERE exchange = %s AND symbol = %s AND timeframe = '1m' AND ts < %s ORDER BY ts DESC LIMIT %s",
+                [exchange, symbol, to_dt(before_ms), limit])
+            rows = cur.fetchall()
+        bars = [Bar(to_ms(ts), o, h, lo, c, v) for ts, o, h, lo, c, v in reversed(rows)]
+        if len(_candle_cache) > 2000:
+            _candle_cache.clear()
+        _candle_cache[key] = bars
+    return bars
+
+
+def feeds_for(exchange: str, symbols: dict[str, int], now: float) -> dict[str, SymbolFeed]:
+    """symbols: symbol -> bars wanted. One ticker read for all of them."""
+    tickers = tickers_latest(exchange=exchange, symbols=sorted(symbols))
+    out: dict[str, SymbolFeed] = {}
+    minute_start_ms = int(now // 60) * 60_000
+    for symbol, want in symbols.items():
+        feed = SymbolFeed(symbol)
+        out[symbol] = feed
+        tick = tickers.get(symbol)
+        if tick is None:
+            feed.note = "no price yet for this symbol"
+            continue
+        if tick.stale:
+            feed.note = f"stale price: {tick.reason}"[:200]
+            continue
+        if settings.MARKET_DATA_SOURCE == "replay":
+            replay = replay_feed(exchange, symbol)
+            if replay is None or tick.exchange_ts is None:
+                feed.note = "no recorded data for this symbol"
+                continue
+            bars = replay.bars
+            idx = _index(replay, tick.exchange_ts)
+            if idx is None:
+                feed.note = "the replayed candle is not in the recording"
+                continue
+            if idx + 1 >= len(bars):
+                feed.note = "end of the recording: no next candle to fill at"
+                continue
+            # parity with the backtest: closed = bars[:n], fills at bars[n].open (n = idx + 1)
+            feed.bars = bars[:idx + 1]  # one C-level copy per symbol: list indexing beats a lazy view
+            nxt = bars[idx + 1]
+            feed.market = Market(next_open=nxt.open, ts_ms=nxt.ts_ms)
+            feed.price = bars[idx].close
+        else:
+            if tick.bid is None or tick.ask is None or tick.last is None:
+                feed.note = "incomplete ticker"
+                continue
+            feed.bars = _candle_bars(exchange, symbol, minute_start_ms, want)
+            if not feed.bars:
+                feed.note = "no closed candle yet"
+                continue
+            feed.market = Market(quote=Quote(tick.bid, tick.ask, tick.last, tick.exchange_ts),
+                                 ts_ms=int(tick.received_at * 1000))
+            feed.price = tick.last
+        feed.rules = market_rules(exchange=exchange, symbol=symbol)
+    return out
+
+
+_index_cache: dict[int, list[int]] = {}
+
+
+def _index(replay, ts_ms: int) -> int | None:
+    key = id(replay.bars)
+    stamps = _index_cache.get(key)
+    if stamps is None or len(stamps) != len(replay.bars):
+        stamps = [b.ts_ms for b in replay.bars]
+        _index_cache[key] = stamps
+    i = bisect.bisect_left(stamps, ts_ms)
+    return i if i < len(stamps) and stamps[i] == ts_ms else None
+
+
+def order_book(exchange: str, symbol: str, levels: int, notes: dict) -> Book | None:
+    """The top of the exchange's book as the engine's Book, or None (recorded in the tick's notes)."""
+    try:
+        raw = fetch_order_book(public_client(exchange), symbol, limit=max(5, min(levels, 100)))
+        sides = []
+        for name in ("bids", "asks"):
+            rows = []
+            for level in raw[name][:levels]:
+                price, amount = Decimal(str(level[0])), Decimal(str(level[1]))
+                if not (price.is_finite() and amount.is_finite() and price > 0 and amount > 0):
+                    raise ValueError(f"bad {name} level")
+                rows.append((price, amount))
+            sides.append(rows)
+        bids, asks = sides
+        if not bids or not asks or bids[0][0] >= asks[0][0]:
+            raise ValueError("empty or crossed book")
+        ts = raw.get("timestamp")
+        return Book(bids=bids, asks=asks, ts_ms=int(ts) if isinstance(ts, int | float) else None)
+    except Exception as exc:  # noqa: BLE001 - no book is not an outage: fills fall back to ask/bid
+        notes[f"no order book for {symbol}"] = str(getattr(exc, "message", exc))[:200]
+        return None
