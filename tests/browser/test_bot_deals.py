@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
-from trading.events import events_publish, fill_json
 
 from tests.browser.test_layout import HIDDEN_PX
 from tests.emulator.fixtures import *  # noqa: F403
+from trading.events import events_publish, fill_json
 from trading.models import Bot, Fill, Order
 from trading.services.bots import bot_create
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
-from trading.events import events_publish, fill_json
 
 from tests.emulator.fixtures import *  # noqa: F403
+from trading.events import events_publish, fill_json
 from trading.models import Fill, Order
 from trading.services.bots import bot_create
 
