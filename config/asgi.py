@@ -15,6 +15,7 @@ from accounts.ws_auth import BrowserOriginValidator, SessionOrJWTAuthStack  # no
 from config.proxy import TrustedProxyHeaders  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from keys.services import encryption_verify  # noqa: E402
+from ops.websockets import count_websockets  # noqa: E402
 
 encryption_verify()  # refuse to serve if the configured keys cannot open the stored secrets
 
@@ -44,6 +45,6 @@ application = TrustedProxyHeaders(ProtocolTypeRouter(
     {
         "http": http_app,
         "websocket": with_server_send(
-            BrowserOriginValidator(SessionOrJWTAuthStack(URLRouter(websocket_urlpatterns)))),
+            count_websockets(BrowserOriginValidator(SessionOrJWTAuthStack(URLRouter(websocket_urlpatterns))))),
     }
 ))

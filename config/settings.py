@@ -30,6 +30,8 @@ def _secret(name: str, dev_default: str) -> str:
 
 
 SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-secret-key-change-me-0123456789abcdef")
+# rotation: the previous key(s) here keep sessions and reset links valid until they expire (docs/operations.md)
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "trading",
     "risk",
     "notifications",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -307,6 +310,13 @@ NOTIFICATION_FOLD_SECONDS = env.float("NOTIFICATION_FOLD_SECONDS", default=3.0)
 NOTIFICATION_FOLD_THRESHOLD = env.int("NOTIFICATION_FOLD_THRESHOLD", default=3)  # due messages -> one summary
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=15)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+
+# --- Operations (ops app) ---------------------------------------------------------
+# /metrics answers staff sessions and these client addresses or networks (e.g. the Prometheus host).
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# manage.py backup: where the dumps go and how many of the newest it keeps
+BACKUP_DIR = env.path("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

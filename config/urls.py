@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("trading.risk_urls")),
     path("", include("notifications.urls")),
+    path("", include("ops.urls")),
 ]

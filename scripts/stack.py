@@ -267,14 +267,40 @@ def child_env(cfg: Config) -> dict[str, str]:
 class Supervisor:
     """Starts the web, worker, alerts worker and beat processes, each in its own process group; stops them all."""
 
+    # As systemd does in production (Restart=on-failure): a process that exits is started again after a
+    # back-off (1, 2, 4, 8 s ...), at most MAX_RESTARTS times within RESTART_WINDOW seconds; past that the
+    # stack stops, saying why, instead of restarting a process that cannot start.
+    MAX_RESTARTS = 4
+    RESTART_WINDOW = 60.0
+
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.procs: dict[str, subprocess.Popen] = {}
+        self.argv: dict[str, list[str]] = {}
+        self.restarts: dict[str, list[float]] = {}
+        self.due: dict[str, float] = {}  # name -> monotonic time of its pending restart
         self.stopping = False
 
     def start(self, name: str, argv: list[str]) -> None:
+        self.argv[name] = argv
         self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=child_env(self.cfg), start_new_session=True,
                                             stdin=subprocess.DEVNULL)
+
+    def _exited(self, name: str, code: int) -> bool:
+        """Schedule a restart; False when the process exited too often to try again."""
+        now = time.monotonic()
+        recent = [t for t in self.restarts.get(name, []) if now - t < self.RESTART_WINDOW]
+        if len(recent) >= self.MAX_RESTARTS:
+            say(f"{name} exited with code {code}, {len(recent) + 1} times within {self.RESTART_WINDOW:.0f}s; "
+                "stopping everything (see its output above)")
+            return False
+        delay = 2 ** len(recent)
+        recent.append(now + delay)
+        self.restarts[name] = recent
+        self.due[name] = now + delay
+        say(f"{name} exited with code {code}; restarting it in {delay}s "
+            f"(restart {len(recent)} of at most {self.MAX_RESTARTS} a minute)")
+        return True
 
     def stop(self, timeout: float = 20) -> None:
         for proc in self.procs.values():
@@ -297,11 +323,21 @@ class Supervisor:
                 # `make` (or whoever started us) is gone, e.g. it got SIGTERM: stop too, orderly.
                 say("The parent process went away; stopping everything")
                 return 0
-            for name, proc in self.procs.items():
+            for name, proc in list(self.procs.items()):
+                if name in self.due:
+                    if time.monotonic() >= self.due[name]:
+                        del self.due[name]
+                        if name == "beat":
+                            (self.cfg.var / "run" / "beat.pid").unlink(missing_ok=True)
+                        self.start(name, self.argv[name])
+                        say(f"{name} restarted")
+                    continue
                 code = proc.poll()
                 if code is not None:
-                    say(f"{name} exited with code {code}; stopping everything")
-                    return 1
+                    with contextlib.suppress(ProcessLookupError):  # whatever it left in its group
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    if not self._exited(name, code):
+                        return 1
             time.sleep(0.3)
         return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("config", "accounts", "exchanges", "keys", "notifications", "risk", "trading")
+PACKAGES = ("config", "accounts", "exchanges", "keys", "notifications", "risk", "trading", "ops")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

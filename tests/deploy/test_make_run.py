@@ -4,6 +4,7 @@ Each test starts the whole stack (its own PostgreSQL cluster and Redis under a t
 VAR_DIR, uvicorn, a Celery worker and beat) exactly as a person would, with `make run`.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -134,3 +135,53 @@ def test_sigterm_to_make_stops_everything(stack):
     left = _wait_gone(stack)
     assert not left, f"processes left after SIGTERM: {left}\n{stack.output()[-2000:]}"
     assert not any(_open(p) for p in stack.ports.values())
+
+
+def _pids(marker: str) -> list[int]:
+    return [int(line.split(":", 1)[0]) for line in _leftovers([marker])]
+
+
+def test_a_crashed_worker_is_restarted_and_the_site_keeps_serving(stack):
+    _wait_healthy(stack)
+    worker = f"worker.{stack.ports['PORT']}@"
+    for pid in _pids(worker):  # the Celery worker dies hard (OOM killer, a segfault ...)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while "worker restarted" not in stack.output():
+        assert stack.proc.poll() is None, f"make run stopped instead of restarting:\n{stack.output()[-3000:]}"
+        # the web process keeps answering meanwhile
+        with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports['PORT']}/api/health/ping/", timeout=2) as r:
+            assert r.status == 200
+        assert time.monotonic() < deadline, stack.output()[-3000:]
+        time.sleep(0.3)
+    restarted = time.monotonic()
+    out = stack.output()
+    assert "worker exited with code -9; restarting it in 1s (restart 1 of at most 4 a minute)" in out
+    assert _pids(worker), "no worker process after the restart"
+    # and it works again: a heartbeat newer than the restart
+    deadline = restarted + 30
+    while True:
+        _, body = _wait_healthy(stack)
+        age = body["checks"]["celery"].get("heartbeat_age_seconds")
+        if age is not None and age < time.monotonic() - restarted:
+            break
+        assert time.monotonic() < deadline, body
+        time.sleep(0.5)
+
+
+def test_a_process_that_keeps_crashing_stops_the_stack_saying_why(stack):
+    _wait_healthy(stack)
+    beat = "celery -A config beat"
+    deadline = time.monotonic() + 90
+    while stack.proc.poll() is None:
+        for pid in _pids(beat):
+            if str(stack.var) in Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        assert time.monotonic() < deadline, stack.output()[-3000:]
+        time.sleep(0.2)
+    out = stack.output()
+    assert "beat exited with code -9, 5 times within 60s; stopping everything" in out
+    assert stack.proc.returncode != 0
+    assert not _wait_gone(stack)

@@ -6,6 +6,7 @@ worker) passes `manage.py verify_deployment` — which also fails, with a reason
 import datetime
 import ipaddress
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -60,7 +61,8 @@ def _render(tmp: Path, **env) -> Path:
     """Render the site with install.sh itself and wrap it in a minimal nginx.conf that runs from tmp."""
     site = tmp / "site"
     subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--render-nginx", str(site)], check=True,
-                   env={**os.environ, **env, "PROXY_SNIPPET": str(site / "tradeplatform-proxy.conf")})
+                   env={**os.environ, **env, "PROXY_SNIPPET": str(site / "tradeplatform-proxy.conf"),
+                        "HEADERS_SNIPPET": str(site / "tradeplatform-headers.conf")})
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -85,7 +87,8 @@ def test_the_rendered_site_passes_nginx_t(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
     site = (tmp_path / "site" / "tradeplatform.conf").read_text()
-    assert "@" not in site.replace("$binary_remote_addr", "")  # every placeholder filled
+    assert not re.search(r"@[A-Z_]+@", site)  # every placeholder filled
+    assert "auth_basic off;" in site  # no ADMIN_BASIC_AUTH_USER: no second lock on /admin/
     assert "return 301 https://$host:8443$request_uri;" in site
 
 
@@ -98,7 +101,8 @@ def test_rendering_without_a_server_name_says_what_is_missing(tmp_path):
 
 
 def test_systemd_units_run_the_four_processes_as_the_service_user():
-    units = {p.name: p.read_text() for p in (ROOT / "deploy" / "systemd").glob("tradeplatform-*.service")}
+    units = {p.name: p.read_text() for p in (ROOT / "deploy" / "systemd").glob("tradeplatform-*.service")
+             if p.name != "tradeplatform-backup.service"}  # a oneshot the timer starts, tested in tests/ops
     assert set(units) == {"tradeplatform-web.service", "tradeplatform-worker.service", "tradeplatform-alerts.service",
                           "tradeplatform-beat.service"}
     for text in units.values():
@@ -188,9 +192,30 @@ def test_the_deployed_stack_passes_verify_deployment(deployed, capsys):
     out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"])
     assert error is None, out
     assert "FAIL" not in out
-    assert "All 11 checks passed" in out
+    assert "All 13 checks passed" in out
     assert "unauthenticated handshake refused by the app (403)" in out
     assert "-> https://localhost:" in out  # plain HTTP was redirected
+
+
+def test_verify_deployment_opt_in_checks_rate_limit_and_the_operator_robot(deployed, capsys, settings):
+    from tests.notifications.dingtalk_standin import SECRET, DingTalkStandIn
+
+    standin = DingTalkStandIn().start()
+    try:
+        settings.DINGTALK_WEBHOOK_URL, settings.DINGTALK_SECRET = standin.url, SECRET
+        settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+        out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"],
+                             rate_limit_test=True, dingtalk_test=True)
+        assert error is None, out
+        assert "All 15 checks passed" in out
+        assert "ok    /metrics is not public (403 without a staff session)" in out
+        assert "ok    live trading state (bots run; live trading off (paper only))" in out
+        assert "API rate limit answers 429 through the proxy (" in out and "of 40 answered 429" in out
+        assert "operator DingTalk robot accepts a test message (delivered (HTTP 200))" in out
+        assert [m[m["msgtype"]]["title"] for m in standin.received] == ["Deployment check"]
+        assert SECRET not in out and standin.url not in out  # never printed
+    finally:
+        standin.stop()
 
 
 def test_a_slow_alert_channel_never_delays_the_trading_worker(deployed, alice, settings):
@@ -242,7 +267,7 @@ def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(de
     worker.wait(timeout=20)
     cache.delete(HEARTBEAT_KEY)
     out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"])
-    assert error == f"1 of 11 checks failed for {deployed['url']}"
+    assert error == f"1 of 13 checks failed for {deployed['url']}"
     assert ("FAIL  readiness /api/health/ (database, redis, celery, alerts): status 503; "
             "celery: no worker heartbeat yet") in out
 
@@ -253,5 +278,6 @@ def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(de
 def test_verify_deployment_says_when_nothing_answers(capsys):
     port = _free_port()
     out, error = _verify(capsys, url=f"https://127.0.0.1:{port}", http_url=f"http://127.0.0.1:{port}", timeout=2)
-    assert error == f"10 of 11 checks failed for https://127.0.0.1:{port}"  # all but "HTTPS in use"
+    # all but "HTTPS in use" and the live trading state (read from this host's settings)
+    assert error == f"11 of 13 checks failed for https://127.0.0.1:{port}"
     assert "cannot reach https://127.0.0.1" in out

@@ -78,6 +78,10 @@ class Command(BaseCommand):
                                                "(default: the same host on port 80)")
         parser.add_argument("--ca-file", help="CA bundle to trust (e.g. a private CA); default: the system's")
         parser.add_argument("--timeout", type=float, default=10.0)
+        parser.add_argument("--dingtalk-test", action="store_true",
+                            help="also send a test message to the operator's DingTalk robot (DINGTALK_WEBHOOK_URL)")
+        parser.add_argument("--rate-limit-test", action="store_true",
+                            help="also send a burst of 40 API requests and expect the proxy's 429")
 
     def handle(self, *args, **opts):
         base = opts["url"].rstrip("/")
@@ -101,7 +105,13 @@ class Command(BaseCommand):
             ("API refuses requests without a token (401 JSON)", self.check_api_auth),
             ("admin login page", self.check_admin),
             ("WebSocket upgrade reaches the app (/ws/prices/)", self.check_websocket),
+            ("/metrics is not public", self.check_metrics_private),
+            ("live trading state", self.check_live_trading),
         ]
+        if opts["rate_limit_test"]:
+            checks.append(("API rate limit answers 429 through the proxy", self.check_rate_limit))
+        if opts["dingtalk_test"]:
+            checks.append(("operator DingTalk robot accepts a test message", self.check_dingtalk))
         failed = 0
         for name, check in checks:
             try:
@@ -208,6 +218,8 @@ class Command(BaseCommand):
 
     def check_admin(self):
         reply = self.client.request("GET", "/admin/login/")
+        if reply.status == 401 and reply.header("WWW-Authenticate").lower().startswith("basic"):
+            return "behind HTTP basic auth (401 without the password)"
         if reply.status != 200:
             raise CheckFailed(f"/admin/login/ answered {reply.status}")
         return ""
@@ -256,3 +268,46 @@ class Command(BaseCommand):
         if reply.status != 200 or "access_token" not in data:
             raise CheckFailed(f"sign-in as {username} answered {reply.status}")
         return data["access_token"]
+
+    def check_metrics_private(self):
+        reply = self.client.request("GET", "/metrics")
+        if reply.status == 200:
+            raise CheckFailed("an anonymous request got the metrics: expected 403 (fine only if this host's address "
+                              "is in METRICS_ALLOWED_IPS)")
+        return f"{reply.status} without a staff session"
+
+    def check_live_trading(self):
+        from django.conf import settings
+
+        trading = "bots run" if settings.ENABLE_TRADING else "bots do not run (ENABLE_TRADING=false)"
+        live = ("LIVE TRADING ON (ENABLE_LIVE_TRADING=true): promoted bots place real orders"
+                if settings.ENABLE_LIVE_TRADING else "live trading off (paper only)")
+        return f"{trading}; {live}"
+
+    def check_rate_limit(self):
+        statuses = [self.client.request("GET", "/api/health/ping/") for _ in range(40)]
+        limited = [r for r in statuses if r.status == 429]
+        if not limited:
+            raise CheckFailed("40 requests in a row were all let through: the proxy's API rate limit is missing")
+        code = self._json(limited[0]).get("error", {}).get("code")
+        if code != "rate_limited":
+            raise CheckFailed(f"429 without the JSON error body (code {code!r})")
+        return f"{len(limited)} of 40 answered 429"
+
+    def check_dingtalk(self):
+        from django.utils import timezone
+
+        from notifications.services import transport_for
+        from notifications.transports.base import Message, TransportError
+
+        transport = transport_for(None)
+        if transport is None:
+            raise CheckFailed("DINGTALK_WEBHOOK_URL is not set: operator alerts go nowhere")
+        message = Message(title="Deployment check", severity="info",
+                          text=f"verify_deployment for {self.client.netloc} at {timezone.now():%Y-%m-%d %H:%M} UTC: "
+                               "operator alerts reach this robot.")
+        try:
+            result = transport.send(message)
+        except TransportError as exc:
+            raise CheckFailed(f"DingTalk refused the test message: {exc.reason}") from None
+        return f"delivered (HTTP {result.http_status})"
