@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -97,6 +97,7 @@ class LimitsOut(serializers.Serializer):
     cooldown_minutes = serializers.CharField(allow_null=True)
 
 
+@extend_schema_serializer(component_name="PromotionKeyOut")  # keys.api.serializers.KeyOut is "KeyOut"
 class KeyOut(serializers.Serializer):
     id = serializers.IntegerField()
     label = serializers.CharField()
