@@ -203,7 +203,7 @@ def bot_form(request, pk: int | None = None):
     return render(request, "trading/bot_form.html", {
         "form": form, "bot": bot, "strategies": _param_rows(strategies, selected, values, param_errors),
         "selected": selected, "has_errors": bool(form.is_bound and (form.errors or param_errors)),
-        "suggestions": suggestions,
+        "suggestions": suggestions or form.suggestions,
     })
 
 
