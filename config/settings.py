@@ -242,6 +242,14 @@ PROMOTION_MIN_PROFIT_PCT = Decimal(env.str("PROMOTION_MIN_PROFIT_PCT", default="
 PROMOTION_REQUIRE_STAFF_APPROVAL = env.bool("PROMOTION_REQUIRE_STAFF_APPROVAL", default=True)
 PROMOTION_REQUEST_TTL_HOURS = env.int("PROMOTION_REQUEST_TTL_HOURS", default=24)
 
+# --- Live execution (docs/live-trading.md) -------------------------------------------------------
+# reconciliation: every N s for keys/symbols with live orders; a full check (orders, trades, balance) of
+# quiet ones every QUIET s; an order the exchange does not have is sent again (same client id) only after
+# RESEND_AFTER s, when its first request can no longer be on its way
+LIVE_RECONCILE_SECONDS = env.int("LIVE_RECONCILE_SECONDS", default=10)
+LIVE_RECONCILE_QUIET_SECONDS = env.int("LIVE_RECONCILE_QUIET_SECONDS", default=120)
+LIVE_RESEND_AFTER_SECONDS = env.int("LIVE_RESEND_AFTER_SECONDS", default=30)
+
 # --- Secrets at rest ---------------------------------------------------------------
 # Fernet keys, newest first, comma separated. Required outside DEBUG.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])

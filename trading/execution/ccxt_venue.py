@@ -285,13 +285,15 @@ class CcxtVenue:
 
     # --- parsing ccxt's structures --------------------------------------------------------------------
 
-    def _trade(self, t: dict, client_order_id: str | None = None) -> VenueTrade:
+    def _trade(self, t: dict, client_order_id: str | None = None, order: dict | None = None) -> VenueTrade:
+        order = order or {}
         fee = t.get("fee") or {}
         fee_amount = _dec(fee.get("cost"))
         fees = (Fee(currency=str(fee.get("currency") or ""), amount=fee_amount),) if fee_amount is not None else ()
         return VenueTrade(trade_id=str(t.get("id")), client_order_id=client_order_id,
-                          exchange_order_id=str(t["order"]) if t.get("order") is not None else None,
-                          symbol=t.get("symbol") or "", side=t.get("side"), price=_dec(t.get("price")) or ZERO,
+                          exchange_order_id=str(t.get("order") or order.get("id") or "") or None,
+                          symbol=t.get("symbol") or order.get("symbol") or "", side=t.get("side") or order.get("side"),
+                          price=_dec(t.get("price")) or ZERO,
                           amount=_dec(t.get("amount")) or ZERO, fees=fees,
                           liquidity=t.get("takerOrMaker") if t.get("takerOrMaker") in ("maker", "taker") else None,
                           ts_ms=_ms(t.get("timestamp")) or int(time.time() * 1000))
@@ -311,7 +313,7 @@ class CcxtVenue:
         price = _dec(o.get("price")) if o.get("type") == "limit" else None
         cost = _dec(info.get("cummulativeQuoteQty")) or _dec(o.get("cost"))
         average = (cost / filled) if cost and filled else _dec(o.get("average"))
-        trades = tuple(self._trade(t, client_id) for t in (o.get("trades") or []) if t.get("id") is not None)
+        trades = tuple(self._trade(t, client_id, o) for t in (o.get("trades") or []) if t.get("id") is not None)
         fees: dict[str, Decimal] = {}
         for t in trades:
             for f in t.fees:

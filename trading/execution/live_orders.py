@@ -62,6 +62,18 @@ def live_order_claim(*, order: Order) -> bool:
                     .update(attempts=F("attempts") + 1, updated_at=timezone.now()))
 
 
+def live_order_claim_resend(*, order: Order) -> bool:
+    """Take the right to send an order AGAIN, with the same client id, after a lookup said the exchange does
+    not have it (reconciliation); at most once more, never while a kill switch is engaged."""
+    with transaction.atomic():
+        bot = Bot.objects.select_for_update(no_key=True).only("status", "mode", "owner_id").get(pk=order.bot_id)
+        engaged = [k for k, on in switches_lock_for_order(user_id=bot.owner_id) if on]
+        if engaged or bot.status != Bot.Status.RUNNING or bot.mode != Bot.Mode.LIVE:
+            return False
+        return bool(Order.objects.filter(pk=order.pk, status__in=[NEW, UNKNOWN], attempts=order.attempts)
+                    .update(attempts=F("attempts") + 1, updated_at=timezone.now()))
+
+
 def request_of(order: Order, *, symbol: str) -> OrderRequest:
     """The OrderRequest an order row was sent (or is to be sent) as: a resend names the same order."""
     return OrderRequest(client_order_id=order.client_id, symbol=symbol, side=order.side, type=order.type,

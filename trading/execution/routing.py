@@ -76,8 +76,10 @@ def venue_for(bot: Bot, *, wallet: Wallet, rules: MarketRules, cfg: FillConfig,
         raise LiveNotAllowed(f"Bot {bot.name} cannot trade live: {gate.reason}.")
     promotion = _approved(bot)
     prices = {}
-    if market is not None and market.quote is not None:
-        prices[bot.symbol] = market.quote.last or market.quote.ask
+    if market is not None:
+        reference = (market.quote.last or market.quote.ask) if market.quote is not None else market.next_open
+        if reference:
+            prices[bot.symbol] = reference
     return CcxtVenue(key=promotion.key, quote_free=min(wallet.free_quote, promotion.allocation),
                      base_free=wallet.free_base, prices=prices)
 

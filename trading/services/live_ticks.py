@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -35,9 +34,10 @@ from risk.services import order_gate
 from trading.engine.runner import plan
 from trading.engine.types import Fill as EngineFill
 from trading.engine.types import RestingOrder, Wallet
+from trading.execution.health import bots_pause_for_exchange, live_health_report
 from trading.execution.live_orders import live_order_claim, live_order_open, live_report_record, request_of
 from trading.execution.paper_orders import fill_config_for
-from trading.execution.routing import LIVE, LiveNotAllowed, live_allowed, venue_for
+from trading.execution.routing import LIVE, LiveNotAllowed, live_allowed, live_trading_enabled, venue_for
 from trading.execution.states import UNKNOWN
 from trading.execution.types import OrderRequest
 from trading.models import Bot, Fill, Order
@@ -46,9 +46,6 @@ from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookbac
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-HEALTH_KEY = "health:live_trading"  # read by accounts/api/health.py
-HEALTH_TTL_SECONDS = 300
-PAUSED_BY_EXCHANGE = "exchange"
 
 
 @dataclass
@@ -65,32 +62,18 @@ class LiveTickSummary:
     decided_ms: list = field(default_factory=list)  # decision -> acknowledged, per order (the benchmark reads it)
 
 
-def live_health_report(*, exchange: str, ok: bool, error: str = "", bots: int = 0) -> None:
-    """What /api/health/ shows for live trading: whether the exchange answers our live bots."""
-    current = cache.get(HEALTH_KEY) or {}
-    current[exchange] = {"ok": ok, "error": error[:200], "bots_paused": bots, "at": int(time.time())}
-    cache.set(HEALTH_KEY, current, timeout=HEALTH_TTL_SECONDS)
-
-
-def bots_pause_for_exchange(*, bot_ids: list[int], why: str) -> int:
-    """Pause running live bots whose exchange did not answer; reconciliation resumes them."""
-    note = f"paused: {why}"[:200]
-    changed = 0
-    with transaction.atomic():
-        for bot in Bot.objects.select_for_update(no_key=True).filter(pk__in=bot_ids, status=Bot.Status.RUNNING,
-                                                                     mode=LIVE).order_by("pk"):
-            state = dict(bot.state or {})
-            state.setdefault("live", {})["paused_by"] = PAUSED_BY_EXCHANGE
-            bot.status, bot.last_tick_note, bot.state = Bot.Status.PAUSED, note, state
-            bot.save(update_fields=["status", "last_tick_note", "state", "updated_at"])
-            changed += 1
-    return changed
-
-
 def _engine_fill(f: Fill) -> EngineFill:
     return EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
                       slippage=f.slippage, liquidity=f.liquidity, ts_ms=int(f.ts.timestamp() * 1000),
                       order_id=f.order.client_id if f.order_id else None)
+
+
+def _reference(feed: SymbolFeed, side: str) -> Decimal:
+    """The price a market order is sized and checked at: the best ask/bid, else the feed's price."""
+    quote = feed.market.quote if feed.market is not None else None
+    if quote is not None and quote.ask and quote.bid:
+        return quote.ask if side == "buy" else quote.bid
+    return (feed.market.next_open if feed.market is not None else None) or feed.price
 
 
 def _base_amount(intent, price: Decimal, fee: Decimal) -> Decimal | None:
@@ -136,7 +119,7 @@ def _decide(bot_id: int, feed: SymbolFeed, tick_key: int, summary: LiveTickSumma
             intent = planned.intent
             if intent.type == "cancel":
                 continue  # live limit orders are cancelled by the safety paths; strategies here place only
-            price = intent.price or (feed.market.quote.ask if intent.side == "buy" else feed.market.quote.bid)
+            price = intent.price or _reference(feed, intent.side)
             amount = _base_amount(intent, price, fee)
             if not amount or amount <= 0:
                 continue
@@ -209,7 +192,12 @@ def _demote_for_auth(bot: Bot, message: str) -> None:
 def live_tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> LiveTickSummary:
     """Evaluate every running live bot of `exchange` for this tick (see the module docstring)."""
     summary = LiveTickSummary(exchange, int(tick_key))
-    if not settings.ENABLE_TRADING or not settings.ENABLE_LIVE_TRADING:
+    if not settings.ENABLE_TRADING:
+        return summary
+    if not live_trading_enabled():
+        note = "not trading live: live trading is switched off on this platform (ENABLE_LIVE_TRADING=false)"
+        summary.notes[note] = Bot.objects.filter(exchange=exchange, mode=LIVE, status=Bot.Status.RUNNING).exclude(
+            last_tick_note=note).update(last_tick_note=note)
         return summary
     bots = list(Bot.objects.filter(Q(last_tick_key__isnull=True) | Q(last_tick_key__lt=int(tick_key)),
                                    exchange=exchange, mode=LIVE, status=Bot.Status.RUNNING, archived_at__isnull=True)
