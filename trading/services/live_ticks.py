@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from exchanges.adapter import InvalidCredentials, PermissionDenied
+from exchanges.adapter import ExchangeUnavailable, InvalidCredentials, PermissionDenied
 from risk.checks import OrderProposal, memory_advance, memory_count_order, state_build
 from risk.limits import limits_for
 from risk.services import order_gate
@@ -166,7 +166,11 @@ def _send(bot: Bot, rows: list[tuple[Order, float]], feed: SymbolFeed, summary: 
         live_report_record(bot_id=fresh.pk, order_id=order.pk, report=report)
         if report.status == UNKNOWN:
             summary.unknown += 1
-            lost.append(report.message or "no answer")
+            lost.append(f"did not answer an order ({report.message or 'no answer'}); it is being looked up, "
+                        f"nothing is resent")
+        elif report.code == ExchangeUnavailable.code:
+            lost.append(f"is not answering ({report.message}); nothing was sent")
+            break
         elif report.code in (InvalidCredentials.code, PermissionDenied.code):
             _demote_for_auth(fresh, report.message)
             return
@@ -174,7 +178,7 @@ def _send(bot: Bot, rows: list[tuple[Order, float]], feed: SymbolFeed, summary: 
             venue = venue_for(Bot.objects.get(pk=bot.pk), wallet=_wallet(bot.pk), rules=feed.rules,
                               cfg=fill_config_for(fresh.fill_overrides), market=feed.market)
     if lost:
-        why = f"{fresh.exchange} did not answer an order ({lost[0]}); it is being looked up, nothing is resent"
+        why = f"{fresh.exchange} {lost[0]}"
         bots_pause_for_exchange(bot_ids=[fresh.pk], why=why)
         live_health_report(exchange=fresh.exchange, ok=False, error=why, bots=1)
 
