@@ -56,7 +56,10 @@ LIVE_HEALTH_KEY = "health:live_trading"  # written by trading/execution/health.p
 
 def _live_trading() -> dict | None:
     """Whether the exchanges of live bots answer (only once live trading has reported anything)."""
-    state = cache.get(LIVE_HEALTH_KEY)
+    try:
+        state = cache.get(LIVE_HEALTH_KEY)
+    except Exception:  # noqa: BLE001 - Redis down: the redis check says so already
+        return None
     if not state:
         return None
     down = {ex: s for ex, s in state.items() if not s.get("ok")}
