@@ -89,3 +89,12 @@ def test_demotion_says_which_orders_could_not_be_cancelled(live_bot, emu, alice)
     result = promotion_demote(bot=Bot.objects.get(pk=live_bot.pk), actor=alice)
     assert result.orders.cancelled == [] and result.orders.failed[0]["order"] == order.client_id
     assert "Binance" in result.orders.failed[0]["reason"]
+
+
+def test_stopping_a_live_bot_cancels_its_orders_on_the_exchange(live_bot, emu, alice):
+    from trading.services.bots import bot_stop
+
+    order = resting(live_bot)
+    bot_stop(bot=Bot.objects.get(pk=live_bot.pk), actor=alice)
+    order.refresh_from_db()
+    assert order.status == "cancelled" and emu.orders(order.client_id)[0]["status"] == "CANCELED"
