@@ -8,8 +8,9 @@ of bots with live orders (or, every LIVE_RECONCILE_QUIET_SECONDS, every live bot
    unknown (a submit that timed out, a worker killed between submit and record). An order the exchange
    does not have: never sent (no claim) -> cancelled here; sent, and older than LIVE_RESEND_AFTER_SECONDS ->
    sent again ONCE with the same client id while the bot may still trade live, else rejected;
-3. `fetch_my_trades(symbol)` from the stored cursor (a trade id, `LiveCursor`): each trade is recorded once as
-   a Fill of its order (unique exchange trade id) and moves the bot's live wallet;
+3. when we have orders there that may still fill, `fetch_my_trades(symbol)` from the stored cursor (a trade
+   id, `LiveCursor`): each trade is recorded once as a Fill of its order (unique exchange trade id) and
+   moves the bot's live wallet;
 4. on the quiet sweep (never while ENABLE_LIVE_TRADING is off), ONE `fetch_balance` per key: when our books hold more of a currency than the whole
    account does (beyond a small tolerance), the key's live bots are halted and the owner alerted.
 A group whose exchange does not answer pauses its running live bots (say why in `last_tick_note`, and in
@@ -161,7 +162,10 @@ def _group(venue: CcxtVenue, symbol: str, bots: list[Bot], ours: list[Order], cu
             _record(order, found, summary)
             continue
         _missing(venue, symbol, order, summary, now)
-    _trades(venue, symbol, bots, cursor, summary)
+    if ours:
+        # only our orders' trades matter, and a market order's come with its answer: with no order of ours
+        # that may still fill there is nothing to take in (the cursor catches up, trade ids dedupe)
+        _trades(venue, symbol, bots, cursor, summary)
 
 
 def _record(order: Order, report: VenueOrder, summary: ReconcileSummary) -> None:
