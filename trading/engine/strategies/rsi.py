@@ -57,6 +57,9 @@ class Rsi(Strategy):
             return {"oversold": "must be less than overbought"}
         return {}
 
+    def warmup_bars(self) -> int:
+        return self.params["period"] + 1
+
     def decide(self, ctx: StrategyContext) -> list[Intent]:
         exit_now = exit_intent(self.params, ctx)
         if exit_now is not None:

@@ -35,6 +35,9 @@ class SmaCross(Strategy):
             return {"fast": "must be less than slow"}
         return {}
 
+    def warmup_bars(self) -> int:
+        return self.params["slow"] + 1  # both SMAs now and one candle ago
+
     def decide(self, ctx: StrategyContext) -> list[Intent]:
         fast, slow = self.params["fast"], self.params["slow"]
         bars = ctx.closed_bars
