@@ -171,7 +171,7 @@
   }
 
   function applyBot(b) {
-    E.badge(document.getElementById("bot-status"), b.status);
+    E.badge(document.getElementById("bot-status"), b.status, b.health);
     E.applyStatus(document, b.status);
     const halt = document.getElementById("halt-reason");
     halt.hidden = !b.halt_reason;

@@ -81,8 +81,9 @@ def test_a_good_form_creates_a_paper_bot_and_opens_it(alice):
     r = _client(alice).post("/bots/new/", GOOD)
     bot = Bot.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/bots/{bot.pk}/"
-    assert (bot.owner, bot.mode, bot.status, bot.params) == (alice, "paper", "stopped",
-                                                             {"fast": 3, "slow": 8, "size_pct": "100"})
+    assert (bot.owner, bot.mode, bot.status, bot.params) == (alice, "paper", "stopped", {
+        "fast": 3, "slow": 8, "size_pct": "100", "stop_loss_pct": "0", "take_profit_pct": "0",
+        "trailing_stop_pct": "0"})
 
 
 def test_only_the_owner_can_cancel_an_order(alice, bob):
