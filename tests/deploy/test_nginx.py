@@ -210,7 +210,7 @@ def test_verify_deployment_opt_in_checks_rate_limit_and_the_operator_robot(deplo
         assert "All 15 checks passed" in out
         assert "ok    /metrics is not public (403 without a staff session)" in out
         assert "ok    live trading state (bots run; live trading off (paper only))" in out
-        assert "API rate limit answers 429 through the proxy (" in out and "of 40 answered 429" in out
+        assert "API rate limit answers 429 through the proxy (" in out and "of 60 answered 429" in out
         assert "operator DingTalk robot accepts a test message (delivered (HTTP 200))" in out
         assert [m[m["msgtype"]]["title"] for m in standin.received] == ["Deployment check"]
         assert SECRET not in out and standin.url not in out  # never printed
