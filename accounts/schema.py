@@ -1,4 +1,5 @@
-"""OpenAPI: our bearer authentication is simplejwt's, documented the same way (imported by AccountsConfig.ready)."""
+"""How the OpenAPI schema describes our bearer authentication: simplejwt's JWT scheme, for our subclass
+that also checks the token version and the logout denylist (accounts.tokens.PlatformJWTAuthentication)."""
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 

@@ -279,6 +279,14 @@ PROMOTION_REQUEST_TTL_HOURS = env.int("PROMOTION_REQUEST_TTL_HOURS", default=24)
 # a request reads the key's balance on the exchange: at most this many such reads per user and hour
 PROMOTION_BALANCE_CHECKS_PER_HOUR = env.int("PROMOTION_BALANCE_CHECKS_PER_HOUR", default=10)
 
+# --- Live execution (docs/live-trading.md) -------------------------------------------------------
+# reconciliation: every N s for keys/symbols with live orders; a full check (orders, trades, balance) of
+# quiet ones every QUIET s; an order the exchange does not have is sent again (same client id) only after
+# RESEND_AFTER s, when its first request can no longer be on its way
+LIVE_RECONCILE_SECONDS = env.int("LIVE_RECONCILE_SECONDS", default=10)
+LIVE_RECONCILE_QUIET_SECONDS = env.int("LIVE_RECONCILE_QUIET_SECONDS", default=120)
+LIVE_RESEND_AFTER_SECONDS = env.int("LIVE_RESEND_AFTER_SECONDS", default=30)
+
 # --- Secrets at rest ---------------------------------------------------------------
 # Fernet keys, newest first, comma separated. Required outside DEBUG.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
@@ -300,6 +308,8 @@ MARKET_DATA_REPLAY_SPEED = env.int("MARKET_DATA_REPLAY_SPEED", default=1)  # can
 MARKET_DATA_SYNTHETIC_SEED = env.int("MARKET_DATA_SYNTHETIC_SEED", default=42)
 PRICE_POLL_SECONDS = env.float("PRICE_POLL_SECONDS", default=2.0)
 PRICE_STALE_AFTER_SECONDS = env.float("PRICE_STALE_AFTER_SECONDS", default=30.0)
+# a running bot that no tick has evaluated for this long shows "stale prices" (poller or workers down)
+BOT_TICK_STALE_SECONDS = env.float("BOT_TICK_STALE_SECONDS", default=180.0)
 # a /ws/prices/ client whose socket has not taken a frame for this long is dropped
 PRICE_WS_STALL_SECONDS = env.float("PRICE_WS_STALL_SECONDS", default=10.0)
 # --- Paper bots (trading.services.ticks) -------------------------------------------

@@ -29,7 +29,7 @@ TLS_CERT=${TLS_CERT:-/etc/ssl/certs/ssl-cert-snakeoil.pem}
 TLS_KEY=${TLS_KEY:-/etc/ssl/private/ssl-cert-snakeoil.key}
 HTTP_LISTEN=${HTTP_LISTEN:-80}
 HTTPS_LISTEN=${HTTPS_LISTEN:-443}
-UPSTREAM=${UPSTREAM:-unix:/run/tradeplatform/web.sock}
+UPSTREAM=${UPSTREAM:-unix:/run/tradeplatform/web.sock}  # several web instances: space separated
 STATIC_ROOT=${STATIC_ROOT:-$STATE/static}
 BACKUP_DIR=${BACKUP_DIR:-$STATE/backups}
 NGINX_SNIPPETS=${NGINX_SNIPPETS:-/etc/nginx/snippets}
@@ -61,8 +61,13 @@ render_nginx() {
   if [ -n "$ADMIN_BASIC_AUTH_USER" ] || [ -f "$ADMIN_HTPASSWD" ]; then
     admin_auth="auth_basic \"Trading platform admin\"; auth_basic_user_file $ADMIN_HTPASSWD;"
   fi
+  local servers="" server
+  for server in ${UPSTREAM//,/ }; do
+    servers+="server $server max_fails=1 fail_timeout=5s; "
+  done
+  [ -n "$servers" ] || die "set UPSTREAM (the web instance(s): unix:/path or host:port, space separated)"
   mkdir -p "$out"
-  sed -e "s|@UPSTREAM@|$UPSTREAM|g" -e "s|@SERVER_NAME@|$SERVER_NAME|g" \
+  sed -e "s|@UPSTREAM_SERVERS@|$servers|g" -e "s|@SERVER_NAME@|$SERVER_NAME|g" \
       -e "s|@HTTP_LISTEN@|$HTTP_LISTEN|g" -e "s|@HTTPS_LISTEN@|$HTTPS_LISTEN|g" \
       -e "s|@HTTPS_PORT_SUFFIX@|$port_suffix|g" -e "s|@TLS_CERT@|$TLS_CERT|g" -e "s|@TLS_KEY@|$TLS_KEY|g" \
       -e "s|@STATIC_ROOT@|$STATIC_ROOT|g" -e "s|@PROXY_SNIPPET@|$PROXY_SNIPPET|g" \

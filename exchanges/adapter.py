@@ -390,16 +390,39 @@ def create_order(client, symbol: str, type: str, side: str, amount: Decimal, pri
     return _checked(order, "order", client)
 
 
-def fetch_order(client, order_id: str, symbol: str) -> dict:
+def _by_id(order_id: str | None, client_order_id: str | None) -> tuple[str | None, dict]:
+    """ccxt's (id, params) for an order named by the exchange's id or by our client order id."""
+    if order_id:
+        return str(order_id), {}
+    if client_order_id:
+        return None, {"origClientOrderId": client_order_id}  # Binance's name; ccxt passes it through
+    raise InvalidOrder("An order id or a client order id is required.")
+
+
+def fetch_order(client, order_id: str | None, symbol: str, *, client_order_id: str | None = None) -> dict:
+    """One order by the exchange's id, or by our client order id (`origClientOrderId` on Binance)."""
+    oid, params = _by_id(order_id, client_order_id)
     with translate_errors(client):
-        order = client.fetch_order(order_id, symbol)
+        order = client.fetch_order(oid, symbol, params)
     return _checked(order, "order", client)
 
 
-def cancel_order(client, order_id: str, symbol: str) -> dict:
+def cancel_order(client, order_id: str | None, symbol: str, *, client_order_id: str | None = None) -> dict:
+    oid, params = _by_id(order_id, client_order_id)
     with translate_errors(client, bad_request=InvalidOrder):
-        order = client.cancel_order(order_id, symbol)
+        order = client.cancel_order(oid, symbol, params)
     return _checked(order, "order", client)
+
+
+def fetch_my_trades(client, symbol: str, *, from_id: int | None = None, limit: int = 500) -> list[dict]:
+    """The account's trades on `symbol` from trade id `from_id` on (None: the oldest the exchange keeps),
+    oldest first. A cursor of trade ids never skips or repeats a trade, unlike a time window."""
+    params = {"fromId": int(from_id)} if from_id is not None else {"fromId": 0}
+    with translate_errors(client):
+        trades = client.fetch_my_trades(symbol, None, limit, params)
+    if not isinstance(trades, list):
+        raise BadExchangeData(f"{client.name} sent a trade list we could not read.")
+    return trades
 
 
 def fetch_open_orders(client, symbol: str | None = None) -> list[dict]:

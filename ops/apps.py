@@ -9,3 +9,6 @@ class OpsConfig(AppConfig):
 
     name = "ops"
     verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from ops import signals  # noqa: F401  (the beat's announcement)

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from accounts.services import WORKERS, heartbeat_key
 from config.redis import get_redis
 from notifications.models import DeliveryAttempt, Outbox
+from ops.beat import beats_running
 from ops.websockets import websockets_open
 from risk.models import KillSwitch, RiskEvent
 from trading.models import Bot, Fill, Order, TickRun
@@ -174,9 +175,11 @@ class PlatformCollector(Collector):
             at = cache.get(heartbeat_key(worker))
             if at is not None:
                 beat.add_metric([worker], max(0.0, now - float(at)))
+        beats = GaugeMetricFamily("tp_beat_processes", "Celery beat processes alive (must be exactly 1)")
+        beats.add_metric([], len(beats_running()))
         sockets = GaugeMetricFamily("tp_websocket_connections", "Open WebSockets over every web process")
         sockets.add_metric([], websockets_open())
-        yield from (queues, beat, sockets)
+        yield from (queues, beat, beats, sockets)
 
 
 def _broker():

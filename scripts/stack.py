@@ -21,6 +21,7 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -83,7 +84,13 @@ def say(msg: str) -> None:
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+        # closed with a reset, not TIME-WAIT: polling a port in the ephemeral range can connect the socket to
+        # itself (the kernel hands out the very port as the local one), and a TIME-WAIT left on it would keep
+        # the server we wait for from binding its port for a minute
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if s.connect_ex((host, port)) != 0:
+            return False
+        return s.getsockname() != s.getpeername()  # connected to itself: nobody listens there
 
 
 def _wait_port(port: int, what: str, timeout: float = 30) -> None:
@@ -245,8 +252,15 @@ def redis_up(cfg: Config, fast: bool) -> None:
             "--daemonize", "yes", "--pidfile", str(pidfile), "--logfile", str(cfg.var / "log" / "redis.log"),
             "--maxclients", "4064", "--protected-mode", "yes"]
     args += ["--save", "", "--appendonly", "no"] if fast else ["--save", "60 1000"]
-    subprocess.run(args, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    _wait_port(cfg.redis_port, "Redis")
+    for attempt in range(3):  # a port still held for a moment (see _port_open): try again
+        subprocess.run(args, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        try:
+            _wait_port(cfg.redis_port, "Redis", timeout=10)
+            return
+        except SystemExit:
+            if attempt == 2:
+                raise
+            time.sleep(1)
 
 
 def redis_down(cfg: Config) -> None:

@@ -291,3 +291,33 @@ class PromotionRequestAdmin(admin.ModelAdmin):
                              reason=f"revoked by staff{': ' + note if note else ''}")
 
         self._each(request, queryset, revoke, "Revoked")
+
+
+
+# --- numbers in list columns: numeric(38, 18) without its padding (3000.000000000000000000 -> 3000) -----------
+
+def _trimmed_column(model, name: str):
+    from trading.formatting import trimmed
+
+    field = model._meta.get_field(name)
+
+    @admin.display(description=field.verbose_name, ordering=name, empty_value="—")
+    def column(obj):
+        value = getattr(obj, name)
+        return None if value is None else trimmed(value, field.decimal_places)
+
+    column.__name__ = f"{name}_shown"
+    return column
+
+
+def _trim_decimal_columns(admin_class, model) -> None:
+    from django.db.models import DecimalField
+
+    decimals = {f.name for f in model._meta.fields if isinstance(f, DecimalField)}
+    admin_class.list_display = tuple(_trimmed_column(model, n) if isinstance(n, str) and n in decimals else n
+                                     for n in admin_class.list_display)
+
+
+for _admin_class, _model in ((MarketAdmin, Market), (CandleAdmin, Candle), (BotAdmin, Bot), (OrderAdmin, Order),
+                             (FillAdmin, Fill)):
+    _trim_decimal_columns(_admin_class, _model)

@@ -11,8 +11,10 @@ import logging
 
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils import timezone
 
 from trading.groups import user_group
+from trading.health import bot_health, health_from
 from trading.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,26 @@ def _t(value):
 def bot_json(bot) -> dict:
     return {"id": bot.pk, "name": bot.name, "exchange": bot.exchange, "symbol": bot.symbol,
             "status": bot.status, "halt_reason": bot.halt_reason, "base": _s(bot.base), "quote": _s(bot.quote),
-            "last_price": _s(bot.last_price), "updated_at": _t(bot.updated_at)}
+            "last_price": _s(bot.last_price), "updated_at": _t(bot.updated_at),
+            "health": bot_health(bot, now=timezone.now()).to_json()}
+
+
+def tick_bot_json(row: dict, *, note: str, base, quote, price, now) -> dict:
+    """bot_json for a running bot the tick just evaluated (from its claimed row: no extra query)."""
+    health = health_from(status="running", note=note, last_tick_at=now, now=now)
+    return {"id": row["id"], "name": row["name"], "exchange": row["exchange"], "symbol": row["symbol"],
+            "status": "running", "halt_reason": "", "base": _s(base), "quote": _s(quote), "last_price": _s(price),
+            "updated_at": _t(now), "health": health.to_json()}
+
+
+def stale_bot_json(row: tuple, note: str) -> dict:
+    """bot_json for a running bot the tick skipped with `note` (row: id, owner_id, name, exchange, symbol,
+    base, quote, last_price, last_tick_at, as the tick's UPDATE ... RETURNING gives them)."""
+    now = timezone.now()
+    health = health_from(status="running", note=note, last_tick_at=row[8], now=now)
+    return {"id": row[0], "name": row[2], "exchange": row[3], "symbol": row[4], "status": "running",
+            "halt_reason": "", "base": _s(row[5]), "quote": _s(row[6]), "last_price": _s(row[7]),
+            "updated_at": _t(now), "health": health.to_json()}
 
 
 def order_json(order) -> dict:

@@ -22,6 +22,7 @@ class BotForm(forms.Form):
 
     def __init__(self, *args, strategies: list[dict], bot=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.suggestions: list[str] = []
         self.fields["exchange"].choices = [(e, e) for e in settings.SUPPORTED_EXCHANGES]
         self.fields["strategy"].choices = [(s["id"], s["name"]) for s in strategies]
         if bot is not None:
@@ -34,6 +35,21 @@ class BotForm(forms.Form):
 
     def clean_symbol(self):
         symbol = self.cleaned_data["symbol"].strip().upper()
+        if symbol.count("/") == 0 and (symbol.count("-") == 1 or symbol.count("_") == 1):
+            symbol = symbol.replace("-", "/").replace("_", "/")  # BTC-USDT, btc_usdt: the same market
         if not SYMBOL_RE.match(symbol):  # the same shape the API accepts
-            raise forms.ValidationError("Write the market as BASE/QUOTE, e.g. BTC/USDT.")
+            self.suggestions = self._listed_like(symbol)
+            hint = f" Did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+            raise forms.ValidationError(f"Write the market as BASE/QUOTE, e.g. BTC/USDT.{hint}")
         return symbol
+
+    def _listed_like(self, symbol: str) -> list[str]:
+        """For BTCUSDT: the listed markets written that way on the chosen exchange (BTC/USDT)."""
+        from trading.selectors import markets_suggest
+
+        exchange = self.data.get("exchange") if self.is_bound else None
+        if exchange not in settings.SUPPORTED_EXCHANGES or len(symbol) > 64:
+            return []
+        squashed = "".join(ch for ch in symbol if ch.isalnum())
+        return [s for s in markets_suggest(exchange=exchange, symbol=squashed, limit=3)
+                if "".join(ch for ch in s if ch.isalnum()) == squashed]

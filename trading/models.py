@@ -168,13 +168,18 @@ class Order(models.Model):
     tag = models.CharField(max_length=64, blank=True, help_text="The strategy's label for the order")
     resting = models.JSONField(null=True, blank=True, help_text="engine RestingOrder while a limit order rests")
     tick_key = models.BigIntegerField(null=True, blank=True)
+    exchange_order_id = models.CharField(max_length=64, blank=True, default="", db_default="", help_text="Live: the exchange's order id")
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0, help_text="Live: submits sent (a resend reuses the "
+                                                                     "client id, after a lookup)")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["bot", "client_id"], name="unique_order_client_id")]
+        constraints = [models.UniqueConstraint(fields=["bot", "client_id"], name="unique_order_client_id"),
+                       models.UniqueConstraint(fields=["bot", "exchange_order_id"], condition=~Q(exchange_order_id=""),
+                                               name="unique_order_exchange_id")]
         indexes = [models.Index(fields=["bot", "status"], name="order_bot_status")]
 
     def __str__(self) -> str:
@@ -201,14 +206,34 @@ class Fill(models.Model):
     reference_price = models.DecimalField(null=True, blank=True, **DECIMAL)
     liquidity = models.CharField(max_length=5, choices=Liquidity.choices)
     tick_key = models.BigIntegerField(null=True, blank=True)
+    exchange_trade_id = models.CharField(max_length=64, blank=True, default="", db_default="", help_text="Live: the exchange's trade id "
+                                                                              "(one fill per trade, ever)")
     ts = models.DateTimeField()
 
     class Meta:
         ordering = ["-ts", "-id"]
         indexes = [models.Index(fields=["bot", "ts"], name="fill_bot_ts")]
+        constraints = [models.UniqueConstraint(fields=["bot", "exchange_trade_id"], condition=~Q(exchange_trade_id=""),
+                                               name="unique_fill_exchange_trade_id")]
 
     def __str__(self) -> str:
         return f"{self.side} {self.amount} @ {self.price}"
+
+
+class LiveCursor(models.Model):
+    """Reconciliation's place per exchange key and symbol: the last exchange trade id taken in, and when the
+    key's orders and balance were last checked (trading/execution/reconcile.py)."""
+
+    key = models.ForeignKey("keys.ExchangeKey", on_delete=models.CASCADE, related_name="live_cursors")
+    symbol = models.CharField(max_length=64)
+    last_trade_id = models.CharField(max_length=64, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "symbol"], name="unique_live_cursor")]
+
+    def __str__(self) -> str:
+        return f"{self.key_id}:{self.symbol} after {self.last_trade_id or '-'}"
 
 
 class EquitySnapshot(models.Model):
@@ -323,7 +348,7 @@ class PromotionRequest(models.Model):
     stats = models.JSONField(default=dict, help_text="Frozen at request time: the paper record and criteria.")
     limits = models.JSONField(default=dict, help_text="The risk limits that apply live, at request time.")
     require_approval = models.BooleanField(default=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong confirmations so far.")
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0, help_text="Wrong confirmations so far.")
     expires_at = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_with = models.CharField(max_length=8, blank=True, help_text="phrase or totp")

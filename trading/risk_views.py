@@ -98,6 +98,11 @@ def stop(request):
     messages.warning(request, " ".join([parts[0], ", ".join(parts[1:]) + "."]))
     for problem in result.flatten_failed.values():
         messages.error(request, f"A position could not be closed: {problem}. It is still open.")
+    if result.live_orders_cancelled:
+        messages.warning(request, f"{len(result.live_orders_cancelled)} live order(s) cancelled on the exchange: "
+                                  + ", ".join(c["order"] for c in result.live_orders_cancelled[:20]) + ".")
+    for failed in result.live_orders_failed[:20]:
+        messages.error(request, f"Live order {failed['order']} could not be cancelled: {failed['reason']}.")
     return redirect(next_url(request, reverse("risk")))
 
 

@@ -6,7 +6,9 @@ from celery import shared_task
 from django.conf import settings
 
 from trading.execution.monitor import risk_monitor_run
+from trading.execution.reconcile import reconcile_live
 from trading.price_selectors import symbols_in_use
+from trading.services.live_ticks import live_tick_run
 from trading.services.markets import markets_sync
 from trading.services.prices import prices_poll_all
 from trading.services.retention import equity_compact
@@ -49,6 +51,7 @@ def run_bots_tick(exchange: str, tick_key: int) -> None:
     With BOT_TICK_SHARDS > 1 the tick fans out to that many shard tasks, so several worker processes
     (or machines) share one tick's bots."""
     shards = max(1, settings.BOT_TICK_SHARDS)
+    live_tick_run(exchange=exchange, tick_key=tick_key)  # live bots: one by one, orders to the exchange
     if shards == 1:
         tick_run(exchange=exchange, tick_key=tick_key)
         return
@@ -60,6 +63,14 @@ def run_bots_tick(exchange: str, tick_key: int) -> None:
              expires=30)
 def run_bots_tick_shard(exchange: str, tick_key: int, shard: int, shards: int) -> None:
     tick_run(exchange=exchange, tick_key=tick_key, shard=shard, shards=shards)
+
+
+@shared_task(name="trading.reconcile_live", ignore_result=True, expires=10)
+def reconcile_live_task() -> None:
+    """Live orders, fills and balances equal to the exchange's, batched per key and symbol."""
+    if not settings.ENABLE_SCHEDULERS:
+        return
+    reconcile_live()
 
 
 @shared_task(name="risk.monitor", ignore_result=True, expires=30)

@@ -14,6 +14,7 @@ from config.redirects import next_url
 from trading.engine.strategies import strategies_describe
 from trading.formatting import trimmed
 from trading.forms import BotForm
+from trading.health import bot_health
 from trading.models import Bot
 from trading.price_selectors import tickers_latest
 from trading.selectors import (
@@ -52,14 +53,16 @@ def dashboard(request):
     for row in rows:
         row["watch_id"] = own.get((row["exchange"], row["symbol"]))
     portfolio = portfolio_for(request.user)
+    now = timezone.now()
     chart = request.GET.get("chart") or (f"{pairs[0][0]}:{pairs[0][1]}" if pairs else "")
     return render(request, "trading/dashboard.html", {
         "rows": rows, "feed": data_source_label(), "chart": chart, "exchanges": settings.SUPPORTED_EXCHANGES,
         "stale_after": settings.PRICE_STALE_AFTER_SECONDS, "portfolio": portfolio,
-        "running": sum(1 for row in portfolio["bots"] if row["bot"].status == Bot.Status.RUNNING),
+        "running": sum(1 for row in portfolio["bots"] if bot_health(row["bot"], now=now).trading),
         "halted": sum(1 for row in portfolio["bots"] if row["bot"].status == Bot.Status.HALTED),
         "portfolio_json": {str(row["bot"].pk): {
             "equity": None if row["equity"] is None else str(row["equity"]), "status": row["bot"].status,
+            "health": bot_health(row["bot"], now=now).state,
             "starting_balance": str(row["bot"].starting_balance),
             "currency": row["bot"].symbol.partition("/")[2].split(":")[0]} for row in portfolio["bots"]},
     })
@@ -203,7 +206,7 @@ def bot_form(request, pk: int | None = None):
     return render(request, "trading/bot_form.html", {
         "form": form, "bot": bot, "strategies": _param_rows(strategies, selected, values, param_errors),
         "selected": selected, "has_errors": bool(form.is_bound and (form.errors or param_errors)),
-        "suggestions": suggestions,
+        "suggestions": suggestions or form.suggestions,
     })
 
 

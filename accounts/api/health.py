@@ -51,6 +51,24 @@ def _celery(worker: str = "worker") -> dict:
     return out
 
 
+LIVE_HEALTH_KEY = "health:live_trading"  # written by trading/execution/health.py
+
+
+def _live_trading() -> dict | None:
+    """Whether the exchanges of live bots answer (only once live trading has reported anything)."""
+    try:
+        state = cache.get(LIVE_HEALTH_KEY)
+    except Exception:  # noqa: BLE001 - Redis down: the redis check says so already
+        return None
+    if not state:
+        return None
+    down = {ex: s for ex, s in state.items() if not s.get("ok")}
+    if not down:
+        return {"ok": True, "exchanges": sorted(state)}
+    return {"ok": False, "error": "; ".join(f"{ex}: {s.get('error', '')}" for ex, s in sorted(down.items()))[:300],
+            "bots_paused": sum(int(s.get("bots_paused") or 0) for s in down.values())}
+
+
 class PingApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -74,4 +92,10 @@ class HealthApi(APIView):
         checks = {"database": _check(_database), "redis": _check(_redis), "celery": _check(_celery),
                   "alerts": _check(lambda: _celery("alerts"))}
         healthy = all(c["ok"] for c in checks.values())
-        return Response({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+        live = _live_trading()
+        status = "ok" if healthy else "unavailable"
+        if live is not None:
+            checks["live_trading"] = live
+            if healthy and not live["ok"]:
+                status = "degraded"  # the platform serves; live bots wait for their exchange (paused, nothing resent)
+        return Response({"status": status, "checks": checks}, status=200 if healthy else 503)

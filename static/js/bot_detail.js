@@ -144,7 +144,11 @@
       tr = document.createElement("tr");
       tr.setAttribute("data-testid", "order-row");
       tr.dataset.orderId = o.id;
-      for (let i = 0; i < 8; i++) tr.append(document.createElement("td"));
+      ["Created", "Side", "Type", "Price", "Amount", "Filled", "Status", ""].forEach((label) => {
+        const td = document.createElement("td");
+        if (label) td.dataset.label = label;
+        tr.append(td);
+      });
       const form = document.createElement("form");
       form.method = "post";
       form.className = "inline";
@@ -153,7 +157,7 @@
         '<button type="submit" class="small danger">Cancel</button>';
       form.elements.csrfmiddlewaretoken.value = E.csrfToken();
       form.elements.next.value = location.pathname;
-      tr.lastChild.className = "actions";
+      tr.lastChild.className = "actions full";
       tr.lastChild.append(form);
       ordersBody.prepend(tr);
     }
@@ -167,7 +171,7 @@
   }
 
   function applyBot(b) {
-    E.badge(document.getElementById("bot-status"), b.status);
+    E.badge(document.getElementById("bot-status"), b.status, b.health);
     E.applyStatus(document, b.status);
     const halt = document.getElementById("halt-reason");
     halt.hidden = !b.halt_reason;

@@ -38,10 +38,14 @@ window.BotEvents = (function () {
       });
     });
   }
-  function badge(el, status) {
+  // The badge says what the bot is really doing: its health (running, warming up, blocked, stale prices,
+  // idle) when the server sent one, else its status.
+  function badge(el, status, health) {
     if (!el) return;
-    el.className = "status-badge " + status;
-    el.textContent = status;
+    el.className = "status-badge " + (health ? health.state : status);
+    el.textContent = health ? health.label : status;
+    el.dataset.health = health ? health.state : status;
+    el.title = health ? health.detail || "" : "";
   }
 
   // Decimal strings from the server, rounded on their digits (half to even, like the templates' filters):

@@ -35,7 +35,7 @@
   E.on((msg) => {
     if (msg.type === "bot" && rows.has(msg.bot.id)) {
       const tr = rows.get(msg.bot.id);
-      E.badge(tr.querySelector('[data-testid="bot-status"]'), msg.bot.status);
+      E.badge(tr.querySelector('[data-testid="bot-status"]'), msg.bot.status, msg.bot.health);
       setCell(tr, "halt-reason", msg.bot.halt_reason || "");
       E.applyStatus(tr, msg.bot.status);
       later(msg.bot.id);
@@ -52,7 +52,7 @@
     if (!r.ok) return;
     const b = await r.json();
     const tr = rows.get(botId);
-    E.badge(tr.querySelector('[data-testid="bot-status"]'), b.status);
+    E.badge(tr.querySelector('[data-testid="bot-status"]'), b.status, b.health);
     setCell(tr, "halt-reason", b.halt_reason || "");
     E.applyStatus(tr, b.status);
   }

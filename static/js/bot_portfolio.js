@@ -26,7 +26,7 @@
       setText(box.querySelector('[data-field="total-equity"]'), E.money(t.equity, box.dataset.moneyPlaces));
       setText(box.querySelector('[data-field="total-pnl"]'), E.signed(pnl, box.dataset.moneyPlaces) + " " + box.dataset.currency, E.pnlClass(pnl));
     });
-    const running = Object.values(bots).filter((b) => b.status === "running").length;
+    const running = Object.values(bots).filter((b) => (b.health || b.status) === "running").length;
     setText(document.querySelector('[data-field="running"]'), running + " / " + Object.keys(bots).length);
   }
   async function refresh(id) {
@@ -50,8 +50,9 @@
   E.on((msg) => {
     if (msg.type === "bot" && bots[msg.bot.id]) {
       bots[msg.bot.id].status = msg.bot.status;
+      if (msg.bot.health) bots[msg.bot.id].health = msg.bot.health.state;
       const tr = row(msg.bot.id);
-      if (tr) E.badge(tr.querySelector('[data-field="status"]'), msg.bot.status);
+      if (tr) E.badge(tr.querySelector('[data-field="status"]'), msg.bot.status, msg.bot.health);
       totals();
       later(msg.bot.id);
     } else if (msg.type === "fill" && bots[msg.fill.bot_id]) {

@@ -88,7 +88,7 @@ SPECS = {s.symbol: s for s in (
 START_BALANCES = {"BTC": "0.5", "ETH": "2", "USDT": "10000", "LTC": "0", "XRP": "0", "BNB": "0"}
 
 FAULT_KINDS = {"timeout", "rate_limit", "ban", "server_error", "malformed", "null_prices", "garbage_prices",
-               "disconnect"}
+               "disconnect", "late_answer"}
 FAULT_ALIASES = {"429": "rate_limit", "418": "ban", "5xx": "server_error", "slow": "timeout"}
 PRICE_FAULTS = {"null_prices", "garbage_prices"}
 
@@ -100,7 +100,7 @@ class Fault:
     kind: str
     path: str | None = None  # None: every exchange endpoint (price faults: every ticker endpoint)
     times: int | None = None
-    seconds: float = 30.0  # timeout: how long to stall before answering
+    seconds: float = 30.0  # timeout: how long to stall before answering; late_answer: after executing
     status: int = 500  # server_error: which 5xx
     retry_after: int = 1  # rate_limit / ban: the Retry-After header, seconds
     value: str = "abc"  # garbage_prices: what to put where a price belongs
@@ -109,6 +109,24 @@ class Fault:
         if self.path is not None:
             return self.path == path
         return self.kind not in PRICE_FAULTS or path in TICKER_PATHS
+
+
+@dataclass(frozen=True)
+class OrderReceived:
+    """One order request as the emulator received it (its own log, which tests assert on)."""
+
+    api_key: str  # the X-MBX-APIKEY it came with
+    symbol: str
+    side: str
+    type: str
+    quantity: str | None
+    quote_qty: str | None
+    price: str | None
+    client_order_id: str | None  # newClientOrderId as sent
+    signed: bool  # the HMAC signature checked out
+    outcome: str  # "accepted", or the Binance error code and message it was refused with
+    order_id: int | None
+    at: float
 
 
 @dataclass(frozen=True)
@@ -209,6 +227,7 @@ class BinanceEmulator:
             ("GET", "/api/v3/order"): (self._query_order, True),
             ("DELETE", "/api/v3/order"): (self._cancel_order, True),
             ("GET", "/api/v3/openOrders"): (self._open_orders, True),
+            ("GET", "/api/v3/myTrades"): (self._my_trades, True),
         }
         self.reset()
 
@@ -262,6 +281,8 @@ class BinanceEmulator:
                                                max(s.bid, s.ask), min(s.bid, s.ask)) for s in SPECS.values()}
             self._balances = {a: [Decimal(v), Decimal(0)] for a, v in START_BALANCES.items()}
             self._orders: dict[int, _Order] = {}
+            self._orders_received: list[OrderReceived] = []
+            self._trades: list[dict] = []  # every execution, oldest first (myTrades)
             self._next_order_id = 1000
             self._update_id = 1
             self._faults: list[Fault] = []
@@ -304,7 +325,8 @@ class BinanceEmulator:
 
         kinds: timeout (stall `seconds`), rate_limit (429 + Retry-After), ban (418), server_error
         (`status`, default 500), malformed (truncated JSON), null_prices, garbage_prices (`value`),
-        disconnect (close the connection without an answer).
+        disconnect (close the connection without an answer), late_answer (execute the request, e.g. place
+        the order, then stall `seconds` before answering: the client times out, the order exists).
         """
         kind = FAULT_ALIASES.get(str(kind), str(kind))
         if kind.isdigit() and 500 <= int(kind) <= 599:
@@ -329,6 +351,23 @@ class BinanceEmulator:
         """The exchange requests received (not control calls), oldest first; the last 10,000 are kept."""
         with self._lock:
             return list(self._hits)
+
+    @property
+    def orders_received(self) -> list[OrderReceived]:
+        """Every POST /api/v3/order that reached the emulator, accepted or not, oldest first."""
+        with self._lock:
+            return list(self._orders_received)
+
+    def orders(self, client_order_id: str | None = None) -> list[dict]:
+        """The orders the exchange holds (any status) as Binance's order query shows them."""
+        with self._lock:
+            return [self._order_json(o, "QUERY") for o in self._orders.values()
+                    if client_order_id is None or o.client_id == client_order_id]
+
+    def private_requests(self) -> list[Hit]:
+        """The requests to SIGNED endpoints (account, orders, trades) received, oldest first."""
+        signed = {p for (_m, p), (_h, is_signed) in self._routes.items() if is_signed}
+        return [h for h in self.requests if h.path in signed]
 
     def count(self, path: str | None = None, method: str | None = None) -> int:
         with self._lock:
@@ -384,6 +423,8 @@ class BinanceEmulator:
             status, payload = self._dispatch(h.command, path, query, body, h.headers)
         except BinanceError as exc:
             status, payload = exc.status, {"code": exc.code, "msg": exc.msg}
+        if fault and fault.kind == "late_answer":
+            wake.wait(fault.seconds)  # executed already; the answer comes after the client gave up
         if fault and status == 200:
             if fault.kind == "malformed":
                 text = json.dumps(payload, separators=(",", ":"))
@@ -411,10 +452,30 @@ class BinanceEmulator:
         handler, signed = route
         params = dict(parse_qsl(body, keep_blank_values=True))
         params.update(parse_qsl(query, keep_blank_values=True))  # the query string wins, as on Binance
-        if signed:
+        if (method, path) != ("POST", "/api/v3/order"):
+            if signed:
+                self._authenticate(query, body, params, headers)
+            with self._lock:
+                return 200, handler(params)
+        ok, outcome, order_id = False, "accepted", None
+        try:
             self._authenticate(query, body, params, headers)
-        with self._lock:
-            return 200, handler(params)
+            ok = True
+            with self._lock:
+                result = handler(params)
+            order_id = result.get("orderId")
+            return 200, result
+        except BinanceError as exc:
+            outcome = f"{exc.code} {exc.msg}"
+            raise
+        finally:
+            with self._lock:
+                self._orders_received.append(OrderReceived(
+                    api_key=headers.get("X-MBX-APIKEY") or "", symbol=params.get("symbol", ""),
+                    side=params.get("side", ""), type=params.get("type", ""), quantity=params.get("quantity"),
+                    quote_qty=params.get("quoteOrderQty"), price=params.get("price"),
+                    client_order_id=params.get("newClientOrderId"), signed=ok, outcome=outcome,
+                    order_id=order_id, at=time.time()))
 
     def _authenticate(self, query: str, body: str, params: dict, headers) -> None:
         """Binance's SIGNED check: API key header, HMAC-SHA256 of query + body, timestamp in recvWindow."""
@@ -768,7 +829,8 @@ class BinanceEmulator:
         if qty * ref < spec.min_notional:
             raise BinanceError(400, -1013, f"Filter failure: {spec.notional_filter}")
         client_id = params.get("newClientOrderId") or f"emulator{self._next_order_id}"
-        if any(o.client_id == client_id and o.status == "NEW" for o in self._orders.values()):
+        if any(o.client_id == client_id for o in self._orders.values()):
+            # stricter than Binance (which refuses an id among OPEN orders): an id is never placed twice here
             raise BinanceError(400, -2010, "Duplicate order sent.")
 
         crosses = price is None or (side == "BUY" and price >= m.ask) or (side == "SELL" and price <= m.bid)
@@ -829,6 +891,19 @@ class BinanceEmulator:
         return [self._order_json(o, "QUERY") for o in self._orders.values()
                 if o.status == "NEW" and (symbol is None or o.symbol == symbol)]
 
+    def _my_trades(self, params: dict) -> list:
+        symbol = self._symbol_param(params).spec.symbol
+        from_id = self._int_param(params, "fromId", None)
+        start, end = self._int_param(params, "startTime", None), self._int_param(params, "endTime", None)
+        order_id = self._int_param(params, "orderId", None)
+        limit = self._int_param(params, "limit", 500, 1, 1000)
+        rows = [t for t in self._trades if t["symbol"] == symbol and (from_id is None or t["id"] >= from_id)
+                and (start is None or t["time"] >= start) and (end is None or t["time"] <= end)
+                and (order_id is None or t["orderId"] == order_id)]
+        rows.sort(key=lambda t: t["id"])
+        # Binance: with fromId the oldest trades from there; otherwise the most recent ones
+        return rows[:limit] if from_id is not None or start is not None else rows[-limit:]
+
     # --- matching -----------------------------------------------------------------------
 
     def _fill(self, order: _Order, price: Decimal, *, from_locked: bool, maker: bool) -> None:
@@ -848,9 +923,14 @@ class BinanceEmulator:
             bal[spec.quote][0] += quote_amount - commission
         order.executed, order.cum_quote = order.qty, quote_amount
         order.status, order.updated = "FILLED", self._now_ms()
-        order.fills.append({"price": _fmt(price), "qty": _fmt(order.qty), "commission": _fmt(commission),
-                            "commissionAsset": commission_asset, "tradeId": order.order_id * 10,
-                            "maker": maker})
+        fill = {"price": _fmt(price), "qty": _fmt(order.qty), "commission": _fmt(commission),
+                "commissionAsset": commission_asset, "tradeId": order.order_id * 10, "maker": maker}
+        order.fills.append(fill)
+        self._trades.append({"symbol": order.symbol, "id": fill["tradeId"], "orderId": order.order_id,
+                             "orderListId": -1, "price": fill["price"], "qty": fill["qty"],
+                             "quoteQty": _fmt(quote_amount), "commission": fill["commission"],
+                             "commissionAsset": commission_asset, "time": order.updated,
+                             "isBuyer": order.side == "BUY", "isMaker": maker, "isBestMatch": True})
 
     def _match_resting(self, m: _Market) -> None:
         """After the market moves, resting limit orders it crossed fill at their limit price (as makers)."""

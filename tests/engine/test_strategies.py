@@ -30,10 +30,12 @@ def ctx(closes, *, wallet=None, avg=None, open_orders=(), state=None, fills=(), 
 
 def test_the_registry_has_the_four_strategies_with_the_api_parameter_names():
     assert {k: list(v.params_schema) for k, v in STRATEGIES.items()} == {
-        "sma_cross": ["fast", "slow", "size_pct"],
-        "rsi": ["period", "oversold", "overbought", "size_pct"],
+        "sma_cross": ["fast", "slow", "size_pct", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct"],
+        "rsi": ["period", "oversold", "overbought", "size_pct", "stop_loss_pct", "take_profit_pct",
+                "trailing_stop_pct"],
         "grid": ["lower", "upper", "levels", "order_amount"],
-        "dca": ["interval_minutes", "order_amount", "take_profit_pct"],
+        "dca": ["interval_minutes", "order_amount", "take_profit_pct", "safety_step_pct", "safety_volume_scale",
+                "safety_max_count"],
     }
 
 
@@ -51,9 +53,10 @@ def test_describe_lists_each_parameter_with_type_bounds_default_and_description(
 
 
 def test_defaults_are_filled_in_and_decimals_come_back_as_json_safe_strings():
-    assert validate_params("sma_cross", {}) == {"fast": 10, "slow": 30, "size_pct": "100"}
+    off = {"stop_loss_pct": "0", "take_profit_pct": "0", "trailing_stop_pct": "0"}
+    assert validate_params("sma_cross", {}) == {"fast": 10, "slow": 30, "size_pct": "100", **off}
     assert validate_params("rsi", {"oversold": 25.5}) == {"period": 14, "oversold": "25.5", "overbought": "70",
-                                                          "size_pct": "100"}
+                                                          "size_pct": "100", **off}
     assert validate_params("grid", {"lower": "100", "upper": 200, "order_amount": "10.50"})["order_amount"] == "10.5"
 
 
@@ -82,6 +85,15 @@ def test_defaults_are_filled_in_and_decimals_come_back_as_json_safe_strings():
     ("dca", {}, "order_amount", "this parameter is required"),
     ("dca", {"order_amount": 10, "take_profit_pct": -1}, "take_profit_pct", "must be at least 0"),
     ("dca", {"order_amount": "1e999999"}, "order_amount", "must be at most 1000000000000"),
+    ("sma_cross", {"stop_loss_pct": -1}, "stop_loss_pct", "must be at least 0"),
+    ("sma_cross", {"stop_loss_pct": "100.5"}, "stop_loss_pct", "must be at most 100"),
+    ("rsi", {"trailing_stop_pct": "x"}, "trailing_stop_pct", "must be a number"),
+    ("rsi", {"take_profit_pct": 2000}, "take_profit_pct", "must be at most 1000"),
+    ("dca", {"order_amount": 10, "safety_step_pct": 60}, "safety_step_pct", "must be at most 50"),
+    ("dca", {"order_amount": 10, "safety_volume_scale": 0}, "safety_volume_scale", "must be greater than 0"),
+    ("dca", {"order_amount": 10, "safety_max_count": -1}, "safety_max_count", "must be at least 0"),
+    ("dca", {"order_amount": 10, "safety_step_pct": 10, "safety_max_count": 10}, "safety_step_pct",
+     "must stay below 100 %"),
     ("grid", {"lower": "1e-30", "upper": 2, "order_amount": 1}, "lower", "at most 18 decimal places"),
     ("grid", {"lower": 1, "upper": 2, "order_amount": "Infinity"}, "order_amount", "must be a finite number"),
 ])
@@ -220,3 +232,94 @@ def test_grid_sells_a_filled_buy_one_line_up_and_buys_the_line_again_after_the_s
 def test_params_given_as_strings_or_numbers_make_the_same_strategy():
     assert get_strategy("grid", {"lower": "90", "upper": "110", "levels": "5", "order_amount": "100"}).params \
         == GRID.params
+
+
+# --- stop-loss, take-profit, trailing stop (sma_cross and rsi) ------------------------------------
+
+FLAT = [10, 10, 10, 10, 10, 10]  # no cross, RSI 50: the strategy itself would hold
+
+
+@pytest.mark.parametrize("strategy", ["sma_cross", "rsi"])
+def test_a_stop_loss_sells_the_whole_position_when_the_close_falls_that_far_below_the_entry(strategy):
+    s = get_strategy(strategy, {"stop_loss_pct": "5"} | ({"fast": 2, "slow": 4} if strategy == "sma_cross" else
+                                                          {"period": 3}))
+    held = Wallet(base=D("2"), quote=D("1"))
+    (sell,) = s.decide(ctx([10, 10, 10, 10, 10, D("9.5")], wallet=held, avg=D("10")))
+    assert sell.side == "sell" and sell.type == "market" and sell.amount == D("2")
+    assert sell.reason.startswith("stop-loss: close 9.5 is 5% or more below the average entry 10")
+
+
+@pytest.mark.parametrize("strategy", ["sma_cross", "rsi"])
+def test_a_take_profit_sells_everything_at_the_target_and_not_before(strategy):
+    s = get_strategy(strategy, {"take_profit_pct": "3"})
+    held = Wallet(base=D("2"), quote=D("1"))
+    assert s.decide(ctx([*FLAT, D("10.29")], wallet=held, avg=D("10"))) == []
+    (sell,) = s.decide(ctx([*FLAT, D("10.3")], wallet=held, avg=D("10")))
+    assert sell.side == "sell" and sell.amount == D("2") and sell.reason.startswith("take-profit")
+
+
+def test_a_trailing_stop_follows_the_highest_close_since_entry_and_sells_on_the_pullback():
+    s = get_strategy("rsi", {"trailing_stop_pct": "10", "period": 3, "overbought": 100})
+    held, state = Wallet(base=D("1")), {}
+    for close in (10, 12, 15):  # the peak rises with the price; nothing sold
+        assert s.decide(ctx([10, 10, 10, close], wallet=held, avg=D("10"), state=state)) == []
+    assert state["exit_peak"] == "15"
+    assert s.decide(ctx([15, 15, 15, D("13.6")], wallet=held, avg=D("10"), state=state)) == []  # 9.3 % off
+    (sell,) = s.decide(ctx([15, 15, 15, D("13.5")], wallet=held, avg=D("10"), state=state))  # 10 % off the peak
+    assert sell.amount == D("1") and "trailing stop" in sell.reason and "highest close 15" in sell.reason
+    assert "exit_peak" not in state  # the next position trails from its own entry
+    assert s.decide(ctx([15, 15, 15, 15], avg=None, state=state)) == [] and "exit_peak" not in state
+
+
+def test_exit_rules_are_off_by_default_and_leave_the_strategy_state_alone():
+    state = {}
+    s = get_strategy("rsi", {"period": 3})  # RSI 0 while holding: the strategy itself holds
+    assert s.decide(ctx([*FLAT, 1], wallet=Wallet(base=D("1")), avg=D("10"), state=state)) == []
+    assert state == {}
+
+
+def test_exits_come_before_the_signal_and_need_a_position():
+    s = get_strategy("sma_cross", {"fast": 2, "slow": 4, "stop_loss_pct": "1"})
+    (buy,) = s.decide(ctx(UP))  # flat: the cross still buys
+    assert buy.side == "buy"
+    (sell,) = s.decide(ctx(DOWN, wallet=Wallet(base=D("1")), avg=D("10")))  # both fire: one sell, the stop's
+    assert sell.reason.startswith("stop-loss")
+
+
+# --- dca safety orders ---------------------------------------------------------------------------
+
+SAFE = get_strategy("dca", {"interval_minutes": 600, "order_amount": "100", "take_profit_pct": "5",
+                            "safety_step_pct": "2", "safety_volume_scale": "1.5", "safety_max_count": 2})
+
+
+def test_dca_safety_orders_buy_more_at_each_step_below_the_first_entry_scaled_up_to_the_max_count():
+    state = {}
+    (base,) = SAFE.decide(ctx([100, 100], state=state))
+    assert base.quote_amount == D("100") and base.reason.startswith("DCA buy")
+    held = Wallet(base=D("1"), quote=D("900"))
+    assert SAFE.decide(ctx([100, 100, 99], wallet=held, avg=D("100"), state=state)) == []  # 1 % down
+    assert state["deal_ref"] == "100"
+    (first,) = SAFE.decide(ctx([100, 100, 98], wallet=held, avg=D("100"), state=state))  # 2 % down
+    assert first.side == "buy" and first.quote_amount == D("150") and first.reason.startswith("safety order 1/2")
+    # the average entry moves, the reference stays the deal's first entry
+    assert SAFE.decide(ctx([100, 100, 97], wallet=held, avg=D("98.8"), state=state)) == []
+    (second,) = SAFE.decide(ctx([100, 100, 96], wallet=held, avg=D("98.8"), state=state))  # 4 % down
+    assert second.quote_amount == D("225") and "safety order 2/2" in second.reason
+    assert SAFE.decide(ctx([100, 100, 80], wallet=held, avg=D("97"), state=state)) == []  # max count reached
+
+
+def test_dca_safety_orders_reset_after_the_take_profit_and_skip_what_the_wallet_cannot_pay():
+    state = {"deal_ref": "100", "safety_used": 2, "next_buy_ms": T0 + 10**9}
+    (sell,) = SAFE.decide(ctx([100, 106], wallet=Wallet(base=D("3"), quote=D("1")), avg=D("100"), state=state))
+    assert sell.side == "sell" and "deal_ref" not in state and "safety_used" not in state
+    poor = Wallet(base=D("1"), quote=D("120"))  # safety order 1 needs 150
+    state = {"next_buy_ms": T0 + 10**9}
+    assert SAFE.decide(ctx([100, 100, 98], wallet=poor, avg=D("100"), state=state)) == []
+    assert state.get("safety_used") is None  # not placed, not counted
+
+
+def test_dca_without_safety_params_behaves_as_before():
+    assert validate_params("dca", {"order_amount": 10})["safety_max_count"] == 0
+    state = {"next_buy_ms": T0 + 10**9}
+    assert DCA.decide(ctx([100, 100, 50], wallet=Wallet(base=D("1"), quote=D("900")), avg=D("100"),
+                          state=state)) == []

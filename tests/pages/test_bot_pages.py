@@ -81,8 +81,9 @@ def test_a_good_form_creates_a_paper_bot_and_opens_it(alice):
     r = _client(alice).post("/bots/new/", GOOD)
     bot = Bot.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/bots/{bot.pk}/"
-    assert (bot.owner, bot.mode, bot.status, bot.params) == (alice, "paper", "stopped",
-                                                             {"fast": 3, "slow": 8, "size_pct": "100"})
+    assert (bot.owner, bot.mode, bot.status, bot.params) == (alice, "paper", "stopped", {
+        "fast": 3, "slow": 8, "size_pct": "100", "stop_loss_pct": "0", "take_profit_pct": "0",
+        "trailing_stop_pct": "0"})
 
 
 def test_only_the_owner_can_cancel_an_order(alice, bob):
@@ -130,3 +131,12 @@ def test_the_list_says_why_a_running_bot_is_idle(alice):
     Bot.objects.filter(pk=bot.pk).update(last_tick_note="stale price: exchange timed out")
     html = _client(alice).get("/bots/").content.decode()
     assert "stale price: exchange timed out" in html
+
+
+def test_a_symbol_written_without_the_slash_is_resolved_or_suggested(alice):
+    r = _client(alice).post("/bots/new/", {**GOOD, "symbol": "ethusdt"})
+    html = r.content.decode()
+    assert "Write the market as BASE/QUOTE, e.g. BTC/USDT. Did you mean ETH/USDT?" in _errors(html)
+    assert 'data-suggest="ETH/USDT"' in html
+    r = _client(alice).post("/bots/new/", {**GOOD, "symbol": "eth-usdt"})
+    assert r.status_code == 302 and Bot.objects.get().symbol == "ETH/USDT"

@@ -61,7 +61,7 @@ class CriterionOut(serializers.Serializer):
     passed = serializers.BooleanField()
 
 
-class PolicyOut(serializers.Serializer):
+class PromotionPolicyOut(serializers.Serializer):
     min_paper_days = serializers.IntegerField()
     min_closed_trades = serializers.IntegerField()
     min_win_rate_pct = PlainDecimalField(help_text=DEC)
@@ -97,7 +97,7 @@ class LimitsOut(serializers.Serializer):
     cooldown_minutes = serializers.CharField(allow_null=True)
 
 
-class KeyOut(serializers.Serializer):
+class PromotionKeyOut(serializers.Serializer):
     id = serializers.IntegerField()
     label = serializers.CharField()
     exchange = serializers.CharField()
@@ -109,7 +109,7 @@ class PromotionOut(serializers.Serializer):
     status = serializers.ChoiceField(choices=PromotionRequest.Status.choices)
     allocation = PlainDecimalField(help_text="Live allocation in the quote currency, " + DEC)
     quote_currency = serializers.CharField()
-    key = KeyOut(allow_null=True, help_text="The key live orders will be signed with (label only, never a secret)")
+    key = PromotionKeyOut(allow_null=True, help_text="The key live orders will be signed with (label only, never a secret)")
     stats = StatsOut(help_text="The paper record frozen when the request was made")
     limits = LimitsOut(help_text="The risk limits that apply live")
     require_approval = serializers.BooleanField()
@@ -148,7 +148,7 @@ class PromotionStateOut(serializers.Serializer):
     live_trading_enabled = serializers.BooleanField()
     eligible = serializers.BooleanField()
     criteria = CriterionOut(many=True)
-    policy = PolicyOut()
+    policy = PromotionPolicyOut()
     confirm_with = serializers.CharField(help_text="phrase or totp (when the user has TOTP on)")
     phrase = serializers.CharField()
     promotion = PromotionOut(allow_null=True, help_text="The open request, else the latest one")

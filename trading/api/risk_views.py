@@ -83,6 +83,18 @@ class EmergencyStopIn(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
+class LiveOrderCancelledOut(serializers.Serializer):
+    bot = serializers.IntegerField()
+    order = serializers.CharField(help_text="our client order id")
+    exchange_order_id = serializers.CharField(allow_null=True)
+
+
+class LiveOrderFailedOut(serializers.Serializer):
+    bot = serializers.IntegerField()
+    order = serializers.CharField(help_text="our client order id")
+    reason = serializers.CharField()
+
+
 class EmergencyStopOut(serializers.Serializer):
     scope = serializers.CharField()
     kill_switch = SwitchStateOut()
@@ -92,7 +104,11 @@ class EmergencyStopOut(serializers.Serializer):
     positions_flattened = serializers.IntegerField()
     flatten_failed = serializers.DictField(child=serializers.CharField(),
                                            help_text="bot id -> why its position could not be closed")
-    live_orders_pending = serializers.IntegerField()
+    live_orders_pending = serializers.IntegerField(help_text="live orders that could not be cancelled on the exchange")
+    live_orders_cancelled = serializers.ListField(child=LiveOrderCancelledOut(),
+                                                  help_text="live orders cancelled on the exchange")
+    live_orders_failed = serializers.ListField(child=LiveOrderFailedOut(),
+                                               help_text="live orders that could not be cancelled, with the reason")
     elapsed_ms = serializers.FloatField()
     engaged_ms = serializers.FloatField(help_text="until the kill switch was committed: no order in scope after it")
 
@@ -112,6 +128,8 @@ class EmergencyStopApi(APIView):
             "positions_flattened": result.positions_flattened,
             "flatten_failed": {str(k): v for k, v in result.flatten_failed.items()},
             "live_orders_pending": result.live_orders_pending,
+            "live_orders_cancelled": result.live_orders_cancelled,
+            "live_orders_failed": result.live_orders_failed,
             "elapsed_ms": round(result.elapsed_ms, 1),
             "engaged_ms": round(result.engaged_ms, 1),
         })

@@ -1,7 +1,10 @@
 from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trading.feeds import TIMEFRAME_SECONDS
+from trading.health import STATES, bot_health
 from trading.models import Candle, WatchlistItem
 
 
@@ -166,6 +169,13 @@ class BotPatchIn(serializers.Serializer):
         return attrs
 
 
+class BotHealthOut(serializers.Serializer):
+    state = serializers.ChoiceField(choices=STATES, help_text="running, warming_up, blocked, stale_prices, idle, "
+                                                              "or the bot's status when it is not running")
+    label = serializers.CharField(help_text='What the badge says, e.g. "warming up: needs 12 more candles"')
+    detail = serializers.CharField(help_text="One sentence more (may be empty)")
+
+
 class BotOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -187,10 +197,15 @@ class BotOut(serializers.Serializer):
     equity = serializers.SerializerMethodField()
     last_tick_at = serializers.DateTimeField(allow_null=True)
     last_tick_note = serializers.CharField(help_text="Why the last tick did nothing (e.g. stale prices)")
+    health = serializers.SerializerMethodField(help_text="What the bot is really doing (trading.health)")
     started_at = serializers.DateTimeField(allow_null=True)
     stopped_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(BotHealthOut)
+    def get_health(self, bot) -> dict:
+        return bot_health(bot, now=timezone.now()).to_json()
 
     def get_equity(self, bot) -> str | None:
         """quote + base * last_price, at the last price the bot saw."""

@@ -3,8 +3,10 @@ promotion workflow) the promotion state to decide whether an order may reach a r
 
 `live_allowed(bot)` is the server-side live gate: every path that could place a live order asks it, at
 the moment of the order, and nothing else decides. `venue_for(bot, ...)` hands out the venue for a bot:
-the paper venue for a paper bot; for a live bot only when `live_allowed` says yes (the ccxt venue
-arrives with live trading); otherwise `LiveNotAllowed` with the reason.
+the paper venue for a paper bot; for a live bot the ccxt venue on the promotion's key, only when
+`live_allowed` says yes, otherwise `LiveNotAllowed` with the reason. `venue_for_cancel(bot)` is the one
+exception: a venue that can only look up and cancel the bot's orders on the exchange (a stop, a halt, a
+demotion and reconciliation must reach orders already there, even after the gate has closed).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.conf import settings
 
 from config.api import DomainError
 from trading.engine.types import FillConfig, Market, MarketRules, RestingOrder, Wallet
+from trading.execution.ccxt_venue import CcxtVenue
 from trading.execution.paper import PaperVenue
 from trading.execution.venue import Venue
 from trading.models import Bot, PromotionRequest
@@ -52,8 +55,7 @@ def live_allowed(bot: Bot) -> LiveGate:
         return LiveGate(False, "live trading is switched off on this platform (ENABLE_LIVE_TRADING=false)")
     if bot.status == Bot.Status.HALTED:
         return LiveGate(False, "the bot is halted")
-    promotion = (PromotionRequest.objects.filter(bot_id=bot.pk, status=PromotionRequest.Status.APPROVED)
-                 .select_related("key").first())
+    promotion = _approved(bot)
     if promotion is None:
         return LiveGate(False, "live trading needs an approved promotion")
     key = promotion.key
@@ -70,4 +72,33 @@ def venue_for(bot: Bot, *, wallet: Wallet, rules: MarketRules, cfg: FillConfig,
         return PaperVenue(symbol=bot.symbol, wallet=wallet, rules=rules, cfg=cfg, seed=bot.seed,
                           open_orders=list(open_orders), market=market)
     gate = live_allowed(bot)
-    raise LiveNotAllowed(f"Bot {bot.name} cannot trade live: {gate.reason}.")
+    if not gate.allowed:
+        raise LiveNotAllowed(f"Bot {bot.name} cannot trade live: {gate.reason}.")
+    promotion = _approved(bot)
+    prices = {}
+    if market is not None:
+        reference = (market.quote.last or market.quote.ask) if market.quote is not None else market.next_open
+        if reference:
+            prices[bot.symbol] = reference
+    return CcxtVenue(key=promotion.key, quote_free=min(wallet.free_quote, promotion.allocation),
+                     base_free=wallet.free_base, prices=prices)
+
+
+def _approved(bot: Bot) -> PromotionRequest | None:
+    return (PromotionRequest.objects.filter(bot_id=bot.pk, status=PromotionRequest.Status.APPROVED)
+            .select_related("key").first())
+
+
+def live_key_for(bot: Bot):
+    """The exchange key a live bot's orders went out with: the approved promotion's, else the latest ended
+    one's (a demoted or halted bot's orders may still be on the exchange)."""
+    promotion = _approved(bot) or (PromotionRequest.objects.filter(bot_id=bot.pk, activated_at__isnull=False)
+                                   .select_related("key").order_by("-activated_at").first())
+    return promotion.key if promotion is not None else None
+
+
+def venue_for_cancel(bot: Bot) -> CcxtVenue | None:
+    """A venue that only looks up and cancels this bot's exchange orders (it refuses to submit), or None when
+    the bot never traded live with a key that still exists."""
+    key = live_key_for(bot)
+    return CcxtVenue(key=key, allow_submit=False) if key is not None else None

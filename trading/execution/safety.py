@@ -37,7 +37,8 @@ from risk.services import (
     risk_event_record,
 )
 from trading.events import bot_event_on_commit, bot_json, events_publish, order_json
-from trading.execution.paper_orders import position_flatten
+from trading.execution.flatten import position_flatten
+from trading.execution.live_orders import LiveCancelReport, live_orders_cancel, live_orders_unsent_cancel
 from trading.execution.routing import LiveNotAllowed, is_paper
 from trading.execution.writer import orders_cancel_bulk, orders_cancel_open
 from trading.models import Bot, Order
@@ -72,9 +73,24 @@ def _halt_locked(*, bot: Bot, reason: str) -> int:
     bot.status = Bot.Status.HALTED
     bot.halt_reason = reason[:200]
     bot.save(update_fields=["status", "halt_reason", "updated_at"])
-    cancelled = orders_cancel_open(bot=bot, reason=reason, locked=True)
+    if is_paper(bot):
+        cancelled = orders_cancel_open(bot=bot, reason=reason, locked=True)
+    else:
+        # a live bot's orders are on the exchange: cancelled there once this halt is committed (no I/O in here)
+        cancelled = live_orders_unsent_cancel(bot_ids=[bot.pk], reason=reason)
+        pk = bot.pk
+        transaction.on_commit(lambda: _live_cancel_after_halt(pk, reason))
     bot_event_on_commit(bot=bot)
     return cancelled
+
+
+def _live_cancel_after_halt(bot_id: int, reason: str) -> None:
+    bot = Bot.objects.get(pk=bot_id)
+    report = live_orders_cancel(bot=bot, reason=reason)
+    if report.failed:
+        risk_event_record(code="live_cancel_failed", severity=RiskEvent.CRITICAL, bot=bot,
+                          message=f"Bot {bot.name} halted; {len(report.failed)} live order(s) could not be cancelled "
+                                  f"on the exchange", details={"failed": report.failed})
 
 
 def bot_halt(*, bot: Bot, actor: User | None, reason: str, code: str = "bot_halted", request=None) -> Bot:
@@ -152,7 +168,9 @@ class StopResult:
     positions_flattened: int = 0
     flatten_failed: dict[int, str] = field(default_factory=dict)  # bot id -> why its position is still open
     owner_ids: set[int] = field(default_factory=set)
-    live_orders_pending: int = 0
+    live_orders_pending: int = 0  # live orders that could not be cancelled on the exchange (see live_orders_failed)
+    live_orders_cancelled: list[dict] = field(default_factory=list)  # {"bot", "order", "exchange_order_id"}
+    live_orders_failed: list[dict] = field(default_factory=list)  # {"bot", "order", "reason"}
     elapsed_ms: float = 0.0
     engaged_ms: float = 0.0  # from the call until the switch was committed (no order in scope after this)
 
@@ -186,11 +204,10 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
         # row while it works on it; we wait for those, in id order like the tick)
         locked = list(bots.select_for_update().order_by("pk").only("pk", "mode"))
         ids = [b.pk for b in locked]
+        live_ids = [b.pk for b in locked if not is_paper(b)]
         if ids:
-            _stop_bots(ids=ids, reason=reason, reduce_only=reduce_only, flatten=flatten, result=result)
-            # Live orders on the exchange are not cancelled here yet (no live venue): the DB state above
-            # already keeps the platform from placing anything new for these bots.
-            result.live_orders_pending = sum(1 for b in locked if not is_paper(b))
+            _stop_bots(ids=ids, live_ids=live_ids, reason=reason, reduce_only=reduce_only, flatten=flatten,
+                       result=result)
         risk_event_record(code="emergency_stop", severity=RiskEvent.CRITICAL, user=user,
                           message=f"Emergency stop ({scope}) by {actor.username}: "
                                   f"{len(result.bots_halted)} bot(s) halted, {result.orders_cancelled} order(s) "
@@ -203,6 +220,15 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
         audit_record(action="emergency_stop", actor=actor, target=f"kill_switch:{switch.key}", request=request,
                      details={"scope": scope, "flatten": flatten, "reduce_only": reduce_only,
                               "bots_halted": len(result.bots_halted), "orders_cancelled": result.orders_cancelled})
+    if live_ids and not reduce_only:
+        # the switch and the halts are committed: nothing new goes out. Now the exchange side, outside any
+        # transaction: every open live order of these bots is cancelled there, and we say which could not be
+        report = LiveCancelReport()
+        for bot in Bot.objects.filter(pk__in=live_ids).order_by("pk"):
+            live_orders_cancel(bot=bot, reason=reason, report=report)
+        result.live_orders_cancelled, result.live_orders_failed = report.cancelled, report.failed
+        result.live_orders_pending = len(report.failed)
+        result.orders_cancelled += len(report.cancelled)
     result.elapsed_ms = (time.perf_counter() - started) * 1000
     text = (f"{actor.username} pressed the emergency stop ({scope}). Bots halted: {len(result.bots_halted)}; "
             f"orders cancelled: {result.orders_cancelled}" + (f"; positions closed: {result.positions_flattened}"
@@ -215,7 +241,8 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
     return result
 
 
-def _stop_bots(*, ids: list[int], reason: str, reduce_only: bool, flatten: bool, result: StopResult) -> None:
+def _stop_bots(*, ids: list[int], live_ids: list[int], reason: str, reduce_only: bool, flatten: bool,
+               result: StopResult) -> None:
     changes = {"reduce_only": True} if reduce_only else {"status": Bot.Status.HALTED, "halt_reason": reason}
     # every open order is cancelled below, so nothing stays reserved
     Bot.objects.filter(pk__in=ids).update(**changes, base_reserved=0, quote_reserved=0, updated_at=timezone.now())
@@ -225,8 +252,11 @@ def _stop_bots(*, ids: list[int], reason: str, reduce_only: bool, flatten: bool,
     _push_in_background([(b.owner_id, {"type": "bot", "bot": bot_json(b)}) for b in changed])
     owners = {b.pk: b.owner_id for b in changed}
     result.owner_ids = set(owners.values())
-    cancelled = orders_cancel_bulk(bot_ids=ids, reason=reason)
-    result.orders_cancelled = len(cancelled)
+    paper_ids = [i for i in ids if i not in set(live_ids)]
+    cancelled = orders_cancel_bulk(bot_ids=paper_ids, reason=reason) if paper_ids else []
+    # live orders never sent are cancelled here; those on the exchange after commit (emergency_stop)
+    result.orders_cancelled = len(cancelled) + (live_orders_unsent_cancel(bot_ids=live_ids, reason=reason)
+                                                if live_ids and not reduce_only else 0)
     if len(cancelled) <= ORDER_EVENTS_MAX:
         _push_in_background([(owners[o.bot_id], {"type": "order", "order": order_json(o)})
                              for o in Order.objects.filter(pk__in=cancelled)])

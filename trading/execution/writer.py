@@ -95,13 +95,14 @@ def _ts(ms: int | None, default: datetime) -> datetime:
 
 
 def order_record(*, bot: Bot, report: VenueOrder, trades: tuple[VenueTrade, ...] | list[VenueTrade] = (),
-                 order: Order | None = None, reason: str = "") -> tuple[Order, list[Fill]]:
+                 order: Order | None = None, reason: str = "", live: bool = False) -> tuple[Order, list[Fill]]:
     """Apply what a venue reports to the bot's Order row and its Fills, in the caller's transaction.
 
     `order` is the row as we know it (None: a new order, created now with status `new` first, so its
     first move is checked like any other); `trades` the fills the venue reported with this answer
     (`report.trades` when not given) — each becomes one Fill. The status moves through the state table:
-    a report the table refuses raises and nothing is written. Returns the saved order and the new fills."""
+    a report the table refuses raises and nothing is written. Returns the saved order and the new fills.
+    `live`: keep the exchange's order id on the order and its trade id on each fill (one fill per trade)."""
     now = timezone.now()
     trades = tuple(trades) or report.trades
     if order is None:
@@ -114,12 +115,14 @@ def order_record(*, bot: Bot, report: VenueOrder, trades: tuple[VenueTrade, ...]
     why = f"{report.code}: {report.message}" if report.status in (REJECTED, CANCELLED) and report.message else None
     order_apply(order, status=status, ts=now, filled=report.filled, average_price=report.average_price,
                 reason=f"{reason}: {why}" if why and reason else why)
+    if live and report.exchange_order_id:
+        order.exchange_order_id = report.exchange_order_id
     order.save()
     fills = [Fill.objects.create(
         bot=bot, order=order, side=t.side, price=t.price, amount=t.amount,
         fee=t.fees[0].amount if t.fees else Decimal(0), fee_currency=t.fees[0].currency if t.fees else "",
         slippage=t.slippage, reference_price=t.reference_price, liquidity=t.liquidity or Fill.Liquidity.TAKER,
-        ts=_ts(t.ts_ms, now)) for t in trades]
+        exchange_trade_id=t.trade_id if live else "", ts=_ts(t.ts_ms, now)) for t in trades]
     events_on_commit([(bot.owner_id, {"type": "order", "order": order_json(order)}),
                       *[(bot.owner_id, {"type": "fill", "fill": fill_json(f)}) for f in fills]])
     return order, fills

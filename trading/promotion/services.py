@@ -25,9 +25,10 @@ from keys.services import key_credentials
 from notifications.services import notify, notify_operator
 from risk.limits import limits_for
 from trading.events import bot_event_on_commit
+from trading.execution.live_orders import live_orders_cancel
 from trading.execution.routing import live_trading_enabled
 from trading.execution.writer import orders_cancel_open
-from trading.models import Bot
+from trading.models import Bot, Fill
 from trading.promotion.eligibility import paper_days
 from trading.promotion.models import PromotionRequest
 from trading.promotion.selectors import (
@@ -448,7 +449,14 @@ def promotion_activate(*, promotion: PromotionRequest, actor, request=None) -> P
         orders_cancel_open(bot=bot, reason="promoted to live", locked=True)
         now = timezone.now()
         bot.mode = Bot.Mode.LIVE
-        bot.save(update_fields=["mode", "updated_at"])
+        # the live wallet is the allocation (real money on the exchange), not the paper wallet; the risk memory
+        # starts again from it and the strategy sees only live fills from here on
+        bot.base, bot.quote, bot.base_reserved, bot.quote_reserved = Decimal(0), locked.allocation, 0, 0
+        last_fill = Fill.objects.filter(bot=bot).order_by("-pk").values_list("pk", flat=True).first() or 0
+        state = {k: v for k, v in (bot.state or {}).items() if k != "risk"}
+        state["live"] = {"promotion": locked.pk, "fill_id": last_fill}
+        bot.state = state
+        bot.save(update_fields=["mode", "base", "quote", "base_reserved", "quote_reserved", "state", "updated_at"])
         locked.status, locked.activated_at = PromotionRequest.Status.APPROVED, now
         locked.save(update_fields=["status", "activated_at", "updated_at"])
         _audit(action="promotion.activate", actor=actor, promotion=locked, request=request,
@@ -470,9 +478,11 @@ class LiveOrdersCancelReport:
 
 
 def live_orders_cancel_for_demotion(*, bot: Bot) -> LiveOrdersCancelReport:
-    """HOOK for the execution seam: cancel the bot's open live orders on the exchange before it goes back
-    to paper, and say which could not be cancelled. Until live venues exist there is nothing to cancel."""
-    return LiveOrdersCancelReport()
+    """Cancel the bot's open live orders on the exchange before it goes back to paper (outside any
+    transaction), and say which could not be cancelled and why."""
+    done = live_orders_cancel(bot=bot, reason="demoted to paper")
+    return LiveOrdersCancelReport(cancelled=[c["order"] for c in done.cancelled],
+                                  failed=[{"order": f["order"], "reason": f["reason"]} for f in done.failed])
 
 
 @dataclass

@@ -17,6 +17,7 @@ from config.api import DomainError
 from trading.engine.strategies import STRATEGIES, validate_params
 from trading.engine.types import FillConfig, ParamError
 from trading.events import bot_event_on_commit
+from trading.execution.live_orders import live_orders_cancel, live_orders_unsent_cancel
 from trading.execution.routing import is_paper, live_allowed
 from trading.execution.safety import bot_resume
 from trading.execution.writer import orders_cancel_open
@@ -202,11 +203,16 @@ def _transition(*, bot: Bot, actor, request, to: str, allowed_from: set[str], ac
         if to == Bot.Status.STOPPED:
             locked.stopped_at = now
             update.append("stopped_at")
-        if cancel_orders:
+        live_cancel = cancel_orders and not is_paper(locked)
+        if cancel_orders and not live_cancel:
             orders_cancel_open(bot=locked, reason=f"bot {action}", locked=True)
+        elif live_cancel:  # on the exchange, after this commit (no I/O inside the transaction)
+            live_orders_unsent_cancel(bot_ids=[locked.pk], reason=f"bot {action}")
         locked.save(update_fields=update)
         audit_record(action=AUDIT_ACTIONS[to], actor=actor, target=f"bot:{locked.pk}", request=request, details={"status": to})
         bot_event_on_commit(bot=locked)
+    if live_cancel:
+        live_orders_cancel(bot=locked, reason=f"bot {action}")
     return _refresh_into(bot, locked)
 
 

@@ -24,3 +24,8 @@ def periodic_tasks_ensure(**_kwargs) -> None:
     risk_every, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.get_or_create(name="Risk monitor", defaults={"task": "risk.monitor", "interval": risk_every,
                                                                       "expire_seconds": 30})
+    # live execution: orders, fills and balances equal the exchange's (trading/execution/reconcile.py)
+    live_every, _ = IntervalSchedule.objects.get_or_create(every=max(1, int(settings.LIVE_RECONCILE_SECONDS)),
+                                                           period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.get_or_create(name="Reconcile live orders", defaults={
+        "task": "trading.reconcile_live", "interval": live_every, "expire_seconds": 10})

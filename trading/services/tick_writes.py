@@ -16,7 +16,7 @@ import psycopg
 from django.db import connection
 
 from trading.engine.types import StepResult
-from trading.events import events_on_commit, fill_json, order_json
+from trading.events import events_on_commit, fill_json, order_json, tick_bot_json
 from trading.execution.states import CANCELLED, FILLED, OPEN, PARTIALLY_FILLED, REJECTED
 from trading.execution.writer import order_apply
 from trading.models import Fill, Order
@@ -24,7 +24,7 @@ from trading.services.tick_feeds import SymbolFeed, to_dt
 
 CLAIM_SQL = """
 SELECT id, owner_id, name, exchange, symbol, strategy, params, state, seed, fill_overrides, base, quote,
-       base_reserved, quote_reserved, starting_balance, reduce_only
+       base_reserved, quote_reserved, starting_balance, reduce_only, last_tick_note
 FROM trading_bot
 WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND archived_at IS NULL AND mode = %(mode)s
   AND (last_tick_key IS NULL OR last_tick_key < %(key)s)
@@ -33,7 +33,7 @@ FOR NO KEY UPDATE
 """
 CLAIM_COLUMNS = ["id", "owner_id", "name", "exchange", "symbol", "strategy", "params", "state", "seed",
                  "fill_overrides", "base", "quote", "base_reserved", "quote_reserved", "starting_balance",
-                 "reduce_only"]
+                 "reduce_only", "last_tick_note"]
 
 BOT_UPDATE_SQL = """
 UPDATE trading_bot b SET state = u.state::jsonb, base = u.base, quote = u.quote, base_reserved = u.br,
@@ -74,12 +74,15 @@ class ChunkWrites:
         self.notes.append((row["id"], note[:200]))
 
     def bot(self, row: dict, result: StepResult, state: dict, feed: SymbolFeed, open_orders: list[Order],
-            equity: Decimal) -> None:
+            equity: Decimal, note: str = "") -> None:
         bot_id = row["id"]
         self.owner_of[bot_id] = row["owner_id"]
         w = result.wallet
         self.bot_rows.append((bot_id, json.dumps(state), w.base, w.quote, w.base_reserved, w.quote_reserved,
-                              feed.price, ""))
+                              feed.price, note))
+        if note != row.get("last_tick_note", ""):  # the health changed: tell the owner's open pages
+            self.events.append((row["owner_id"], {"type": "bot", "bot": tick_bot_json(
+                row, note=note, base=w.base, quote=w.quote, price=feed.price, now=self.now)}))
         self.equity_rows.append((bot_id, to_dt(feed.newest_ms), feed.price, w.base, w.quote, equity))
         existing = {o.client_id: o for o in open_orders}
         resting_now = {o.id: o for o in result.open_orders}

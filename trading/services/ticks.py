@@ -50,11 +50,13 @@ from risk.selectors import cooldowns_until
 from risk.services import order_gate
 from trading.engine.runner import GateRequest, evaluate
 from trading.engine.types import FillConfig, RestingOrder, StepResult, Wallet
+from trading.events import events_on_commit, stale_bot_json
 from trading.execution.paper_orders import fill_config_for, platform_fill_config
 from trading.execution.routing import PAPER
 from trading.execution.safety import breakers_check
 from trading.models import Bot, Order, TickRun
 from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback, order_book, parsed, to_dt
+from trading.services.tick_health import health_note
 from trading.services.tick_writes import CLAIM_COLUMNS, CLAIM_SQL, ChunkWrites
 
 log = logging.getLogger(__name__)
@@ -166,7 +168,9 @@ class _Chunk:
         peak = Decimal(mem["peak_equity"])
         if equity > peak:
             mem["peak_equity"] = str(equity)
-        writes.bot(row, result, new_state, feed, open_orders, equity)
+        note = health_note(strategy_id=row["strategy"], params=row["params"], state=new_state, bars=len(feed.bars),
+                           result=result, rules=feed.rules, price=feed.price)
+        writes.bot(row, result, new_state, feed, open_orders, equity, note)
         if equity < peak:  # below the peak: a loss/drawdown breaker may trip
             rstate = state_build(mem, equity=equity, base=result.wallet.base, free_base=result.wallet.free_base,
                                  price=feed.price, open_orders=len(result.open_orders), now_ms=now_ms,
@@ -276,10 +280,15 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     if notes:
         summary.skipped = sum(len(v) for v in notes.values())
         summary.notes = {k: len(v) for k, v in notes.items()}
+        changed = []
         with connection.cursor() as cur:
             for note, ids in notes.items():
-                cur.execute("UPDATE trading_bot SET last_tick_note = %s WHERE id = ANY(%s) AND last_tick_note <> %s",
+                cur.execute("UPDATE trading_bot SET last_tick_note = %s WHERE id = ANY(%s) AND last_tick_note <> %s "
+                            "RETURNING id, owner_id, name, exchange, symbol, base, quote, last_price, last_tick_at",
                             [note, ids, note])
+                changed += [(note, r) for r in cur.fetchall()]
+        if changed:  # the health of these bots changed (stale prices...): push it to their owners' pages
+            events_on_commit([(r[1], stale_bot_json(r, note)) for note, r in changed])
     todo.sort()
     todo_set = set(todo)
     base_cfg = platform_fill_config()

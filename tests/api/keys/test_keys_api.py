@@ -155,3 +155,11 @@ def test_bob_gets_404_for_each_of_alices_key_endpoints(api, alice, bob, method, 
 def test_keys_need_authentication(anon):
     assert anon.get("/api/keys/").status_code == 401
     assert _create(anon).status_code == 401
+
+
+def test_a_testnet_key_for_an_exchange_without_a_testnet_is_refused_on_save(api, alice):
+    r = _create(api(alice), exchange="kraken", sandbox=True)
+    assert r.status_code == 400, r.content
+    error = r.json()["error"]
+    assert error["code"] == "sandbox_unavailable" and "sandbox" in error["fields"]
+    assert not ExchangeKey.objects.exists()

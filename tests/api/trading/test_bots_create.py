@@ -18,7 +18,7 @@ def test_create_a_paper_bot(api, alice):
     assert r.status_code == 201, r.json()
     bot = r.json()
     assert bot["status"] == "stopped" and bot["mode"] == "paper"
-    assert bot["params"] == {"fast": 5, "slow": 20, "size_pct": "100"}
+    assert bot["params"] == {"fast": 5, "slow": 20, "size_pct": "100", "stop_loss_pct": "0", "take_profit_pct": "0", "trailing_stop_pct": "0"}
     # exact decimal strings, normalized: no numeric(38, 18) padding, no exponent notation
     assert bot["quote"] == "1000" and bot["base"] == "0" and bot["starting_balance"] == "1000"
     assert bot["equity"] == "1000"

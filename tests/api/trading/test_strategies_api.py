@@ -10,10 +10,12 @@ def test_lists_every_strategy_with_its_parameters(api, alice):
     assert r.status_code == 200
     by_id = {s["id"]: s for s in r.json()}
     assert {k: [p["name"] for p in v["params"]] for k, v in by_id.items()} == {
-        "sma_cross": ["fast", "slow", "size_pct"],
-        "rsi": ["period", "oversold", "overbought", "size_pct"],
+        "sma_cross": ["fast", "slow", "size_pct", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct"],
+        "rsi": ["period", "oversold", "overbought", "size_pct", "stop_loss_pct", "take_profit_pct",
+                "trailing_stop_pct"],
         "grid": ["lower", "upper", "levels", "order_amount"],
-        "dca": ["interval_minutes", "order_amount", "take_profit_pct"],
+        "dca": ["interval_minutes", "order_amount", "take_profit_pct", "safety_step_pct", "safety_volume_scale",
+                "safety_max_count"],
     }
     fast = by_id["sma_cross"]["params"][0]
     assert fast["type"] == "int" and fast["default"] == 10 and fast["min"] == 1 and fast["required"] is False

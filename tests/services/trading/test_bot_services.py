@@ -24,7 +24,7 @@ def test_a_new_bot_is_a_stopped_paper_bot_holding_its_starting_balance_in_quote(
     bot = make_bot(alice)
     assert bot.status == "stopped" and bot.mode == "paper"
     assert bot.quote == Decimal("1000") and bot.base == 0
-    assert bot.params == {"fast": 3, "slow": 8, "size_pct": "100"}  # defaults filled in by the schema
+    assert bot.params == {"fast": 3, "slow": 8, "size_pct": "100", "stop_loss_pct": "0", "take_profit_pct": "0", "trailing_stop_pct": "0"}  # defaults filled in by the schema
     assert AuditEvent.objects.filter(action="bot.create", target=f"bot:{bot.pk}", actor=alice).exists()
 
 

@@ -214,10 +214,13 @@ def test_without_required_approval_the_confirmation_makes_the_bot_live(alice, el
 def test_demotion_takes_a_live_bot_back_to_paper_and_keeps_the_position(alice, eligible_bot, approver,
                                                                        promotion_alerts):
     alerts = promotion_alerts(alice)
-    Bot.objects.filter(pk=eligible_bot.pk).update(base=Decimal("0.25"))
     promotion_request(bot=eligible_bot, actor=alice, allocation="500")
     promotion_approve(promotion=promotion_confirm(bot=eligible_bot, actor=alice, phrase="I UNDERSTAND"),
                       actor=approver)
+    live = Bot.objects.get(pk=eligible_bot.pk)
+    # the live wallet starts as the allocation (the paper wallet is not real money), then trades
+    assert (live.base, live.quote) == (Decimal(0), Decimal("500"))
+    Bot.objects.filter(pk=eligible_bot.pk).update(base=Decimal("0.25"))
     result = promotion_demote(bot=Bot.objects.get(pk=eligible_bot.pk), actor=alice)
     bot = Bot.objects.get(pk=eligible_bot.pk)
     assert result.was_live and bot.mode == "paper" and bot.base == Decimal("0.25")

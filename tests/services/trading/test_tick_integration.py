@@ -90,7 +90,7 @@ def test_shards_split_one_tick_between_workers_without_overlap(alice, recording)
 def test_a_paper_bot_never_loads_or_decrypts_an_exchange_key(alice, recording, monkeypatch):
     from config.vault import Vault
     from keys.services import key_create
-    from trading.execution.paper_orders import position_flatten
+    from trading.execution.flatten import position_flatten
 
     key_create(owner=alice, exchange="binance", label="main", api_key="A" * 64, secret="S" * 64)
 

@@ -89,6 +89,30 @@ def test_paper_replay_gives_the_same_trades_as_the_backtest(alice, recording):
     assert abs(bot.quote - result.wallet.quote) < Decimal("1e-12") and bot.base == db(result.wallet.base)
 
 
+@pytest.mark.parametrize("strategy, params, reason", [
+    ("sma_cross", {"fast": 3, "slow": 8, "trailing_stop_pct": "1", "stop_loss_pct": "1.5"}, "trailing stop"),
+    ("rsi", {"period": 6, "overbought": 99, "take_profit_pct": "1"}, "take-profit"),
+    ("dca", {"interval_minutes": 1000, "order_amount": "100", "take_profit_pct": "3.5", "safety_step_pct": "1",
+             "safety_volume_scale": "1.5", "safety_max_count": 3}, "safety order"),
+])
+def test_exit_rules_and_safety_orders_trade_the_same_in_paper_replay_and_backtest(alice, recording, strategy,
+                                                                                  params, reason):
+    """Parity for stop-loss / take-profit / trailing stop and DCA safety orders: one code path."""
+    bars = recording_bars(recording)
+    bot = _bot(alice, strategy=strategy, params=params, seed=4243)
+    _replay_all(len(bars) + 2)
+    from risk.limits import limits_for
+
+    result = run_backtest(bars, strategy, bot.params, Decimal("1000"),
+                          rules=MarketRules(base_currency="BTC", quote_currency="USDT"), cfg=FillConfig(),
+                          seed=4243, limits=limits_for(bot=bot))
+    expected = [(f.side, db(f.price), db(f.amount), db(f.fee), f.ts_ms) for f in result.fills]
+    got = [(f.side, f.price, f.amount, f.fee, int(f.ts.timestamp() * 1000))
+           for f in Fill.objects.filter(bot=bot).order_by("ts", "id")]
+    assert len(expected) >= 2 and got == expected
+    assert Order.objects.filter(bot=bot, reason__contains=reason).exists()  # the rule did fire
+
+
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "bittrex_ETH-BTC_5m.csv"
 
 

@@ -132,6 +132,10 @@ class Strategy:
     def p(self, name: str) -> Decimal:
         return Decimal(self.params[name])
 
+    def warmup_bars(self) -> int:
+        """Closed candles the strategy needs before it can decide at all (the bot shows "warming up" below)."""
+        return 1
+
     # --- decisions ----------------------------------------------------------------
     def decide(self, ctx: StrategyContext) -> list[Intent]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from ..types import ZERO, Bar, Intent
 from .base import Strategy, StrategyContext
+from .exits import EXIT_PARAMS, exit_intent
 
 HUNDRED = Decimal("100")
 
@@ -37,7 +38,8 @@ class Rsi(Strategy):
     name = "RSI"
     description = ("Long-only mean reversion on the Relative Strength Index of closes: buys size_pct % of "
                    "the free quote balance when RSI falls below oversold and no position is open; sells "
-                   "the whole position when RSI rises above overbought.")
+                   "the whole position when RSI rises above overbought. Optional stop-loss, take-profit and "
+                   "trailing stop (percent, 0 = off) sell the whole position first.")
     params_schema = {
         "period": {"type": "int", "min": 2, "max": 500, "default": 14, "description": "RSI length in candles"},
         "oversold": {"type": "decimal", "min": "0", "max": "100", "default": "30",
@@ -46,6 +48,7 @@ class Rsi(Strategy):
                        "description": "Sell above this RSI"},
         "size_pct": {"type": "decimal", "min": "0", "min_exclusive": True, "max": "100", "default": "100",
                      "description": "Percent of the free quote balance to spend on each buy"},
+        **EXIT_PARAMS,
     }
 
     @classmethod
@@ -54,7 +57,13 @@ class Rsi(Strategy):
             return {"oversold": "must be less than overbought"}
         return {}
 
+    def warmup_bars(self) -> int:
+        return self.params["period"] + 1
+
     def decide(self, ctx: StrategyContext) -> list[Intent]:
+        exit_now = exit_intent(self.params, ctx)
+        if exit_now is not None:
+            return [exit_now]
         value = rsi(ctx.closed_bars, self.params["period"])
         if value is None:
             return []

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from ..types import Intent
 from .base import Strategy, StrategyContext, sma
+from .exits import EXIT_PARAMS, exit_intent
 
 HUNDRED = Decimal("100")
 
@@ -16,7 +17,8 @@ class SmaCross(Strategy):
     name = "SMA crossover"
     description = ("Long-only. Buys size_pct % of the free quote balance when the fast simple moving "
                    "average of closes crosses above the slow one; sells the whole position when it "
-                   "crosses below. Decides on closed candles only.")
+                   "crosses below. Decides on closed candles only. Optional stop-loss, take-profit and trailing stop "
+                   "(percent, 0 = off) sell the whole position first.")
     params_schema = {
         "fast": {"type": "int", "min": 1, "max": 1000, "default": 10,
                  "description": "Fast SMA length in candles (must be less than slow)"},
@@ -24,6 +26,7 @@ class SmaCross(Strategy):
                  "description": "Slow SMA length in candles"},
         "size_pct": {"type": "decimal", "min": "0", "min_exclusive": True, "max": "100", "default": "100",
                      "description": "Percent of the free quote balance to spend on each buy"},
+        **EXIT_PARAMS,
     }
 
     @classmethod
@@ -32,10 +35,16 @@ class SmaCross(Strategy):
             return {"fast": "must be less than slow"}
         return {}
 
+    def warmup_bars(self) -> int:
+        return self.params["slow"] + 1  # both SMAs now and one candle ago
+
     def decide(self, ctx: StrategyContext) -> list[Intent]:
         fast, slow = self.params["fast"], self.params["slow"]
         bars = ctx.closed_bars
         n = len(bars)
+        exit_now = exit_intent(self.params, ctx)
+        if exit_now is not None:
+            return [exit_now]
         if n < slow + 1:
             return []
         f_now, s_now = sma(bars, fast), sma(bars, slow)

@@ -1,0 +1,52 @@
+"""Every action in a table of the trading and keys pages is reachable without scrolling a table sideways
+and is a touch target of at least 40 x 40 px, on a phone (390 px) and a desktop (1280 px)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_layout import DESKTOP, HIDDEN_PX, PHONE, _open, content  # noqa: F401
+from trading.services.watchlist import watch_add
+
+MIN_TARGET = 40
+
+
+def _reachable(page, locator, what):
+    assert locator.count() > 0, what
+    for i in range(locator.count()):
+        el = locator.nth(i)
+        expect(el).to_be_visible()
+        hidden = el.evaluate(HIDDEN_PX)
+        assert hidden <= 1, f"{what} #{i} is cut off by {hidden:.0f} px (needs sideways scrolling)"
+        box = el.bounding_box()
+        assert box["height"] >= MIN_TARGET and box["width"] >= MIN_TARGET, f"{what} #{i} is {box['width']:.0f} x " \
+                                                                           f"{box['height']:.0f} px"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_table_actions_are_on_screen_and_big_enough(page, login, alice, content, viewport):  # noqa: F811
+    watch_add(user=alice, exchange="binance", symbol="BTC/USDT")
+    page.set_viewport_size(viewport)
+    login(page, alice)
+    _open(page, "/")
+    _reachable(page, page.locator("[data-unwatch]"), "a watchlist remove button")
+    age = page.get_by_test_id("price-row").locator('[data-field="age"]').first
+    assert age.evaluate(HIDDEN_PX) <= 1, "the Updated column needs sideways scrolling"
+    _open(page, f"/bots/{content.pk}/")
+    _reachable(page, page.get_by_test_id("order-row").get_by_role("button", name="Cancel"), "an order's Cancel")
+    _open(page, "/bots/")
+    _reachable(page, page.get_by_test_id("bot-row").get_by_role("button"), "a bot's action")
+    _open(page, "/keys/")
+    _reachable(page, page.get_by_test_id("key-row").get_by_role("button", name="Test"), "a key's Test")
+    _reachable(page, page.get_by_test_id("key-row").get_by_role("button", name="Delete"), "a key's Delete")
+
+
+def test_every_main_link_is_on_a_phone_screen_without_scrolling(page, login, alice):
+    page.set_viewport_size(PHONE)
+    login(page, alice)
+    _open(page, "/")
+    links = page.get_by_role("navigation", name="Main").get_by_role("link")
+    assert links.count() >= 6
+    for i in range(links.count()):
+        link = links.nth(i)
+        assert link.evaluate(HIDDEN_PX) <= 1, f"{link.inner_text()} is off-screen"
+        assert link.bounding_box()["height"] >= MIN_TARGET
