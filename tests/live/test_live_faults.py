@@ -161,3 +161,11 @@ def test_a_resting_order_filled_later_is_taken_in_by_reconciliation(live_bot, em
 def test_request_of_names_the_same_order(live_bot, emu):
     order, request = row_for(live_bot)
     assert request_of(order, symbol="BTC/USDT") == request
+
+
+def test_our_client_id_form_is_recognised_and_a_foreign_one_is_not():
+    from trading.execution.reconcile import is_our_client_id
+
+    assert is_our_client_id(client_order_id(bot_id=42, step_key=1700000040000, n=3))
+    assert is_our_client_id(client_order_id(bot_id=10**30, step_key="not a token", n=0))
+    assert not is_our_client_id("manual_order_1") and not is_our_client_id("web_8f3a2b") and not is_our_client_id("")

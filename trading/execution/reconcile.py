@@ -48,7 +48,8 @@ from trading.models import Bot, LiveCursor, Order, PromotionRequest
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-OUR_ID = re.compile(r"^[0-9a-z]{1,14}-[0-9a-z_.H]{1,16}:\d{1,4}$|^[0-9a-zA-Z]{1,14}-H[A-Z2-7]{15}:\d{1,4}$")
+# trading.engine.ids: <bot: base36 or H+hash>-<step: token or H+hash>:<n>
+OUR_ID = re.compile(r"^(?:[0-9a-z]{1,14}|H[A-Z2-7]{1,13})-(?:[a-z0-9_.]{1,16}|H[A-Z2-7]{15}):\d{1,4}$")
 DRIFT_TOLERANCE = Decimal("0.000001")  # relative: rounding of fees and dust
 TRADES_PAGE = 500
 

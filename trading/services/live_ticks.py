@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from exchanges.adapter import ExchangeUnavailable, InvalidCredentials, PermissionDenied
+from exchanges.adapter import ExchangeError, ExchangeUnavailable, InvalidCredentials, PermissionDenied
 from risk.checks import OrderProposal, memory_advance, memory_count_order, state_build
 from risk.limits import limits_for
 from risk.services import order_gate
@@ -37,9 +37,17 @@ from trading.engine.types import RestingOrder, Wallet
 from trading.execution.health import bots_pause_for_exchange, live_health_report
 from trading.execution.live_orders import live_order_claim, live_order_open, live_report_record, request_of
 from trading.execution.paper_orders import fill_config_for
-from trading.execution.routing import LIVE, LiveNotAllowed, live_allowed, live_trading_enabled, venue_for
+from trading.execution.routing import (
+    LIVE,
+    LiveNotAllowed,
+    live_allowed,
+    live_trading_enabled,
+    venue_for,
+    venue_for_cancel,
+)
 from trading.execution.states import UNKNOWN
 from trading.execution.types import OrderRequest
+from trading.execution.venue import VenueError
 from trading.models import Bot, Fill, Order
 from trading.promotion.services import promotion_demote
 from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback
@@ -86,18 +94,23 @@ def _base_amount(intent, price: Decimal, fee: Decimal) -> Decimal | None:
     return (intent.quote_amount / per_unit).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
 
 
-def _decide(bot_id: int, feed: SymbolFeed, tick_key: int, summary: LiveTickSummary) -> list[tuple[Order, float]]:
-    """Step 3 of the module docstring: returns the order rows written `new`, each with its decision time."""
+def _decide(bot_id: int, feed: SymbolFeed, tick_key: int,
+            summary: LiveTickSummary) -> tuple[list[tuple[Order, float]], list[Order]]:
+    """Step 3 of the module docstring: the order rows written `new` (each with its decision time) and the
+    open orders the strategy cancels."""
     with transaction.atomic():
         bot = Bot.objects.select_for_update(no_key=True).select_related("owner").get(pk=bot_id)
         if bot.status != Bot.Status.RUNNING or bot.mode != LIVE or (bot.last_tick_key or -1) >= tick_key:
-            return []
+            return [], []
         state = dict(bot.state or {})
         live = state.setdefault("live", {})
         since = int(live.get("fill_id") or 0)
         new_fills = list(Fill.objects.filter(bot=bot, pk__gt=since).select_related("order").order_by("pk"))
         open_rows = list(Order.objects.filter(bot=bot, status__in=Order.OPEN_STATUSES))
-        resting = [RestingOrder.from_json(o.resting) for o in open_rows if o.resting]
+        # the strategy sees its live limit orders as resting orders (named by their client ids)
+        resting = [RestingOrder(id=o.client_id, side=o.side, price=o.price, amount=o.amount, filled=o.filled,
+                                reason=o.reason, client_tag=o.tag or None)
+                   for o in open_rows if o.type == Order.Type.LIMIT and o.price is not None]
         wallet = Wallet(base=bot.base, quote=bot.quote, base_reserved=bot.base_reserved,
                         quote_reserved=bot.quote_reserved)
         now_ms = feed.market.ts_ms
@@ -108,17 +121,21 @@ def _decide(bot_id: int, feed: SymbolFeed, tick_key: int, summary: LiveTickSumma
         bot.last_tick_key, bot.last_tick_at = tick_key, timezone.now()
         if not decided.evaluated:
             bot.save(update_fields=["last_tick_key", "last_tick_at", "updated_at"])
-            return []
+            return [], []
         summary.evaluated += 1
         limits = limits_for(bot=bot)
         cfg = fill_config_for(bot.fill_overrides)
         fee = feed.rules.taker_fee if feed.rules and feed.rules.taker_fee is not None else cfg.fallback_fee
         rows: list[tuple[Order, float]] = []
+        cancels: list[Order] = []
         free_base = wallet.free_base
         for planned in decided.orders:
             intent = planned.intent
             if intent.type == "cancel":
-                continue  # live limit orders are cancelled by the safety paths; strategies here place only
+                target = next((o for o in open_rows if o.client_id == intent.order_id), None)
+                if target is not None:
+                    cancels.append(target)  # on the exchange, after this commit
+                continue
             price = intent.price or _reference(feed, intent.side)
             amount = _base_amount(intent, price, fee)
             if not amount or amount <= 0:
@@ -143,7 +160,7 @@ def _decide(bot_id: int, feed: SymbolFeed, tick_key: int, summary: LiveTickSumma
         bot.state = decided.state
         bot.save(update_fields=["state", "last_tick_key", "last_tick_at", "last_tick_note", "updated_at"])
     summary.orders += len(rows)
-    return rows
+    return rows, cancels
 
 
 def _send(bot: Bot, rows: list[tuple[Order, float]], feed: SymbolFeed, summary: LiveTickSummary) -> None:
@@ -181,6 +198,19 @@ def _send(bot: Bot, rows: list[tuple[Order, float]], feed: SymbolFeed, summary: 
         why = f"{fresh.exchange} {lost[0]}"
         bots_pause_for_exchange(bot_ids=[fresh.pk], why=why)
         live_health_report(exchange=fresh.exchange, ok=False, error=why, bots=1)
+
+
+def _cancel(bot: Bot, orders: list[Order]) -> None:
+    """The strategy's cancels, on the exchange (outside any transaction), recorded through the writer."""
+    venue = venue_for_cancel(bot)
+    for o in orders:
+        try:
+            after = venue.cancel(symbol=bot.symbol, client_order_id=o.client_id,
+                                 exchange_order_id=o.exchange_order_id or None)
+        except (ExchangeError, VenueError) as exc:
+            log.warning("cancel of live order %s failed: %s", o.pk, getattr(exc, "message", exc))
+            continue
+        live_report_record(bot_id=bot.pk, order_id=o.pk, report=after)
 
 
 def _wallet(bot_id: int) -> Wallet:
@@ -225,7 +255,9 @@ def live_tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> 
             Bot.objects.filter(pk=bot.pk).exclude(last_tick_note=note[:200]).update(last_tick_note=note[:200])
             continue
         try:
-            rows = _decide(bot.pk, feed, int(tick_key), summary)
+            rows, cancels = _decide(bot.pk, feed, int(tick_key), summary)
+            if cancels:
+                _cancel(bot, cancels)
             if rows:
                 _send(bot, rows, feed, summary)
         except Exception:  # noqa: BLE001 - one bot's failure never stops the others
