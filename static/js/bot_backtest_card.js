@@ -154,7 +154,7 @@
     const rejects = Object.entries(r.rejects).map(([code, n]) => code + " × " + n).join(", ");
     const h = r.history;
     const fetched = h ? (h.error ? " · history not fetched: " + h.error
-      : h.fetched ? " · " + h.fetched.toLocaleString("en-US") + " candles fetched from the exchange" : "") : "";
+      : h.fetched ? " · " + h.fetched.toLocaleString("en-US") + (h.fetched === 1 ? " candle" : " candles") + " fetched from the exchange" : "") : "";
     note.textContent = r.equity_points.toLocaleString("en-US") + " equity points" + fetched +
       (r.equity_curve.length < r.equity_points ? " (" + r.equity_curve.length + " drawn)" : "") +
       (rejects ? " · refused orders: " + rejects : "");
