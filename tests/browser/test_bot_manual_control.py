@@ -79,6 +79,7 @@ def test_resume_all_from_the_risk_panel(page, login, alice):
     _reachable(page, button)
     button.click()
     expect(page.get_by_test_id("resume-all")).to_have_count(0)
+    expect(page.get_by_test_id("risk-bot-health")).to_have_count(0)  # running and nothing says otherwise
     for status in page.get_by_test_id("risk-bot-status").all():
         expect(status).to_have_text("running")
     assert set(Bot.objects.filter(owner=alice).values_list("status", flat=True)) == {"running"}
