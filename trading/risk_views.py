@@ -67,6 +67,7 @@ def panel(request):
         "can_global": services.can_manage_global(user),
         "flags": feature_flags(),
     }
+    context["halted_count"] = sum(1 for b in context["bots"] if b.status == "halted")
     return render(request, "risk/panel.html", context)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading import views
+from trading import manual_pages, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -14,4 +14,7 @@ urlpatterns = [
     path("bots/<int:pk>/pause/", views.bot_action, {"action": "pause"}, name="bot-pause"),
     path("bots/<int:pk>/delete/", views.bot_delete, name="bot-delete"),
     path("bots/<int:pk>/orders/<int:order_id>/cancel/", views.bot_order_cancel, name="bot-order-cancel"),
+    path("bots/<int:pk>/close-position/", manual_pages.close_position, name="bot-close-position"),
+    path("bots/<int:pk>/cancel-orders/", manual_pages.cancel_orders, name="bot-cancel-orders"),
+    path("bots/resume-all/", manual_pages.resume_all, name="bots-resume-all"),
 ]

@@ -75,7 +75,11 @@
     });
     if (!all.length) {
       const tr = document.createElement("tr");
-      cell(tr, "No trades in this window: the strategy never signalled.", "muted");
+      const refused = Object.values(r.rejects || {}).reduce((a, b) => a + b, 0);
+      cell(tr, refused
+        ? "No trades in this window: the strategy wanted to trade, but every order was refused (" + refused +
+          " refused, reasons below)."
+        : "No trades in this window: the strategy never signalled.", "muted");
       tr.firstChild.colSpan = 8;
       tbody.appendChild(tr);
     } else if (all.length > shown.length) {
@@ -148,7 +152,10 @@
     halted.hidden = !r.halted;
     halted.textContent = r.halted ? "A risk limit stopped the run at " + when(r.halted.time) + ": " + r.halted.message : "";
     const rejects = Object.entries(r.rejects).map(([code, n]) => code + " × " + n).join(", ");
-    note.textContent = r.equity_points.toLocaleString("en-US") + " equity points" +
+    const h = r.history;
+    const fetched = h ? (h.error ? " · history not fetched: " + h.error
+      : h.fetched ? " · " + h.fetched.toLocaleString("en-US") + (h.fetched === 1 ? " candle" : " candles") + " fetched from the exchange" : "") : "";
+    note.textContent = r.equity_points.toLocaleString("en-US") + " equity points" + fetched +
       (r.equity_curve.length < r.equity_points ? " (" + r.equity_curve.length + " drawn)" : "") +
       (rejects ? " · refused orders: " + rejects : "");
     renderTrades(r);
@@ -156,8 +163,9 @@
     setState("done", "Done.");
   }
 
+  // fetch: the window's missing candles come from the exchange first (stored once), with progress below
   function payload() {
-    const body = { timeframe: form.elements.timeframe.value };
+    const body = { timeframe: form.elements.timeframe.value, fetch: true };
     ["start", "end"].forEach((name) => {
       const v = form.elements[name].value; // "YYYY-MM-DDTHH:MM" in UTC by the labels
       if (v) body[name] = v + (v.length === 16 ? ":00" : "") + "Z";
@@ -169,6 +177,16 @@
     ev.preventDefault();
     errorEl.hidden = true;
     setState("running", "Running…");
+    const poll = setInterval(async () => {  // progress while the history is fetched
+      try {
+        const p = await (await fetch(card.dataset.url + "progress/", { credentials: "same-origin" })).json();
+        if (card.dataset.state !== "running") return;
+        if (p.state === "fetching") {
+          statusEl.textContent = p.total ? "Fetching history from the exchange: " + p.done.toLocaleString("en-US") +
+            " of " + p.total.toLocaleString("en-US") + " candles…" : "Fetching history from the exchange…";
+        } else if (p.state === "running") statusEl.textContent = "Running the backtest…";
+      } catch (e) { /* progress is best effort */ }
+    }, 500);
     let response;
     try {
       response = await fetch(card.dataset.url, {
@@ -177,9 +195,11 @@
         body: JSON.stringify(payload()),
       });
     } catch (e) {
+      clearInterval(poll);
       showError("Could not reach the server. Check the connection and try again.");
       return;
     }
+    clearInterval(poll);
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
     if (!response.ok) {

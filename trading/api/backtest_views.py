@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from config.api import DomainError
 from trading.selectors import bots_for
-from trading.services.backtests import BACKTEST_MAX_BARS, TIMEFRAMES, bot_backtest
+from trading.services.backtests import BACKTEST_MAX_BARS, TIMEFRAMES, backtest_progress, bot_backtest
 
 DECIMAL_HELP = "decimal as a string"
 
@@ -28,6 +28,8 @@ class BotBacktestIn(serializers.Serializer):
     timeframe = serializers.ChoiceField(choices=TIMEFRAMES, required=False, default="1m")
     bars = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=BACKTEST_MAX_BARS,
                                     help_text="Only the newest N candles of the range")
+    fetch = serializers.BooleanField(required=False, default=False,
+                                     help_text="First fetch the range's missing candles from the exchange (stored once)")
 
     def validate(self, attrs):
         start, end = attrs.get("start"), attrs.get("end")
@@ -68,6 +70,19 @@ class BotBacktestWalletOut(serializers.Serializer):
     quote = serializers.CharField()
 
 
+class BotBacktestHistoryOut(serializers.Serializer):
+    fetched = serializers.IntegerField(help_text="candles fetched and stored by this run")
+    pages = serializers.IntegerField(help_text="fetch_ohlcv requests made")
+    missing_before = serializers.IntegerField(help_text="candles of the window that were not stored")
+    error = serializers.CharField(allow_null=True, help_text="why fetching failed (the backtest used what is stored)")
+
+
+class BotBacktestProgressOut(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["idle", "fetching", "running"])
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
 class BotBacktestOut(serializers.Serializer):
     bot_id = serializers.IntegerField()
     exchange = serializers.CharField()
@@ -98,6 +113,7 @@ class BotBacktestOut(serializers.Serializer):
     equity_curve = BotBacktestEquityPointOut(many=True, help_text="at most ~1,000 points (downsampled)")
     equity_points = serializers.IntegerField(help_text="points in the full curve")
     elapsed_ms = serializers.IntegerField()
+    history = BotBacktestHistoryOut(allow_null=True, help_text="What was fetched from the exchange (fetch=true)")
 
 
 class BacktestRunning(DomainError):
@@ -138,3 +154,11 @@ class BotBacktestApi(APIView):
         finally:
             cache.delete(key)
         return Response(BotBacktestOut(result).data)
+
+
+class BotBacktestProgressApi(APIView):
+    @extend_schema(responses={200: BotBacktestProgressOut}, summary="Progress of the bot's running backtest",
+                   description="Poll while POST backtest/ runs: fetching (candles done of total), running, idle.")
+    def get(self, request, pk: int):
+        bot = get_object_or_404(bots_for(request.user), pk=pk)
+        return Response(BotBacktestProgressOut(backtest_progress(bot=bot)).data)

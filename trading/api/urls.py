@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from trading.api import backtest_views, views
+from trading.api import backtest_views, manual_views, views
 
 urlpatterns = [
     path("prices/live/", views.LivePricesApi.as_view(), name="api-prices-live"),
@@ -24,6 +24,12 @@ urlpatterns = [
     path("bots/<int:pk>/deals/", views.BotDealsApi.as_view(), name="api-bot-deals"),
     path("bots/<int:pk>/performance/", views.BotPerformanceApi.as_view(), name="api-bot-performance"),
     path("bots/<int:pk>/backtest/", backtest_views.BotBacktestApi.as_view(), name="api-bot-backtest"),
+    path("bots/<int:pk>/backtest/progress/", backtest_views.BotBacktestProgressApi.as_view(),
+         name="api-bot-backtest-progress"),
+    # manual control (trading/api/manual_views.py)
+    path("bots/<int:pk>/close-position/", manual_views.BotClosePositionApi.as_view(), name="api-bot-close-position"),
+    path("bots/<int:pk>/cancel-orders/", manual_views.BotCancelOrdersApi.as_view(), name="api-bot-cancel-orders"),
+    path("bots/resume-all/", manual_views.BotsResumeAllApi.as_view(), name="api-bots-resume-all"),
 ]
 
 # the promotion workflow's routes (trading/api/promotion_urls.py)

@@ -13,15 +13,18 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Count, Max, Min
 
 from config.api import DomainError
+from exchanges.adapter import ExchangeError
 from risk.limits import limits_for
 from trading.backtest import BacktestResult, iso, run_backtest
 from trading.engine.types import ParamError
 from trading.execution.paper_orders import fill_config_for, market_rules
 from trading.feeds import Bar
 from trading.models import Bot, Candle
+from trading.services.candles import STEP_SECONDS, candles_history
 
 BACKTEST_MAX_BARS = 50_000  # ~1-2 s of engine time plus the read; more must be narrowed by a range
 BACKTEST_DEFAULT_BARS = 2_000  # the server-rendered page's default window (newest candles)
@@ -102,8 +105,49 @@ def _limits(bot: Bot):
     return limits_for(bot=bot)
 
 
+def progress_key(bot_id: int) -> str:
+    return f"bot-backtest-progress:{bot_id}"
+
+
+def backtest_progress(*, bot: Bot) -> dict:
+    """What the bot's running backtest is doing: {"state": idle|fetching|running, "done", "total"}."""
+    return cache.get(progress_key(bot.pk)) or {"state": "idle", "done": 0, "total": 0}
+
+
+def backtest_history_fetch(*, bot: Bot, start: datetime | None, end: datetime | None, timeframe: str,
+                           bars: int | None) -> dict:
+    """Fetch (once) the exchange's candles the backtest window needs and that are not stored yet.
+
+    The window: [start, end] (end defaults to now; start to `bars` or BACKTEST_DEFAULT_BARS candles before
+    end, at least what the strategy needs). Progress goes to the cache for the page to poll. Never raises
+    for the exchange: {"fetched", "pages", "missing_before", "error"} says what happened.
+    """
+    if timeframe not in STEP_SECONDS:
+        return {"fetched": 0, "pages": 0, "missing_before": 0, "error": f"{timeframe} history cannot be fetched"}
+    step = STEP_SECONDS[timeframe] * 1000
+    end_ms = _ms(end) if end is not None else int(time.time() * 1000)
+    needed, _ = candles_needed(strategy=bot.strategy, params=bot.params or {})
+    count = min(BACKTEST_MAX_BARS, max(needed, int(bars) if bars else BACKTEST_DEFAULT_BARS))
+    start_ms = _ms(start) if start is not None else end_ms - (count + 1) * step  # `count` closed candles
+    start_ms = max(start_ms, end_ms - BACKTEST_MAX_BARS * step)
+    key = progress_key(bot.pk)
+
+    def progress(done: int, total: int) -> None:
+        cache.set(key, {"state": "fetching", "done": done, "total": total}, timeout=300)
+
+    progress(0, 0)
+    try:
+        out = candles_history(exchange=bot.exchange, symbol=bot.symbol, timeframe=timeframe, start_ms=start_ms,
+                              end_ms=end_ms, progress=progress)
+        out["error"] = None
+    except ExchangeError as exc:
+        out = {"fetched": 0, "pages": 0, "missing_before": 0, "error": exc.message}
+    cache.set(key, {"state": "running", "done": 0, "total": 0}, timeout=300)
+    return out
+
+
 def bot_backtest_result(*, bot: Bot, start: datetime | None = None, end: datetime | None = None,
-                        timeframe: str = "1m", bars: int | None = None) -> BacktestResult:
+                        timeframe: str = "1m", bars: int | None = None, history: dict | None = None) -> BacktestResult:
     """Run the bot's settings over its market's stored `timeframe` candles with open time in [start, end]
     (either may be omitted; at most BACKTEST_MAX_BARS, or the newest `bars`). Returns the engine's result.
 
@@ -130,7 +174,9 @@ def bot_backtest_result(*, bot: Bot, start: datetime | None = None, end: datetim
         raise NotEnoughCandles(
             f"Only {len(series):,} {timeframe} candles of {bot.symbol} on {bot.exchange} {window}; this backtest "
             f"needs at least {needed:,} ({why}). Candles stored for this market: {stored}. They build up while "
-            "prices are polled, or import a recording with manage.py import_ohlcv.",
+            "prices are polled, or import a recording with manage.py import_ohlcv."
+            + (f" Fetching history from {bot.exchange} failed: {history['error']}" if history and history.get("error")
+               else ""),
             fields={"start": [f"At least {needed:,} candles needed."]})
     try:
         return run_backtest(series, bot.strategy, bot.params, bot.starting_balance,
@@ -168,10 +214,18 @@ def equity_downsample(curve: list[tuple[int, Decimal]], points: int = CHART_POIN
 
 
 def bot_backtest(*, bot: Bot, start: datetime | None = None, end: datetime | None = None, timeframe: str = "1m",
-                 bars: int | None = None) -> dict:
-    """`bot_backtest_result` as a JSON-safe dict (Decimals as strings) for the API and the page's chart."""
+                 bars: int | None = None, fetch: bool = False) -> dict:
+    """`bot_backtest_result` as a JSON-safe dict (Decimals as strings) for the API and the page's chart.
+    With `fetch`, the exchange's history for the window is fetched (once) first."""
     started = time.perf_counter()
-    result = bot_backtest_result(bot=bot, start=start, end=end, timeframe=timeframe, bars=bars)
+    history = None
+    try:
+        if fetch:
+            start, end = _aware(start, "start"), _aware(end, "end")
+            history = backtest_history_fetch(bot=bot, start=start, end=end, timeframe=timeframe, bars=bars)
+        result = bot_backtest_result(bot=bot, start=start, end=end, timeframe=timeframe, bars=bars, history=history)
+    finally:
+        cache.delete(progress_key(bot.pk))
     stats = result.stats.to_json()
     rejects: dict[str, int] = {}
     for r in result.rejects:
@@ -194,4 +248,5 @@ def bot_backtest(*, bot: Bot, start: datetime | None = None, end: datetime | Non
         "equity_curve": [{"ts": iso(ts), "ts_ms": ts, "equity": _s(v)} for ts, v in curve],
         "equity_points": len(result.equity_curve),
         "elapsed_ms": round((time.perf_counter() - started) * 1000),
+        "history": history,
     }

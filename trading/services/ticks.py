@@ -288,7 +288,7 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
                             [note, ids, note])
                 changed += [(note, r) for r in cur.fetchall()]
         if changed:  # the health of these bots changed (stale prices...): push it to their owners' pages
-            events_on_commit([(r[1], stale_bot_json(r, note)) for note, r in changed])
+            events_on_commit([(r[1], {"type": "bot", "bot": stale_bot_json(r, note)}) for note, r in changed])
     todo.sort()
     todo_set = set(todo)
     base_cfg = platform_fill_config()

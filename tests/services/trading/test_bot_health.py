@@ -76,11 +76,19 @@ def test_a_balance_below_the_markets_minimum_order_is_idle(alice, recording):
     assert "25 USDT" in h.detail
 
 
-def test_stale_prices_show_as_stale_and_a_bot_no_tick_reaches_goes_stale_too(alice, recording, settings):
+def test_stale_prices_show_as_stale_and_a_bot_no_tick_reaches_goes_stale_too(alice, recording, settings, monkeypatch,
+                                                                            django_capture_on_commit_callbacks):
+    from trading import events
+
+    sent = []
+    monkeypatch.setattr(events, "events_publish", lambda batch: sent.extend(batch))
     bot = _bot(alice)
     poll_and_tick()
     settings.PRICE_STALE_AFTER_SECONDS = -1  # every stored ticker is now too old
-    poll_and_tick()
+    with django_capture_on_commit_callbacks(execute=True):
+        poll_and_tick()
+    pushed = [e["bot"]["health"] for _uid, e in sent if e.get("type") == "bot" and e["bot"]["id"] == bot.pk]
+    assert pushed and pushed[-1]["state"] == "stale_prices"  # the page hears it without a reload
     h = _health(bot)
     assert (h.state, h.label) == ("stale_prices", "stale prices") and h.detail.startswith("stale price")
     quiet = _bot(alice, name="Quiet")
