@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.models import AuditEvent, User
+from accounts.passwords import user_password_changed
 from accounts.services import user_deactivate
 from config.admin import ReadOnlyAdmin
 
@@ -30,8 +31,6 @@ class UserAdmin(BaseUserAdmin):
     def user_change_password(self, request, id, form_url=""):
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:  # the new password was saved
-            from accounts.passwords import user_password_changed
-
             user = User.objects.get(pk=id)
             keep = request.session.session_key if user.pk == request.user.pk else None
             user_password_changed(user=user, request=request, via="admin", keep_session_key=keep)

@@ -33,7 +33,7 @@ def ws_ticket_issue(*, user) -> tuple[str, int]:
 def _user_for_ticket(ticket: str):
     from django.core.cache import cache
 
-    from accounts.models import User
+    from accounts.models import User  # late: config.asgi imports this module before the apps are loaded
 
     if not ticket or len(ticket) > 64:
         return None

@@ -159,7 +159,11 @@ def _balance_rows(balance: dict) -> list[dict]:
 def _read_balance(exchange: str, credentials, *, sandbox: bool) -> dict:
     """Connect with the key and read the balance (proves key, secret and passphrase): the summary
     check_credentials gives, plus the assets held, for the owner's eyes only (never stored or logged)."""
-    from exchanges.adapter import InvalidCredentials, client_for, fetch_balance
+    from exchanges.adapter import (  # late: ccxt, see key_credentials
+        InvalidCredentials,
+        client_for,
+        fetch_balance,
+    )
 
     if not credentials.api_key or not credentials.secret:
         raise InvalidCredentials("An API key and a secret are both required.")
@@ -188,7 +192,7 @@ def _connection_check(*, exchange: str, clean: dict, sandbox: bool) -> dict:
     Returns the test columns to store: passed -> ok True; unreachable (down, slow, rate limited, odd
     reply) -> ok None, "untested", with the reason. A refusal of the key raises KeyRejected.
     """
-    from exchanges.adapter import Credentials, ExchangeError
+    from exchanges.adapter import Credentials, ExchangeError  # late: ccxt, see key_credentials
 
     credentials = Credentials(api_key=clean["api_key"], secret=clean["secret"], passphrase=clean["passphrase"],
                               uid=clean["uid"])
@@ -286,7 +290,7 @@ def key_disable(*, key: ExchangeKey, actor, reason: str = "Disabled by staff", r
 def key_credentials(*, key: ExchangeKey):
     """Decrypt for the exchange adapter only. Paper trading never calls this."""
     # Late: the adapter imports ccxt (about 0.4 s and 70 MB); web processes that never test a key skip it.
-    from exchanges.adapter import Credentials
+    from exchanges.adapter import Credentials  # late: ccxt, see key_credentials
 
     if not key.is_active:
         raise KeyUnavailable(f"This key is disabled: {key.disabled_reason or 'by staff'}.")

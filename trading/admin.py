@@ -7,6 +7,7 @@ from config.api import DomainError
 from risk.models import KillSwitch
 from risk.services import can_halt_any_bot
 from trading.execution.safety import bot_halt, bot_resume, emergency_stop
+from trading.formatting import trimmed
 from trading.models import Bot, Candle, Fill, Market, Order, TickRun, WatchlistItem
 from trading.promotion.models import PromotionPolicy, PromotionRequest
 from trading.promotion.selectors import promotion_policy
@@ -297,8 +298,6 @@ class PromotionRequestAdmin(admin.ModelAdmin):
 # --- numbers in list columns: numeric(38, 18) without its padding (3000.000000000000000000 -> 3000) -----------
 
 def _trimmed_column(model, name: str):
-    from trading.formatting import trimmed
-
     field = model._meta.get_field(name)
 
     @admin.display(description=field.verbose_name, ordering=name, empty_value="—")

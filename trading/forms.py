@@ -3,6 +3,8 @@ import re
 from django import forms
 from django.conf import settings
 
+from trading.selectors import markets_suggest
+
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 
 
@@ -45,8 +47,6 @@ class BotForm(forms.Form):
 
     def _listed_like(self, symbol: str) -> list[str]:
         """For BTCUSDT: the listed markets written that way on the chosen exchange (BTC/USDT)."""
-        from trading.selectors import markets_suggest
-
         exchange = self.data.get("exchange") if self.is_bound else None
         if exchange not in settings.SUPPORTED_EXCHANGES or len(symbol) > 64:
             return []

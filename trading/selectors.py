@@ -3,10 +3,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import QuerySet
 
-from trading.backtest import performance_stats
+from trading.backtest import performance_stats, trades_from_fills
 from trading.engine.types import Fill as EngineFill
+from trading.formatting import currency_places, market_format_for
 from trading.models import Bot, Candle, EquitySnapshot, Fill, Market, Order, WatchlistItem
 from trading.price_selectors import tickers_latest
+from trading.profit import ClosedTrade, profit_by_pair, profit_by_period, profit_calendar, profit_totals
 
 
 def watchlist_for(user) -> QuerySet[WatchlistItem]:
@@ -40,8 +42,6 @@ def market_get(*, exchange: str, symbol: str) -> Market | None:
 
 def market_format(*, exchange: str, symbol: str):
     """How to show this market's prices, amounts and money (trading.formatting.MarketFormat)."""
-    from trading.formatting import market_format_for
-
     m = market_get(exchange=exchange, symbol=symbol)
     if m is None:
         return market_format_for(symbol)
@@ -51,8 +51,6 @@ def market_format(*, exchange: str, symbol: str):
 def market_formats(pairs) -> dict:
     """{(exchange, symbol): MarketFormat} for many markets in one query."""
     from django.db.models import Q
-
-    from trading.formatting import market_format_for
 
     pairs = set(pairs)
     out = {p: market_format_for(p[1]) for p in pairs}
@@ -196,8 +194,6 @@ def bot_performance(*, bot: Bot) -> dict:
 
 
 def _engine_fills(bot: Bot) -> list:
-    from trading.engine.types import Fill as EngineFill
-
     return [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
                        slippage=f.slippage, liquidity=f.liquidity, ts_ms=int(f.ts.timestamp() * 1000))
             for f in Fill.objects.filter(bot=bot).order_by("ts", "id")]
@@ -217,8 +213,6 @@ def bot_deals(*, bot: Bot, limit: int = 100, now=None) -> dict:
     the win rate come from (trading.backtest.trades_from_fills); the open position's entry and P&L are
     bot_position's, so the page never shows two different numbers for one thing."""
     from django.utils import timezone
-
-    from trading.backtest import trades_from_fills
 
     now = now or timezone.now()
     position = bot_position(bot=bot)
@@ -260,8 +254,6 @@ def portfolio_for(user) -> dict:
             if tick is not None and tick.last is not None:
                 prices[(exchange, symbol)] = tick.last
     rows, totals = [], {}
-    from trading.formatting import currency_places
-
     formats = market_formats((b.exchange, b.symbol) for b in bots)
     for b in bots:
         last = prices.get((b.exchange, b.symbol), b.last_price)
@@ -291,9 +283,6 @@ def bots_for_risk(*, user) -> QuerySet[Bot]:
 def closed_trades_for(user) -> list:
     """Every closed trade (FIFO round trip, net of fees) of the user's bots, deleted ones included: a
     profit that was made stays in the history. As trading.profit.ClosedTrade, oldest first."""
-    from trading.backtest import trades_from_fills
-    from trading.engine.types import Fill as EngineFill
-    from trading.profit import ClosedTrade
 
     bots = {b.pk: b for b in Bot.objects.filter(owner=user)}
     by_bot: dict[int, list] = {}
@@ -316,8 +305,6 @@ def closed_trades_for(user) -> list:
 def profit_summary(user, *, period: str = "day", count: int = 30, today=None) -> dict:
     from django.utils import timezone
 
-    from trading.profit import profit_by_pair, profit_by_period, profit_totals
-
     today = today or timezone.now().date()
     trades = closed_trades_for(user)
     return {"period": period, "today": today, "totals": profit_totals(trades, today=today),
@@ -326,6 +313,4 @@ def profit_summary(user, *, period: str = "day", count: int = 30, today=None) ->
 
 
 def profit_month(user, *, year: int, month: int) -> dict:
-    from trading.profit import profit_calendar
-
     return profit_calendar(closed_trades_for(user), year=year, month=month)

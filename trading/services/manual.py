@@ -4,7 +4,7 @@ halted bot after an emergency stop. Each is one service, audited, on the same pa
 - Close at market: the sell goes through the risk gate (`risk.services.order_gate`, inside the
   transaction that writes the order, with the same rules as the bot's own exits: a kill switch or a
   halt refuses it; use the emergency stop's "flatten" for that case) and then through the bot's venue
-  (`trading.execution.paper_orders.position_flatten`: open orders cancelled first, the fill recorded by
+  (`trading.execution.flatten.position_flatten`: open orders cancelled first, the fill recorded by
   the one order writer).
 - Cancel all: `trading.execution.writer.orders_cancel_open` (reservations released).
 - Resume all: `trading.execution.safety.bot_resume` for each halted bot, refused while a kill switch
@@ -26,7 +26,7 @@ from risk.checks import OrderProposal, state_build
 from risk.models import GLOBAL_KEY, KillSwitch, user_key
 from risk.services import order_gate
 from trading.events import bot_event_on_commit
-from trading.execution.paper_orders import position_flatten
+from trading.execution.flatten import position_flatten
 from trading.execution.safety import KillSwitchEngaged, bot_resume
 from trading.execution.writer import orders_cancel_open
 from trading.models import Bot, Order

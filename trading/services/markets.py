@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 
 from config.api import DomainError
-from exchanges.adapter import load_markets, public_client
+from exchanges.adapter import ExchangeError, load_markets, public_client
 from trading.models import Market
 from trading.selectors import market_get, markets_suggest
 
@@ -86,8 +86,6 @@ def markets_ensure(*, exchange: str) -> bool:
         return True
     if settings.MARKET_DATA_SOURCE != "ccxt":
         return False
-    from exchanges.adapter import ExchangeError
-
     try:
         markets_sync(exchange=exchange)
     except ExchangeError as exc:

@@ -4,6 +4,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from django import template
 
+from trading.formatting import currency_places
+from trading.formatting import duration as text
+
 register = template.Library()
 
 DASH = "—"
@@ -105,14 +108,10 @@ def quote_signed(value, fmt=None):
 
 @register.filter
 def duration(seconds):
-    from trading.formatting import duration as text
-
     return text(seconds)
 
 
 @register.filter
 def cur_signed(value, currency=""):
     """Signed money at the currency's decimals: {{ pnl|cur_signed:"USDT" }} -> +12.30, BTC -> +0.00012300."""
-    from trading.formatting import currency_places
-
     return signed(value, currency_places(currency))
