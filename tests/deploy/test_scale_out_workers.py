@@ -72,11 +72,12 @@ def _wait_tick_done(tick_key: int, bots: int, timeout: float = 30) -> dict:
 
 
 def test_three_workers_serve_every_bot_once_per_tick_with_the_single_process_figures(three_workers, alice, bob):
-    from risk.services import limits_for
+    from risk.limits import limits_for
     from trading.backtest import run_backtest
     from trading.engine.types import FillConfig, MarketRules
     from trading.services.bots import bot_create, bot_start
     from trading.services.prices import prices_poll
+    from trading.tasks import run_bots_tick
 
     bots = []
     for n in range(12):
@@ -88,7 +89,9 @@ def test_three_workers_serve_every_bot_once_per_tick_with_the_single_process_fig
     ticks = 0
     for n in range(len(bars) + 2):  # past the end: the last candle has no next open to fill at
         started_ms = int(time.time() * 1000)
-        prices_poll(exchange="binance", symbols={"BTC/USDT"})  # enqueues the tick, as the beat-driven poll does
+        polled = prices_poll(exchange="binance", symbols={"BTC/USDT"})
+        if polled.tick_key is not None:  # what the beat-driven poll task does next: enqueue the tick
+            run_bots_tick.delay(polled.exchange, polled.tick_key)
         last = n >= len(bars)  # the recording has len(bars) candles
         deadline = time.monotonic() + (3 if last else 30)
         while not (key := TickRun.objects.filter(exchange="binance", tick_key__gte=started_ms)

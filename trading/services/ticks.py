@@ -47,7 +47,7 @@ from notifications.services import notify
 from risk.checks import Limits, OrderProposal, check_breakers, memory_advance, memory_count_order, state_build
 from risk.limits import LimitsBook
 from risk.selectors import cooldowns_until
-from risk.services import order_gate
+from risk.services import order_gate, switch_rows_ensure
 from trading.engine.runner import GateRequest, evaluate
 from trading.engine.types import FillConfig, RestingOrder, StepResult, Wallet
 from trading.events import events_on_commit, stale_bot_json
@@ -299,6 +299,8 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
             book = order_book(exchange, symbol, base_cfg.max_book_levels, summary.notes)
             if book is not None and feeds[symbol].market is not None:
                 feeds[symbol].market = replace(feeds[symbol].market, book=book)
+    if todo:  # switch rows exist before any chunk locks them (no row is created inside two chunks at once)
+        switch_rows_ensure(user_ids={b[4] for b in bots if b[0] in todo_set})
     limits = LimitsBook.load(owner_ids={b[4] for b in bots if b[0] in todo_set}, exchange=exchange) if todo else None
     chunk = _Chunk(exchange, int(tick_key), feeds, base_cfg, summary, limits)
     size = max(1, settings.BOT_TICK_CHUNK)
