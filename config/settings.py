@@ -249,6 +249,7 @@ PROMOTION_REQUEST_TTL_HOURS = env.int("PROMOTION_REQUEST_TTL_HOURS", default=24)
 LIVE_RECONCILE_SECONDS = env.int("LIVE_RECONCILE_SECONDS", default=10)
 LIVE_RECONCILE_QUIET_SECONDS = env.int("LIVE_RECONCILE_QUIET_SECONDS", default=120)
 LIVE_RESEND_AFTER_SECONDS = env.int("LIVE_RESEND_AFTER_SECONDS", default=30)
+LIVE_RECONCILE_WORKERS = env.int("LIVE_RECONCILE_WORKERS", default=8)  # threads over independent keys
 
 # --- Secrets at rest ---------------------------------------------------------------
 # Fernet keys, newest first, comma separated. Required outside DEBUG.
