@@ -286,6 +286,7 @@ PROMOTION_BALANCE_CHECKS_PER_HOUR = env.int("PROMOTION_BALANCE_CHECKS_PER_HOUR",
 LIVE_RECONCILE_SECONDS = env.int("LIVE_RECONCILE_SECONDS", default=10)
 LIVE_RECONCILE_QUIET_SECONDS = env.int("LIVE_RECONCILE_QUIET_SECONDS", default=120)
 LIVE_RESEND_AFTER_SECONDS = env.int("LIVE_RESEND_AFTER_SECONDS", default=30)
+LIVE_RECONCILE_WORKERS = env.int("LIVE_RECONCILE_WORKERS", default=8)  # threads over independent keys
 
 # --- Secrets at rest ---------------------------------------------------------------
 # Fernet keys, newest first, comma separated. Required outside DEBUG.

@@ -17,7 +17,9 @@ from trading.services.prices import prices_poll
 
 
 @pytest.fixture(autouse=True)
-def _fresh_clients():
+def _fresh_clients(settings):
+    # one thread: the test's rows live in its transaction, which other threads' connections cannot see
+    settings.LIVE_RECONCILE_WORKERS = 1
     live_clients_forget()
     yield
     live_clients_forget()

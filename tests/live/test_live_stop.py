@@ -98,3 +98,12 @@ def test_stopping_a_live_bot_cancels_its_orders_on_the_exchange(live_bot, emu, a
     bot_stop(bot=Bot.objects.get(pk=live_bot.pk), actor=alice)
     order.refresh_from_db()
     assert order.status == "cancelled" and emu.orders(order.client_id)[0]["status"] == "CANCELED"
+
+
+def test_archiving_a_live_bot_cancels_its_orders_on_the_exchange(live_bot, emu, alice):
+    from trading.services.bots import bot_archive
+
+    order = resting(live_bot)
+    bot_archive(bot=Bot.objects.get(pk=live_bot.pk), actor=alice)
+    order.refresh_from_db()
+    assert order.status == "cancelled" and emu.orders(order.client_id)[0]["status"] == "CANCELED"

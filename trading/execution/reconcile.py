@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from exchanges.adapter import ExchangeError, ExchangeUnavailable
@@ -99,44 +101,82 @@ def _groups() -> tuple[dict[tuple[int, str], list[Bot]], dict]:
 
 
 def reconcile_live(*, now=None, force: bool = False) -> ReconcileSummary:
-    """One reconciliation cycle over every (key, symbol) group (see the module docstring)."""
+    """One reconciliation cycle over every (key, symbol) group (see the module docstring).
+
+    Keys are independent (each has its own client and rate limiter): with LIVE_RECONCILE_WORKERS > 1 the
+    keys are spread over that many threads, each with its own database connection; one key's groups always
+    run in one thread, in order."""
     started = time.perf_counter()
     summary = ReconcileSummary()
     now = now or timezone.now()
     groups, keys = _groups()
-    quiet = timedelta(seconds=settings.LIVE_RECONCILE_QUIET_SECONDS)
-    balance_checked: set[int] = set()
-    switched_on = live_trading_enabled()
+    by_key: dict[int, list] = defaultdict(list)
     for (key_id, symbol), bots in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        ours = list(Order.objects.filter(bot__in=bots, status__in=list(LIVE_STATES)).order_by("pk"))
-        cursor, _ = LiveCursor.objects.get_or_create(key_id=key_id, symbol=symbol)
-        # with live trading switched off only orders still on the exchange are followed (no quiet sweeps)
-        sweep = switched_on and (force or cursor.checked_at is None or now - cursor.checked_at >= quiet)
-        if not ours and not sweep:
-            summary.skipped_quiet += 1
-            continue
-        summary.groups += 1
-        venue = CcxtVenue(key=keys[key_id], allow_submit=True, on_request=lambda _w: _count(summary))
-        try:
-            _group(venue, symbol, bots, ours, cursor, summary, now)
-            if sweep and key_id not in balance_checked:
-                balance_checked.add(key_id)
-                _balance_check(venue, [b for (k, _s), bs in groups.items() if k == key_id for b in bs], summary)
-            cursor.checked_at = now
-            cursor.save(update_fields=["last_trade_id", "checked_at"])
-        except ExchangeUnavailable as exc:
-            _pause(bots, f"{keys[key_id].exchange} is not answering ({exc.message})", summary)
-            continue
-        except ExchangeError as exc:
-            log.warning("reconciliation of key %s %s failed: %s", key_id, symbol, exc.message)
-            continue
-        _resume(bots, summary)
+        by_key[key_id].append((symbol, bots))
+    switched_on = live_trading_enabled()
+    workers = max(1, min(int(settings.LIVE_RECONCILE_WORKERS), len(by_key)))
+
+    def one_key(key_id: int) -> None:
+        _key(keys[key_id], by_key[key_id], summary, now=now, force=force, switched_on=switched_on)
+
+    if workers == 1:
+        for key_id in by_key:
+            one_key(key_id)
+    else:
+        def threaded(key_id: int) -> None:
+            try:
+                one_key(key_id)
+            except Exception:  # noqa: BLE001 - one key's failure never stops the others
+                log.exception("reconciliation of key %s failed", key_id)
+            finally:
+                connections.close_all()  # this thread's own connection
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
+            list(pool.map(threaded, list(by_key)))
     summary.seconds = time.perf_counter() - started
     return summary
 
 
+def _key(key, groups: list, summary: ReconcileSummary, *, now, force: bool, switched_on: bool) -> None:
+    quiet = timedelta(seconds=settings.LIVE_RECONCILE_QUIET_SECONDS)
+    balance_checked = False
+    all_bots = [b for _s, bots in groups for b in bots]
+    for symbol, bots in groups:
+        ours = list(Order.objects.filter(bot__in=bots, status__in=list(LIVE_STATES)).order_by("pk"))
+        cursor, _ = LiveCursor.objects.get_or_create(key_id=key.pk, symbol=symbol)
+        # with live trading switched off only orders still on the exchange are followed (no quiet sweeps)
+        sweep = switched_on and (force or cursor.checked_at is None or now - cursor.checked_at >= quiet)
+        if not ours and not sweep:
+            _add(summary, "skipped_quiet")
+            continue
+        _add(summary, "groups")
+        venue = CcxtVenue(key=key, allow_submit=True, on_request=lambda _w: _count(summary))
+        try:
+            _group(venue, symbol, bots, ours, cursor, summary, now)
+            if sweep and not balance_checked:
+                balance_checked = True
+                _balance_check(venue, all_bots, summary)
+            cursor.checked_at = now
+            cursor.save(update_fields=["last_trade_id", "checked_at"])
+        except ExchangeUnavailable as exc:
+            _pause(bots, f"{key.exchange} is not answering ({exc.message})", summary)
+            continue
+        except ExchangeError as exc:
+            log.warning("reconciliation of key %s %s failed: %s", key.pk, symbol, exc.message)
+            continue
+        _resume(bots, summary)
+
+
+_summary_lock = threading.Lock()
+
+
+def _add(summary: ReconcileSummary, name: str, n: int = 1) -> None:
+    with _summary_lock:
+        setattr(summary, name, getattr(summary, name) + n)
+
+
 def _count(summary: ReconcileSummary) -> None:
-    summary.requests += 1
+    _add(summary, "requests")
 
 
 def _group(venue: CcxtVenue, symbol: str, bots: list[Bot], ours: list[Order], cursor: LiveCursor,
@@ -173,7 +213,7 @@ def _record(order: Order, report: VenueOrder, summary: ReconcileSummary) -> None
     before = (order.status, order.filled)
     updated, _ = live_report_record(bot_id=order.bot_id, order_id=order.pk, report=report)
     if (updated.status, updated.filled) != before:
-        summary.orders_updated += 1
+        _add(summary, "orders_updated")
 
 
 def _close_unsent(order: Order, reason: str) -> None:
@@ -197,7 +237,7 @@ def _missing(venue: CcxtVenue, symbol: str, order: Order, summary: ReconcileSumm
         return
     if not live_order_claim_resend(order=order):
         return
-    summary.resent += 1
+    _add(summary, "resent")
     report = venue.submit(request_of(order, symbol=symbol))  # the SAME client id: the exchange refuses a twin
     live_report_record(bot_id=order.bot_id, order_id=order.pk, report=report)
 
@@ -220,7 +260,7 @@ def _trades(venue: CcxtVenue, symbol: str, bots: list[Bot], cursor: LiveCursor, 
                 NEW, UNKNOWN) else None
             report = fresh or _as_report(order, symbol)
             _, fills = live_report_record(bot_id=order.bot_id, order_id=order.pk, report=report, trades=trades)
-            summary.fills += len(fills)
+            _add(summary, "fills", len(fills))
         cursor.last_trade_id = page.cursor or cursor.last_trade_id
         cursor.save(update_fields=["last_trade_id"])
         if len(page.trades) < TRADES_PAGE:

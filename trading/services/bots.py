@@ -248,7 +248,11 @@ def bot_archive(*, bot: Bot, actor, request=None) -> Bot:
         if locked.archived_at:
             return _refresh_into(bot, locked)
         now = timezone.now()
-        orders_cancel_open(bot=locked, reason="bot archived", locked=True)
+        live = not is_paper(locked)
+        if live:  # on the exchange, after this commit
+            live_orders_unsent_cancel(bot_ids=[locked.pk], reason="bot archived")
+        else:
+            orders_cancel_open(bot=locked, reason="bot archived", locked=True)
         if locked.status != Bot.Status.STOPPED:
             locked.stopped_at = now
         locked.status = Bot.Status.STOPPED
@@ -256,4 +260,6 @@ def bot_archive(*, bot: Bot, actor, request=None) -> Bot:
         locked.save(update_fields=["status", "stopped_at", "archived_at", "updated_at"])
         audit_record(action="bot.archive", actor=actor, target=f"bot:{locked.pk}", request=request)
         bot_event_on_commit(bot=locked)
+    if live:
+        live_orders_cancel(bot=locked, reason="bot archived")
     return _refresh_into(bot, locked)
