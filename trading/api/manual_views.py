@@ -15,10 +15,22 @@ def _bot(request, pk: int):
     return get_object_or_404(bots_for(request.user), pk=pk)
 
 
+class BotClosePositionOut(serializers.Serializer):
+    bot = BotOut()
+    order = OrderOut()
+
+
+class BotCancelOrdersOut(serializers.Serializer):
+    cancelled = serializers.IntegerField(help_text="How many open orders were cancelled")
+    bot = BotOut()
+
+
+class BotsResumeAllOut(serializers.Serializer):
+    resumed = BotOut(many=True)
+
+
 class BotClosePositionApi(APIView):
-    class Out(serializers.Serializer):
-        bot = BotOut()
-        order = OrderOut()
+    Out = BotClosePositionOut
 
     @extend_schema(request=None, responses={200: Out},
                    description="Sell the bot's whole position at market now, through the risk gate and the bot's "
@@ -30,9 +42,7 @@ class BotClosePositionApi(APIView):
 
 
 class BotCancelOrdersApi(APIView):
-    class Out(serializers.Serializer):
-        cancelled = serializers.IntegerField(help_text="How many open orders were cancelled")
-        bot = BotOut()
+    Out = BotCancelOrdersOut
 
     @extend_schema(request=None, responses={200: Out},
                    description="Cancel every open order of the bot and release what they reserved.")
@@ -44,8 +54,7 @@ class BotCancelOrdersApi(APIView):
 
 
 class BotsResumeAllApi(APIView):
-    class Out(serializers.Serializer):
-        resumed = BotOut(many=True)
+    Out = BotsResumeAllOut
 
     @extend_schema(request=None, responses={200: Out},
                    description="Resume every halted bot of yours (after an emergency stop). 409 "
