@@ -104,6 +104,8 @@ def test_every_answer_carries_the_security_headers_once_and_admin_wants_the_seco
         _, headers, _ = _get(edge, path)
         csp = headers.get_all("Content-Security-Policy") or []
         assert len(csp) == 1 and "frame-ancestors 'none'" in csp[0] and "object-src 'none'" in csp[0], (path, csp)
+        script_src = csp[0].split("script-src")[1].split(";")[0]
+        assert "'unsafe-inline'" not in script_src, (path, csp)  # no page needs inline script
         assert headers.get_all("X-Frame-Options") == ["DENY"], path
         assert headers.get_all("X-Content-Type-Options") == ["nosniff"], path
         assert "camera=()" in headers.get("Permissions-Policy", ""), path
