@@ -9,13 +9,13 @@ from risk.services import can_halt_any_bot
 from trading.execution.safety import bot_halt, bot_resume, emergency_stop
 from trading.formatting import trimmed
 from trading.models import Bot, Candle, Fill, Market, Order, TickRun, WatchlistItem
+from trading.promotion.demotion import promotion_demote
 from trading.promotion.models import PromotionPolicy, PromotionRequest
 from trading.promotion.selectors import promotion_policy
 from trading.promotion.services import (
     PromotionConflict,
     can_approve_promotions,
     promotion_approve,
-    promotion_demote,
     promotion_policy_save,
     promotion_reject,
 )

@@ -9,7 +9,7 @@ from tests.live.test_live_faults import row_for, venue
 from trading.execution.live_orders import live_order_claim, live_report_record
 from trading.execution.safety import bot_halt, emergency_stop
 from trading.models import Bot, Order
-from trading.promotion.services import promotion_demote
+from trading.promotion.demotion import promotion_demote
 
 pytestmark = pytest.mark.django_db
 D = Decimal

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trading.models import Bot
+from trading.promotion.demotion import promotion_demote
 from trading.promotion.models import PromotionRequest
 from trading.promotion.selectors import (
     promotion_current,
@@ -28,7 +29,6 @@ from trading.promotion.services import (
     can_approve_promotions,
     promotion_approve,
     promotion_confirm,
-    promotion_demote,
     promotion_reject,
     promotion_request,
     promotions_expire_due,

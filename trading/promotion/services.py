@@ -1,14 +1,14 @@
 """Writes for the promotion workflow: request -> confirm -> (staff approve | reject) -> activate -> demote.
 
-Every step is audited (accounts.services.audit_record) and raises a `promotion` notification with a link
+Every step is audited (accounts.audit.audit_record) and raises a `promotion` notification with a link
 to the bot. `promotion_activate` is the only function that ever sets a bot's mode to live; direct mode
-changes stay refused in trading.services.bots.
+changes stay refused in trading.services.bots. Going back to paper is in trading/promotion/demotion.py.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -25,7 +25,6 @@ from keys.services import key_credentials
 from notifications.services import notify, notify_operator
 from risk.limits import limits_for
 from trading.events import bot_event_on_commit
-from trading.execution.live_orders import live_orders_cancel
 from trading.execution.routing import live_trading_enabled
 from trading.execution.writer import orders_cancel_open
 from trading.models import Bot, Fill
@@ -37,7 +36,6 @@ from trading.promotion.selectors import (
     promotion_key_for,
     promotion_policy,
 )
-from trading.selectors import bot_position
 
 log = logging.getLogger(__name__)
 
@@ -467,72 +465,6 @@ def promotion_activate(*, promotion: PromotionRequest, actor, request=None) -> P
                      f"the bot page.", severity="warning")
         bot_event_on_commit(bot=bot)
     return _refresh(promotion, locked)
-
-
-# --- demotion ----------------------------------------------------------------------------------
-
-@dataclass
-class LiveOrdersCancelReport:
-    cancelled: list[str] = field(default_factory=list)
-    failed: list[dict] = field(default_factory=list)  # {"order": client id, "reason": text}
-
-
-def live_orders_cancel_for_demotion(*, bot: Bot) -> LiveOrdersCancelReport:
-    """Cancel the bot's open live orders on the exchange before it goes back to paper (outside any
-    transaction), and say which could not be cancelled and why."""
-    done = live_orders_cancel(bot=bot, reason="demoted to paper")
-    return LiveOrdersCancelReport(cancelled=[c["order"] for c in done.cancelled],
-                                  failed=[{"order": f["order"], "reason": f["reason"]} for f in done.failed])
-
-
-@dataclass
-class DemoteResult:
-    bot: Bot
-    promotion: PromotionRequest | None
-    was_live: bool
-    orders: LiveOrdersCancelReport
-
-
-def promotion_demote(*, bot: Bot, actor, reason: str = "demoted by the owner", request=None) -> DemoteResult:
-    """Back to paper: by the owner at any time (a pending request is cancelled), or by the platform.
-
-    The position is kept; open live orders go through `live_orders_cancel_for_demotion` first."""
-    now = timezone.now()
-    report = live_orders_cancel_for_demotion(bot=bot) if bot.mode == Bot.Mode.LIVE else LiveOrdersCancelReport()
-    with transaction.atomic():
-        locked_bot = _lock_bot(bot.pk)
-        promotion = (PromotionRequest.objects.select_for_update(of=("self",))
-                     .filter(bot=locked_bot, status__in=PromotionRequest.OPEN_STATUSES).first())
-        was_live = locked_bot.mode == Bot.Mode.LIVE
-        if promotion is None and not was_live:
-            raise PromotionConflict("This bot is on paper and has no promotion request to cancel.")
-        if was_live:
-            locked_bot.mode = Bot.Mode.PAPER
-            locked_bot.save(update_fields=["mode", "updated_at"])
-        if promotion is not None:
-            live = promotion.status == PromotionRequest.Status.APPROVED
-            promotion.status = PromotionRequest.Status.DEMOTED if live else PromotionRequest.Status.CANCELLED
-            promotion.ended_at, promotion.ended_reason = now, (reason or "")[:200]
-            promotion.save(update_fields=["status", "ended_at", "ended_reason", "updated_at"])
-        position = bot_position(bot=locked_bot)
-        audit_record(action="promotion.demote" if was_live else "promotion.cancel", actor=actor,
-                     target=f"bot:{locked_bot.pk}", request=request,
-                     details={"promotion": promotion.pk if promotion else None, "reason": reason,
-                              "position_base": str(position["base"]), "cancelled": report.cancelled,
-                              "not_cancelled": report.failed})
-        if promotion is not None:
-            base = locked_bot.symbol.partition("/")[0]
-            text = (f"Back to paper ({reason}). The position is kept: {position['base'].normalize():f} {base}."
-                    if was_live else f"The promotion request was cancelled ({reason}); the bot stays on paper.")
-            if report.failed:
-                text += f" {len(report.failed)} live order(s) could not be cancelled: check the exchange."
-            _notify(promotion=promotion, bot=locked_bot,
-                    title=f"“{locked_bot.name}” is back on paper" if was_live
-                    else f"Promotion of “{locked_bot.name}” cancelled",
-                    text=text, severity="warning" if was_live else "info")
-        bot_event_on_commit(bot=locked_bot)
-    bot.mode = locked_bot.mode
-    return DemoteResult(bot=bot, promotion=promotion, was_live=was_live, orders=report)
 
 
 def promotions_expire_due(*, now=None) -> int:

@@ -49,7 +49,7 @@ from trading.execution.states import UNKNOWN
 from trading.execution.types import OrderRequest
 from trading.execution.venue import VenueError
 from trading.models import Bot, Fill, Order
-from trading.promotion.services import promotion_demote
+from trading.promotion.demotion import promotion_demote
 from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback
 
 log = logging.getLogger(__name__)

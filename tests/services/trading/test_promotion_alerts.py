@@ -8,12 +8,8 @@ from notifications.services import channel_create, outbox_deliver
 from tests.notifications.conftest import allow_local, standin  # noqa: F401
 from tests.notifications.dingtalk_standin import SECRET
 from tests.promotion.fixtures import *  # noqa: F403
-from trading.promotion.services import (
-    promotion_approve,
-    promotion_confirm,
-    promotion_demote,
-    promotion_request,
-)
+from trading.promotion.demotion import promotion_demote
+from trading.promotion.services import promotion_approve, promotion_confirm, promotion_request
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,9 @@ from django.db import connection
 
 from tests.promotion.fixtures import *  # noqa: F403
 from trading.models import Bot
+from trading.promotion.demotion import promotion_demote
 from trading.promotion.models import PromotionRequest
-from trading.promotion.services import (
-    promotion_approve,
-    promotion_confirm,
-    promotion_demote,
-    promotion_request,
-)
+from trading.promotion.services import promotion_approve, promotion_confirm, promotion_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

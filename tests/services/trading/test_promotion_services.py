@@ -12,6 +12,7 @@ from accounts.models import AuditEvent
 from risk.services import risk_event_record
 from tests.promotion.fixtures import *  # noqa: F403
 from trading.models import Bot, Order
+from trading.promotion.demotion import promotion_demote
 from trading.promotion.models import PromotionPolicy, PromotionRequest
 from trading.promotion.selectors import promotion_eligibility, promotion_policy
 from trading.promotion.services import (
@@ -24,7 +25,6 @@ from trading.promotion.services import (
     PromotionForbidden,
     promotion_approve,
     promotion_confirm,
-    promotion_demote,
     promotion_reject,
     promotion_request,
 )
