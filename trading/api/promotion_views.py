@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from risk.checks import LIMIT_FIELDS
 from trading.models import Bot
 from trading.promotion.demotion import promotion_demote
 from trading.promotion.models import PromotionRequest
@@ -86,15 +87,9 @@ class StatsOut(serializers.Serializer):
     taken_at = serializers.CharField()
 
 
-class LimitsOut(serializers.Serializer):
-    max_position_quote = serializers.CharField(allow_null=True)
-    max_position_pct = serializers.CharField(allow_null=True)
-    max_open_trades = serializers.CharField(allow_null=True)
-    max_trades_per_day = serializers.CharField(allow_null=True)
-    daily_loss_pct = serializers.CharField(allow_null=True)
-    max_drawdown_pct = serializers.CharField(allow_null=True)
-    max_orders_per_minute = serializers.CharField(allow_null=True)
-    cooldown_minutes = serializers.CharField(allow_null=True)
+# the limits that will apply live, one field per limit of risk.checks.LIMIT_FIELDS (decimal strings, null = none)
+LimitsOut = type("LimitsOut", (serializers.Serializer,),
+                 {name: serializers.CharField(allow_null=True) for name in LIMIT_FIELDS})
 
 
 class PromotionKeyOut(serializers.Serializer):
