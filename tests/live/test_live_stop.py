@@ -107,3 +107,30 @@ def test_archiving_a_live_bot_cancels_its_orders_on_the_exchange(live_bot, emu, 
     bot_archive(bot=Bot.objects.get(pk=live_bot.pk), actor=alice)
     order.refresh_from_db()
     assert order.status == "cancelled" and emu.orders(order.client_id)[0]["status"] == "CANCELED"
+
+
+def test_a_halted_live_bot_goes_back_to_paper_with_its_promotion_ended(live_bot, emu, alice):
+    from trading.execution.routing import live_allowed
+    from trading.models import PromotionRequest
+
+    order = resting(live_bot)
+    emergency_stop(actor=alice, flatten=True)
+    bot = Bot.objects.get(pk=live_bot.pk)
+    assert (bot.status, bot.mode) == ("halted", "paper")
+    promotion = PromotionRequest.objects.filter(bot=bot).order_by("-pk").first()
+    assert promotion.status == "demoted" and promotion.ended_reason.startswith("automatic:")
+    assert not live_allowed(bot).allowed
+    assert emu.orders(order.client_id)[0]["status"] == "CANCELED"  # cancelled with the key it traded with
+    assert not Order.objects.filter(bot=bot, client_id__startswith="f").exists()  # never sold on paper
+
+
+def test_a_circuit_breaker_on_a_live_bot_demotes_it(live_bot, emu, alice):
+    from django.db import transaction
+
+    from risk.checks import Decision
+    from trading.execution.safety import breach_halt
+    with transaction.atomic():
+        breach_halt(bot=Bot.objects.select_for_update().get(pk=live_bot.pk),
+                    decision=Decision(False, "daily_loss", "Daily loss 6% reached the limit of 5%"))
+    bot = Bot.objects.get(pk=live_bot.pk)
+    assert (bot.status, bot.mode) == ("halted", "paper")

@@ -38,6 +38,7 @@ from risk.services import (
 )
 from trading.events import bot_event_on_commit, bot_json, events_publish, order_json
 from trading.execution.flatten import position_flatten
+from trading.execution.live_exit import live_bots_to_paper
 from trading.execution.live_orders import LiveCancelReport, live_orders_cancel, live_orders_unsent_cancel
 from trading.execution.routing import LiveNotAllowed, is_paper
 from trading.execution.writer import orders_cancel_bulk, orders_cancel_open
@@ -80,6 +81,8 @@ def _halt_locked(*, bot: Bot, reason: str) -> int:
         cancelled = live_orders_unsent_cancel(bot_ids=[bot.pk], reason=reason)
         pk = bot.pk
         transaction.on_commit(lambda: _live_cancel_after_halt(pk, reason))
+        live_bots_to_paper(bot_ids=[pk], reason=reason)  # a halted live bot is demoted with the halt
+        bot.mode = Bot.Mode.PAPER
     bot_event_on_commit(bot=bot)
     return cancelled
 
@@ -206,7 +209,7 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
         ids = [b.pk for b in locked]
         live_ids = [b.pk for b in locked if not is_paper(b)]
         if ids:
-            _stop_bots(ids=ids, live_ids=live_ids, reason=reason, reduce_only=reduce_only, flatten=flatten,
+            _stop_bots(ids=ids, live_ids=live_ids, reason=reason, reduce_only=reduce_only, flatten=flatten, actor=actor,
                        result=result)
         risk_event_record(code="emergency_stop", severity=RiskEvent.CRITICAL, user=user,
                           message=f"Emergency stop ({scope}) by {actor.username}: "
@@ -241,11 +244,13 @@ def emergency_stop(*, actor: User, scope: str = KillSwitch.USER, flatten: bool =
     return result
 
 
-def _stop_bots(*, ids: list[int], live_ids: list[int], reason: str, reduce_only: bool, flatten: bool,
+def _stop_bots(*, ids: list[int], live_ids: list[int], reason: str, reduce_only: bool, flatten: bool, actor,
                result: StopResult) -> None:
     changes = {"reduce_only": True} if reduce_only else {"status": Bot.Status.HALTED, "halt_reason": reason}
     # every open order is cancelled below, so nothing stays reserved
     Bot.objects.filter(pk__in=ids).update(**changes, base_reserved=0, quote_reserved=0, updated_at=timezone.now())
+    if live_ids and not reduce_only:  # halted live bots go back to paper with the stop
+        live_bots_to_paper(bot_ids=live_ids, reason=reason, actor=actor)
     changed = list(Bot.objects.filter(pk__in=ids).only(
         "id", "owner_id", "name", "exchange", "symbol", "status", "halt_reason", "base", "quote",
         "last_price", "updated_at", "reduce_only"))
@@ -263,6 +268,10 @@ def _stop_bots(*, ids: list[int], live_ids: list[int], reason: str, reduce_only:
     (result.bots_reduce_only if reduce_only else result.bots_halted).extend(ids)
     if flatten:
         for bot in Bot.objects.filter(pk__in=ids, base__gt=0).order_by("pk"):
+            if bot.pk in set(live_ids):  # demoted just now: its position is real, never sold on paper
+                result.flatten_failed[bot.pk] = ("a live position is not sold on paper: the bot is back on paper, "
+                                                 "close the position on the exchange")
+                continue
             problem = _flatten(bot=bot, reason=reason)
             if problem is None:
                 result.positions_flattened += 1
