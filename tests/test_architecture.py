@@ -101,3 +101,51 @@ def test_the_audit_log_and_the_vault_are_imported_from_their_own_modules():
                             wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {alias.name} from "
                                          f"{node.module}, not {home}")
     assert not wrong, "\n".join(wrong)
+
+
+def _app_modules():
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            if "migrations" in rel.parts:
+                continue
+            yield rel, path.read_text()
+
+
+def test_no_function_level_import_of_project_code_without_a_reason():
+    """Imports of our own apps sit at the top of a module; apps.py, management commands and a line that says
+    why (a comment on it or the line above) are the exceptions."""
+    project = "|".join(PACKAGES)
+    found = []
+    for rel, text in _app_modules():
+        if rel.name == "apps.py" or "commands" in rel.parts:
+            continue
+        lines = text.splitlines()
+        for n, line in enumerate(lines):
+            stripped = line.lstrip()
+            if line == stripped or not (stripped.startswith(("from ", "import "))):
+                continue
+            head = stripped.split()[1].split(".")[0]
+            if head not in project.split("|"):
+                continue
+            if "#" in line or lines[n - 1].lstrip().startswith("#"):
+                continue
+            found.append(f"{rel}:{n + 1}: {stripped}")
+    assert not found, found
+
+
+def test_no_app_module_is_over_500_lines():
+    long = {str(rel): n for rel, text in _app_modules() if (n := len(text.splitlines())) > 500}
+    assert not long, long
+
+
+def test_order_status_is_written_only_by_the_order_writer():
+    """trading/execution/writer.py sets every order status (through the state table); nothing else assigns
+    one, updates one in bulk or in SQL."""
+    import re
+
+    writes = re.compile(r"trading_order SET status|Order\.objects\.[^\n]*\.update\([^)]*status=|"
+                        r"\b(order|o|target|row)\.status\s*=(?!=)")
+    found = [f"{rel}:{n + 1}" for rel, text in _app_modules() if rel != Path("trading/execution/writer.py")
+             for n, line in enumerate(text.splitlines()) if writes.search(line)]
+    assert not found, found
