@@ -14,12 +14,21 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from risk.checks import Limits, OrderProposal, RiskState, check_breakers, check_order
+from risk.checks import (
+    Limits,
+    OrderProposal,
+    RiskState,
+    check_breakers,
+    check_order,
+    memory_advance,
+    memory_count_order,
+    state_build,
+)
 from trading.engine.runner import GateRequest, evaluate
 from trading.engine.strategies import validate_params
 from trading.engine.types import (
@@ -36,7 +45,6 @@ from trading.engine.types import (
 from trading.engine.wallet import equity, with_reservations
 
 HUNDRED = Decimal("100")
-DAY_MS = 86_400_000
 
 
 def iso(ts_ms: int | None) -> str | None:
@@ -242,31 +250,25 @@ class BacktestResult:
 
 @dataclass
 class _RiskTracker:
-    """The RiskState a paper bot would have, kept from the backtest's own data."""
+    """The RiskState a paper bot would have, kept with the paper tick's own risk memory and builder
+    (risk.checks.memory_advance / state_build / memory_count_order), on the replay's clock."""
 
     limits: Limits
-    day: int | None = None
-    day_start_equity: Decimal = ZERO
-    peak_equity: Decimal = ZERO
-    trades_today: int = 0
-    recent_orders: deque = field(default_factory=deque)
+    mem_holder: dict = field(default_factory=dict)
     halted: bool = False
     cooldown_until_ms: int | None = None
 
     def roll(self, now_ms: int, eq: Decimal) -> None:
-        day = now_ms // DAY_MS
-        if day != self.day:
-            self.day, self.day_start_equity, self.trades_today = day, eq, 0
-        self.peak_equity = max(self.peak_equity, eq)
+        memory_advance(self.mem_holder, now_ms=now_ms, equity=eq)
+
+    def count_order(self) -> None:
+        memory_count_order(self.mem_holder["risk"])
 
     def state(self, now_ms: int, eq: Decimal, wallet: Wallet, price: Decimal, open_orders: int) -> RiskState:
-        while self.recent_orders and self.recent_orders[0] <= now_ms - 60_000:
-            self.recent_orders.popleft()
-        return RiskState(equity=eq, day_start_equity=self.day_start_equity, peak_equity=self.peak_equity,
-                         position_value=wallet.base * price, open_trades=open_orders + (1 if wallet.base > 0 else 0),
-                         trades_today=self.trades_today, orders_last_minute=len(self.recent_orders),
-                         halted=self.halted, cooldown_until_ms=self.cooldown_until_ms, now_ms=now_ms,
-                         position_base=wallet.free_base)
+        built = state_build(self.mem_holder.get("risk") or {}, equity=eq, base=wallet.base, free_base=wallet.free_base,
+                            price=price, now_ms=now_ms, open_orders=open_orders,
+                            cooldown_until_ms=self.cooldown_until_ms)
+        return replace(built, halted=self.halted)
 
 
 def run_backtest(bars: Sequence[Bar], strategy_id: str, params: dict | None, starting_balance: Decimal,
@@ -316,8 +318,7 @@ def run_backtest(bars: Sequence[Bar], strategy_id: str, params: dict | None, sta
                 decision = check_order(OrderProposal(side=req.side, amount=req.amount, price=req.price,
                                                      reduces_position=req.reduces_position), rs, limits)
                 if decision.allowed:
-                    tracker.trades_today += 1
-                    tracker.recent_orders.append(_ts)
+                    tracker.count_order()
                 else:
                     refusals[decision.code] = refusals.get(decision.code, 0) + 1
                 return decision

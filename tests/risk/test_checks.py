@@ -233,3 +233,10 @@ def test_no_sequence_of_fills_lets_a_bot_exceed_its_limits(limits, seq):
         trades_today += 1
         recent.append(now)
 
+
+
+def test_risk_names_the_halted_status_as_trading_does():
+    from risk.services import HALTED_STATUS
+    from trading.models import Bot
+
+    assert HALTED_STATUS == Bot.Status.HALTED
