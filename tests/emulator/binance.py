@@ -14,6 +14,16 @@ In a test (see tests/emulator/fixtures.py for the pytest fixtures):
     assert emu.count("/api/v3/ticker/24hr") == 1
     emu.stop()
 
+Partial fills and fees, the way a real market does them:
+
+    emu.set_depth("BTC/USDT", "0.1")        # 0.1 BTC per price level: a 0.3 market buy fills in 3 trades,
+                                            # one tick worse each; a crossing limit order takes what its
+                                            # price reaches and rests the rest (PARTIALLY_FILLED)
+    emu.trade("BTC/USDT", "95", "0.05")     # the market trades 0.05 at 95: resting orders it reaches fill
+                                            # (oldest first, at their limit, as makers), one trade each
+    emu.list_market("BNB/USDT")             # list BNBUSDT (not listed by default)
+    emu.pay_fees_in_bnb()                   # commissions in BNB (25 % off) while the account holds enough
+
 Standalone, steered over HTTP by another process (the running stack, a benchmark):
 
     python -m tests.emulator.binance --port 9100
@@ -85,7 +95,14 @@ SPECS = {s.symbol: s for s in (
     _spec("LTCBTC", "LTC", "BTC", "0.000001", "0.001", "0.001", "0.0001", "0.001251", "0.001253", "MIN_NOTIONAL"),
     _spec("XRPUSDT", "XRP", "USDT", "0.0001", "0.1", "0.1", "5", "0.5214", "0.5215"),
 )}
+# listed only on request (`list_market`), so the default market list stays what other tests expect
+OPTIONAL_SPECS = {s.symbol: s for s in (
+    _spec("BNBUSDT", "BNB", "USDT", "0.01", "0.001", "0.001", "5", "599.90", "600.10"),
+)}
 START_BALANCES = {"BTC": "0.5", "ETH": "2", "USDT": "10000", "LTC": "0", "XRP": "0", "BNB": "0"}
+OPEN_STATES = ("NEW", "PARTIALLY_FILLED")  # on the book: cancellable, listed by openOrders
+BNB_DISCOUNT = Decimal("0.75")  # Binance takes 25 % off a commission paid in BNB
+MAX_LEVELS = 1000  # how far down the book a market order walks when depth is limited
 
 FAULT_KINDS = {"timeout", "rate_limit", "ban", "server_error", "malformed", "null_prices", "garbage_prices",
                "disconnect", "late_answer"}
@@ -284,6 +301,9 @@ class BinanceEmulator:
             self._orders_received: list[OrderReceived] = []
             self._trades: list[dict] = []  # every execution, oldest first (myTrades)
             self._next_order_id = 1000
+            self._next_trade_id = 10_000  # one account-wide sequence: myTrades' fromId cursor relies on it
+            self._depth: dict[str, Decimal] = {}  # symbol -> base per price level (absent: unlimited)
+            self.fees_in_bnb = False
             self._update_id = 1
             self._faults: list[Fault] = []
             self._hits: deque[Hit] = deque(maxlen=MAX_HITS_KEPT)
@@ -305,6 +325,50 @@ class BinanceEmulator:
             self._update_id += 1
             self._match_resting(m)
             return self.price(symbol)
+
+    def set_depth(self, symbol: str, qty=None) -> None:
+        """How much base each price level of the book holds for OUR orders (None: unlimited, the default).
+        A market order then walks the book one tick per level, one trade per level; a crossing limit order
+        takes the levels its price reaches and rests the rest on the book."""
+        with self._lock:
+            m = self._market(symbol)
+            if qty is None:
+                self._depth.pop(m.spec.symbol, None)
+            else:
+                self._depth[m.spec.symbol] = Decimal(str(qty))
+
+    def trade(self, symbol: str, price, qty) -> list[dict]:
+        """The market trades `qty` base at `price`: our resting orders that price reaches fill, oldest first, at
+        their limit (as makers), until `qty` is used up; each fill is one trade. Returns the trades made."""
+        with self._lock:
+            m = self._market(symbol)
+            price, left = Decimal(str(price)), Decimal(str(qty))
+            m.last = price
+            m.high, m.low = max(m.high, price), min(m.low, price)
+            made = []
+            for o in sorted(self._orders.values(), key=lambda o: o.order_id):
+                if left <= 0:
+                    break
+                if o.symbol != m.spec.symbol or o.status not in OPEN_STATES:
+                    continue
+                if (o.side == "BUY" and price <= o.price) or (o.side == "SELL" and price >= o.price):
+                    take = min(left, o.qty - o.executed)
+                    made.append(self._fill(o, o.price, take, from_locked=True, maker=True))
+                    left -= take
+            return made
+
+    def list_market(self, symbol: str) -> None:
+        """List one of OPTIONAL_SPECS (e.g. BNB/USDT) from now on."""
+        with self._lock:
+            spec = OPTIONAL_SPECS[symbol.replace("/", "").upper()]
+            mid = self._mid(spec, spec.bid, spec.ask)
+            self._markets.setdefault(spec.symbol, _Market(spec, spec.bid, spec.ask, mid, mid, spec.ask, spec.bid))
+
+    def pay_fees_in_bnb(self, on: bool = True) -> None:
+        """Charge commissions in BNB (valued at the BNB market's mid, 25 % off), like an account with "use BNB
+        to pay for fees" on; a trade the account's free BNB cannot cover pays in the usual asset instead."""
+        with self._lock:
+            self.fees_in_bnb = bool(on)
 
     def price(self, symbol: str) -> dict:
         with self._lock:
@@ -381,7 +445,7 @@ class BinanceEmulator:
                 by_path[p] += n
             return {"url": self.url, "total": sum(by_path.values()), "requests": dict(by_path),
                     "faults": [asdict(f) for f in self._faults], "open_orders": sum(
-                        1 for o in self._orders.values() if o.status == "NEW")}
+                        1 for o in self._orders.values() if o.status in OPEN_STATES)}
 
     # --- HTTP plumbing ------------------------------------------------------------------
 
@@ -540,6 +604,16 @@ class BinanceEmulator:
             elif h.command == "POST" and name == "balance":
                 self.set_balance(**data)
                 result = {"asset": data["asset"].upper(), "free": str(self.balance(data["asset"])[0])}
+            elif h.command == "POST" and name == "depth":
+                self.set_depth(data["symbol"], data.get("qty"))
+                result = {"symbol": data["symbol"], "qty": data.get("qty")}
+            elif h.command == "POST" and name == "trade":
+                result = {"trades": self.trade(data["symbol"], data["price"], data["qty"])}
+            elif h.command == "POST" and name == "fees":
+                if data.get("list_market"):
+                    self.list_market(data["list_market"])
+                self.pay_fees_in_bnb(data.get("bnb", True))
+                result = {"fees_in_bnb": self.fees_in_bnb}
             elif h.command == "POST" and name == "reset":
                 self.reset()
                 result = {"reset": True}
@@ -836,8 +910,16 @@ class BinanceEmulator:
         crosses = price is None or (side == "BUY" and price >= m.ask) or (side == "SELL" and price <= m.bid)
         if otype == "LIMIT_MAKER" and crosses:
             raise BinanceError(400, -2010, "Order would immediately match and take.")
-        fill_price = (m.ask if side == "BUY" else m.bid) if crosses else price
-        spend_asset, spend = (spec.quote, qty * fill_price) if side == "BUY" else (spec.base, qty)
+        takes = self._walk(m, side, qty, price) if crosses else []
+        rest = qty - sum((q for _p, q in takes), Decimal(0))
+        if tif == "FOK" and rest > 0:
+            takes, rest = [], qty  # all or nothing: nothing
+        rests = rest > 0 and otype != "MARKET" and tif not in ("IOC", "FOK")
+        if side == "BUY":
+            spend_asset = spec.quote
+            spend = sum((p * q for p, q in takes), Decimal(0)) + (rest * price if rests else Decimal(0))
+        else:
+            spend_asset, spend = spec.base, qty - (Decimal(0) if rests else rest)
         if self._balances.setdefault(spend_asset, [Decimal(0), Decimal(0)])[0] < spend:
             raise BinanceError(400, -2010, "Account has insufficient balance for requested action.")
 
@@ -846,13 +928,14 @@ class BinanceEmulator:
         order = _Order(self._next_order_id, client_id, spec.symbol, side, otype, tif or "GTC",
                        price or Decimal(0), qty, quote_qty or Decimal(0), now, now)
         self._orders[order.order_id] = order
-        if crosses:
-            self._fill(order, fill_price, from_locked=False, maker=False)
-        elif tif in ("IOC", "FOK"):
-            order.status = "EXPIRED"
-        else:
-            self._balances[spend_asset][0] -= spend
-            self._balances[spend_asset][1] += spend
+        for fill_price, fill_qty in takes:
+            self._fill(order, fill_price, fill_qty, from_locked=False, maker=False)
+        if rests:
+            locked = rest * price if side == "BUY" else rest
+            self._balances[spend_asset][0] -= locked
+            self._balances[spend_asset][1] += locked
+        elif rest > 0:
+            order.status = "EXPIRED"  # IOC / FOK: what the book could not fill now is dropped
         kind = params.get("newOrderRespType") or "FULL"
         return self._order_json(order, kind)
 
@@ -872,10 +955,11 @@ class BinanceEmulator:
 
     def _cancel_order(self, params: dict) -> dict:
         order = self._find_order(params, BinanceError(400, -2011, "Unknown order sent."))
-        if order.status != "NEW":
+        if order.status not in OPEN_STATES:
             raise BinanceError(400, -2011, "Unknown order sent.")
-        spec = SPECS[order.symbol]
-        asset, amount = (spec.quote, order.qty * order.price) if order.side == "BUY" else (spec.base, order.qty)
+        spec = self._markets[order.symbol].spec
+        left = order.qty - order.executed  # a partially filled order keeps what it filled; the rest is released
+        asset, amount = (spec.quote, left * order.price) if order.side == "BUY" else (spec.base, left)
         self._balances[asset][1] -= amount
         self._balances[asset][0] += amount
         order.status, order.updated = "CANCELED", self._now_ms()
@@ -889,7 +973,7 @@ class BinanceEmulator:
         if params.get("symbol"):
             symbol = self._symbol_param(params).spec.symbol
         return [self._order_json(o, "QUERY") for o in self._orders.values()
-                if o.status == "NEW" and (symbol is None or o.symbol == symbol)]
+                if o.status in OPEN_STATES and (symbol is None or o.symbol == symbol)]
 
     def _my_trades(self, params: dict) -> list:
         symbol = self._symbol_param(params).spec.symbol
@@ -906,36 +990,80 @@ class BinanceEmulator:
 
     # --- matching -----------------------------------------------------------------------
 
-    def _fill(self, order: _Order, price: Decimal, *, from_locked: bool, maker: bool) -> None:
-        spec = SPECS[order.symbol]
-        quote_amount = order.qty * price
+    def _walk(self, m: _Market, side: str, qty: Decimal, limit: Decimal | None) -> list[tuple[Decimal, Decimal]]:
+        """The (price, qty) levels an order taking liquidity fills at, best first, up to its limit price."""
+        depth = self._depth.get(m.spec.symbol)
+        best = m.ask if side == "BUY" else m.bid
+        if depth is None or depth <= 0:
+            return [(best, qty)]
+        sign = 1 if side == "BUY" else -1
+        out, left = [], qty
+        for level in range(MAX_LEVELS):
+            p = best + sign * level * m.spec.tick
+            if left <= 0 or p <= 0 or (limit is not None and (p > limit if side == "BUY" else p < limit)):
+                break
+            take = min(left, depth)
+            out.append((p, take))
+            left -= take
+        return out
+
+    def _bnb_price(self, quote: str) -> Decimal | None:
+        """BNB's price in `quote` (the mid of BNB<quote>, or across USDT), None when the emulator lists neither."""
+        direct = self._markets.get(f"BNB{quote}")
+        if direct is not None:
+            return self._mid(direct.spec, direct.bid, direct.ask)
+        bnb, cross = self._markets.get("BNBUSDT"), self._markets.get(f"{quote}USDT")
+        if bnb is not None and cross is not None and cross.bid > 0:
+            return self._mid(bnb.spec, bnb.bid, bnb.ask) / self._mid(cross.spec, cross.bid, cross.ask)
+        return None
+
+    def _fill(self, order: _Order, price: Decimal, qty: Decimal | None = None, *, from_locked: bool,
+              maker: bool) -> dict:
+        """One trade of `qty` (default: what is left) of the order at `price`; its own trade id and commission."""
+        spec = self._markets[order.symbol].spec
+        qty = order.qty - order.executed if qty is None else qty
+        quote_amount = qty * price
         bal = self._balances
-        for asset in (spec.base, spec.quote):
+        for asset in (spec.base, spec.quote, "BNB"):
             bal.setdefault(asset, [Decimal(0), Decimal(0)])
         slot = 1 if from_locked else 0
         if order.side == "BUY":
-            commission, commission_asset = order.qty * FEE, spec.base
-            bal[spec.quote][slot] -= quote_amount  # a resting buy locked qty * limit and fills at its limit
-            bal[spec.base][0] += order.qty - commission
+            commission, commission_asset = qty * FEE, spec.base
         else:
             commission, commission_asset = quote_amount * FEE, spec.quote
-            bal[spec.base][slot] -= order.qty
-            bal[spec.quote][0] += quote_amount - commission
-        order.executed, order.cum_quote = order.qty, quote_amount
-        order.status, order.updated = "FILLED", self._now_ms()
-        fill = {"price": _fmt(price), "qty": _fmt(order.qty), "commission": _fmt(commission),
-                "commissionAsset": commission_asset, "tradeId": order.order_id * 10, "maker": maker}
+        bnb_price = self._bnb_price(spec.quote) if self.fees_in_bnb else None
+        if bnb_price:
+            in_bnb = (quote_amount * FEE * BNB_DISCOUNT / bnb_price).quantize(EIGHT)
+            if 0 < in_bnb <= bal["BNB"][0]:
+                commission, commission_asset = in_bnb, "BNB"
+                bal["BNB"][0] -= in_bnb
+        if order.side == "BUY":
+            bal[spec.quote][slot] -= quote_amount  # a resting buy locked qty * limit and fills at its limit
+            bal[spec.base][0] += qty - (commission if commission_asset == spec.base else 0)
+        else:
+            bal[spec.base][slot] -= qty
+            bal[spec.quote][0] += quote_amount - (commission if commission_asset == spec.quote else 0)
+        order.executed += qty
+        order.cum_quote += quote_amount
+        order.status = "FILLED" if order.executed >= order.qty else "PARTIALLY_FILLED"
+        order.updated = self._now_ms()
+        self._next_trade_id += 1
+        fill = {"price": _fmt(price), "qty": _fmt(qty), "commission": _fmt(commission),
+                "commissionAsset": commission_asset, "tradeId": self._next_trade_id, "maker": maker}
         order.fills.append(fill)
-        self._trades.append({"symbol": order.symbol, "id": fill["tradeId"], "orderId": order.order_id,
-                             "orderListId": -1, "price": fill["price"], "qty": fill["qty"],
-                             "quoteQty": _fmt(quote_amount), "commission": fill["commission"],
-                             "commissionAsset": commission_asset, "time": order.updated,
-                             "isBuyer": order.side == "BUY", "isMaker": maker, "isBestMatch": True})
+        trade = {"symbol": order.symbol, "id": fill["tradeId"], "orderId": order.order_id,
+                 "orderListId": -1, "price": fill["price"], "qty": fill["qty"],
+                 "quoteQty": _fmt(quote_amount), "commission": fill["commission"],
+                 "commissionAsset": commission_asset, "time": order.updated,
+                 "isBuyer": order.side == "BUY", "isMaker": maker, "isBestMatch": True}
+        self._trades.append(trade)
+        return trade
 
     def _match_resting(self, m: _Market) -> None:
-        """After the market moves, resting limit orders it crossed fill at their limit price (as makers)."""
+        """After the market moves, resting limit orders it crossed fill (the rest of them) at their limit price,
+        as makers."""
         for o in self._orders.values():
-            if o.symbol != m.spec.symbol or o.status != "NEW":
+            if o.symbol != m.spec.symbol or o.status not in OPEN_STATES:
                 continue
             if (o.side == "BUY" and m.ask <= o.price) or (o.side == "SELL" and m.bid >= o.price):
                 self._fill(o, o.price, from_locked=True, maker=True)
@@ -951,7 +1079,7 @@ class BinanceEmulator:
         })
         if kind == "QUERY":
             body.update({"stopPrice": _fmt(Decimal(0)), "icebergQty": _fmt(Decimal(0)), "time": o.created,
-                         "updateTime": o.updated, "isWorking": o.status == "NEW", "workingTime": o.created,
+                         "updateTime": o.updated, "isWorking": o.status in OPEN_STATES, "workingTime": o.created,
                          "origQuoteOrderQty": _fmt(o.quote_qty), "selfTradePreventionMode": "EXPIRE_MAKER"})
             return body
         body.update({"transactTime": o.updated, "workingTime": o.created, "origQuoteOrderQty": _fmt(o.quote_qty),
