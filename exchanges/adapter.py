@@ -414,10 +414,15 @@ def cancel_order(client, order_id: str | None, symbol: str, *, client_order_id: 
     return _checked(order, "order", client)
 
 
-def fetch_my_trades(client, symbol: str, *, from_id: int | None = None, limit: int = 500) -> list[dict]:
+def fetch_my_trades(client, symbol: str, *, from_id: int | None = None, limit: int = 500,
+                    order_id: str | None = None) -> list[dict]:
     """The account's trades on `symbol` from trade id `from_id` on (None: the oldest the exchange keeps),
-    oldest first. A cursor of trade ids never skips or repeats a trade, unlike a time window."""
-    params = {"fromId": int(from_id)} if from_id is not None else {"fromId": 0}
+    oldest first. A cursor of trade ids never skips or repeats a trade, unlike a time window.
+    `order_id`: only that order's trades (Binance's `orderId`)."""
+    if order_id is not None:
+        params = {"orderId": str(order_id)}
+    else:
+        params = {"fromId": int(from_id)} if from_id is not None else {"fromId": 0}
     with translate_errors(client):
         trades = client.fetch_my_trades(symbol, None, limit, params)
     if not isinstance(trades, list):

@@ -202,6 +202,10 @@ class Fill(models.Model):
     amount = models.DecimalField(**DECIMAL)
     fee = models.DecimalField(**DECIMAL)
     fee_currency = models.CharField(max_length=32)
+    fee_quote = models.DecimalField(null=True, blank=True, help_text="Live: the fee valued in the quote currency "
+                                    "(a fee in a third currency, e.g. BNB, at that currency's price when it filled); "
+                                    "empty: not valued (fee_note says why)", **DECIMAL)
+    fee_note = models.CharField(max_length=200, blank=True, default="", db_default="")
     slippage = models.DecimalField(default=0, **DECIMAL)
     reference_price = models.DecimalField(null=True, blank=True, **DECIMAL)
     liquidity = models.CharField(max_length=5, choices=Liquidity.choices)

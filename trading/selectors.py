@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from trading.backtest import performance_stats, trades_from_fills
 from trading.engine.types import Fill as EngineFill
@@ -145,15 +145,70 @@ def bot_last_price(*, bot: Bot) -> Decimal | None:
     return bot.last_price
 
 
+def _pair(symbol: str) -> tuple[str, str]:
+    base, _, quote = symbol.partition("/")
+    return base, quote.split(":")[0]
+
+
+def fee_in_quote(*, fee: Decimal, currency: str, valued: Decimal | None, price: Decimal, base: str,
+                 quote: str) -> Decimal | None:
+    """A fill's fee in the quote currency: a quote fee as it is, a base fee at the fill's price, a fee in a third
+    currency (BNB) at the value recorded when it filled (None: it could not be valued)."""
+    if currency in ("", quote):
+        return fee
+    if currency == base:
+        return fee * price
+    return valued
+
+
+def _fees(bot: Bot, rows) -> dict:
+    """fees_paid: every fee valued in quote; fees_outside_wallet: the quote value of the fees paid in a third
+    currency (not taken from the bot's wallet, so the P&L takes them off the equity); fees: per currency, what
+    was paid and its value (None: part of it not valued); fees_not_valued: per currency, what has no value."""
+    base, quote = _pair(bot.symbol)
+    paid, outside = Decimal(0), Decimal(0)
+    per: dict[str, list] = {}
+    for fee, currency, valued, price in rows:
+        value = fee_in_quote(fee=fee, currency=currency, valued=valued, price=price, base=base, quote=quote)
+        line = per.setdefault(currency or quote, [Decimal(0), Decimal(0), Decimal(0)])  # amount, value, unvalued
+        line[0] += fee
+        if value is None:
+            line[2] += fee
+            continue
+        line[1] += value
+        paid += value
+        if currency not in ("", base, quote):
+            outside += value
+    return {"fees_paid": paid, "fees_outside_wallet": outside,
+            "fees": [{"currency": c, "amount": a, "value": v if not u else None} for c, (a, v, u) in per.items()
+                     if a],
+            "fees_not_valued": [{"currency": c, "amount": u} for c, (_a, _v, u) in per.items() if u]}
+
+
+def fees_outside_wallet(bots: list[Bot]) -> dict[int, Decimal]:
+    """Bot id -> the quote value of its live fees paid in a third currency (BNB), in one query."""
+    pairs = {b.pk: _pair(b.symbol) for b in bots}
+    out: dict[int, Decimal] = {}
+    rows = (Fill.objects.filter(bot_id__in=list(pairs), fee_quote__isnull=False).exclude(exchange_trade_id="")
+            .values_list("bot_id", "fee_currency").annotate(value=Sum("fee_quote")))
+    for bot_id, currency, value in rows:
+        if currency not in ("", *pairs[bot_id]):
+            out[bot_id] = out.get(bot_id, Decimal(0)) + value
+    return out
+
+
 def bot_position(*, bot: Bot, last: Decimal | None = None) -> dict:
     """Position and P&L, derived from the wallet and the fills so that
-    equity = quote + base * last = starting_balance + realized + unrealized."""
+    equity = quote + base * last - fees paid outside the wallet = starting_balance + realized + unrealized.
+
+    Fees paid outside the wallet: a live bot's fees charged in a third currency (BNB), valued in quote when
+    they filled; one that could not be valued is listed in `fees_not_valued` (and is not in the P&L)."""
     last = bot_last_price(bot=bot) if last is None else last
     amount, cost = Decimal(0), Decimal(0)  # average-cost position (fees excluded, as the strategies see it)
-    fees = Decimal(0)
-    for side, price, qty, fee in Fill.objects.filter(bot=bot).order_by("ts", "id").values_list(
-            "side", "price", "amount", "fee"):
-        fees += fee
+    fee_rows = []
+    for side, price, qty, fee, currency, valued in Fill.objects.filter(bot=bot).order_by("ts", "id").values_list(
+            "side", "price", "amount", "fee", "fee_currency", "fee_quote"):
+        fee_rows.append((fee, currency, valued, price))
         if side == "buy":
             amount += qty
             cost += price * qty
@@ -161,12 +216,13 @@ def bot_position(*, bot: Bot, last: Decimal | None = None) -> dict:
             cost -= cost * min(qty, amount) / amount
             amount = max(Decimal(0), amount - qty)
     avg = cost / amount if amount > 0 else None
-    equity = bot.quote + bot.base * last if last is not None else None
+    fees = _fees(bot, fee_rows)
+    equity = bot.quote + bot.base * last - fees["fees_outside_wallet"] if last is not None else None
     unrealized = (bot.base * (last - avg)) if (avg is not None and last is not None) else Decimal(0)
     realized = (equity - bot.starting_balance - unrealized) if equity is not None else None
     return {"base": bot.base, "quote": bot.quote, "base_reserved": bot.base_reserved,
             "quote_reserved": bot.quote_reserved, "average_entry_price": avg, "last_price": last,
-            "equity": equity, "realized_pnl": realized, "unrealized_pnl": unrealized, "fees_paid": fees,
+            "equity": equity, "realized_pnl": realized, "unrealized_pnl": unrealized, **fees,
             "return_pct": ((equity / bot.starting_balance - 1) * 100) if equity is not None else None}
 
 
@@ -176,9 +232,7 @@ def bot_performance(*, bot: Bot) -> dict:
     The same statistics code as the backtest (trading.backtest.performance_stats)."""
     position = bot_position(bot=bot)
     last = position["last_price"]
-    fills = [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
-                        slippage=f.slippage, liquidity=f.liquidity, ts_ms=int(f.ts.timestamp() * 1000))
-             for f in Fill.objects.filter(bot=bot).order_by("ts", "id")]
+    fills = _engine_fills(bot)
     curve_rows = bot_equity_curve(bot=bot)
     equity = position["equity"]
     curve_for_stats = [(int(bot.created_at.timestamp() * 1000), bot.starting_balance),
@@ -190,11 +244,20 @@ def bot_performance(*, bot: Bot) -> dict:
     return {"starting_balance": bot.starting_balance, "equity": equity,
             "return_pct": stats.return_pct if equity is not None else None, "win_rate": stats.win_rate,
             "closed_trades": stats.closed_trades, "max_drawdown_pct": stats.max_drawdown_pct,
-            "fees_paid": stats.fees_paid, "position": position, "equity_curve": curve_rows}
+            "fees_paid": stats.fees_paid, "fees_not_valued": position["fees_not_valued"], "position": position,
+            "equity_curve": curve_rows}
 
 
 def _engine_fills(bot: Bot) -> list:
-    return [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_currency=f.fee_currency,
+    """The bot's fills as the statistics take them: every fee in quote (an unvalued one as 0, listed apart)."""
+    base, quote = _pair(bot.symbol)
+
+    def fee(f: Fill) -> Decimal:
+        value = fee_in_quote(fee=f.fee, currency=f.fee_currency, valued=f.fee_quote, price=f.price, base=base,
+                             quote=quote)
+        return value if value is not None else Decimal(0)
+
+    return [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=fee(f), fee_currency=quote,
                        slippage=f.slippage, liquidity=f.liquidity, ts_ms=int(f.ts.timestamp() * 1000))
             for f in Fill.objects.filter(bot=bot).order_by("ts", "id")]
 
@@ -255,9 +318,12 @@ def portfolio_for(user) -> dict:
                 prices[(exchange, symbol)] = tick.last
     rows, totals = [], {}
     formats = market_formats((b.exchange, b.symbol) for b in bots)
+    outside = fees_outside_wallet(bots)
     for b in bots:
         last = prices.get((b.exchange, b.symbol), b.last_price)
         equity = b.quote + b.base * last if last is not None else (b.quote if not b.base else None)
+        if equity is not None:
+            equity -= outside.get(b.pk, Decimal(0))
         quote_ccy = b.symbol.partition("/")[2].split(":")[0]
         rows.append({"bot": b, "last_price": last, "equity": equity, "fmt": formats[(b.exchange, b.symbol)],
                      "pnl": None if equity is None else equity - b.starting_balance,

@@ -249,6 +249,9 @@ class TradeOut(serializers.Serializer):
     amount = _exact()
     fee = _exact()
     fee_currency = serializers.CharField()
+    fee_quote = _exact(allow_null=True, help_text="Live: the fee valued in the quote currency (a BNB fee at the "
+                                                  "BNB price when it filled); null: not valued, see fee_note")
+    fee_note = serializers.CharField()
     slippage = _exact(help_text="Relative, against the trader: 0.0015 = 0.15 % worse")
     liquidity = serializers.CharField()
     ts = serializers.DateTimeField()
@@ -258,6 +261,17 @@ class EquityPointOut(serializers.Serializer):
     ts = serializers.DateTimeField()
     equity = _exact()
     price = _exact()
+
+
+class FeeLineOut(serializers.Serializer):
+    currency = serializers.CharField()
+    amount = _exact()
+    value = _exact(allow_null=True, help_text="in quote; null when (part of) it could not be valued")
+
+
+class FeeUnvaluedOut(serializers.Serializer):
+    currency = serializers.CharField()
+    amount = _exact()
 
 
 class PositionOut(serializers.Serializer):
@@ -270,7 +284,11 @@ class PositionOut(serializers.Serializer):
     equity = _exact(allow_null=True)
     realized_pnl = _exact(allow_null=True)
     unrealized_pnl = _exact(allow_null=True)
-    fees_paid = _exact()
+    fees_paid = _exact(help_text="every fee valued in quote")
+    fees_outside_wallet = _exact(help_text="the quote value of fees paid in a third currency (BNB), taken off the "
+                                           "equity and the P&L")
+    fees = FeeLineOut(many=True)
+    fees_not_valued = FeeUnvaluedOut(many=True, help_text="fees in a third currency with no price: not in the P&L")
     return_pct = _exact(allow_null=True)
 
 
@@ -282,6 +300,7 @@ class PerformanceOut(serializers.Serializer):
     closed_trades = serializers.IntegerField()
     max_drawdown_pct = _exact()
     fees_paid = _exact()
+    fees_not_valued = FeeUnvaluedOut(many=True)
     position = PositionOut()
     equity_curve = EquityPointOut(many=True)
 

@@ -55,6 +55,7 @@ class _Client:
 _clients: dict[int, _Client] = {}
 _clients_lock = threading.Lock()
 MARKETS_TTL_SECONDS = 3600
+FRESH_TRADE_MS = 120_000  # a trade younger than this is valued at the ticker, an older one at its minute's candle
 
 
 def _fingerprint(key: ExchangeKey) -> str:
@@ -272,6 +273,53 @@ class CcxtVenue:
         raw = self._call("fetch_my_trades", adapter.fetch_my_trades, symbol, from_id=from_id, limit=limit)
         trades = sorted((self._trade(t) for t in raw), key=lambda t: int(t.trade_id))
         return TradePage(trades=tuple(trades), cursor=trades[-1].trade_id if trades else cursor)
+
+    def order_trades(self, *, symbol: str, exchange_order_id: str) -> list[VenueTrade]:
+        """Every trade of one order (e.g. the filled part of an order just cancelled), oldest first."""
+        raw = self._call("fetch_my_trades", adapter.fetch_my_trades, symbol, order_id=exchange_order_id,
+                         limit=1000)
+        return sorted((self._trade(t) for t in raw), key=lambda t: int(t.trade_id))
+
+    def fee_values(self, trades, *, base: str, quote: str) -> dict[str, tuple[Decimal | None, str]]:
+        """Trade id -> (fee valued in `quote`, note) for the trades whose fee is in a third currency (BNB):
+        at that currency's `<fee currency>/<quote>` price when the trade filled (the ticker for a fresh trade,
+        else the 1-minute candle of its minute); (None, why) when the exchange lists no such market or the
+        price cannot be read. Fees in the base or the quote need no price (see live_orders)."""
+        out: dict[str, tuple[Decimal | None, str]] = {}
+        prices: dict[tuple[str, int], tuple[Decimal | None, str]] = {}
+        for t in trades:
+            fee = t.fees[0] if t.fees else None
+            if fee is None or fee.currency in ("", base, quote):
+                continue
+            pair, minute = f"{fee.currency}/{quote}", t.ts_ms // 60_000
+            if (pair, minute) not in prices:
+                prices[(pair, minute)] = self._price_at(pair, t.ts_ms)
+            price, note = prices[(pair, minute)]
+            out[t.trade_id] = ((fee.amount * price), note) if price is not None else (None, note)
+        return out
+
+    def _price_at(self, pair: str, ts_ms: int) -> tuple[Decimal | None, str]:
+        try:
+            self.market(pair)
+        except adapter.BadSymbol:
+            return None, f"not valued: {self.key.exchange} lists no {pair} market"
+        except ExchangeError as exc:
+            return None, f"not valued: the {pair} price could not be read ({exc.message})"
+        try:
+            if time.time() * 1000 - ts_ms < FRESH_TRADE_MS:
+                ticker = self._call("fetch_tickers", adapter.fetch_tickers, [pair]).get(pair) or {}
+                price = _dec(ticker.get("last"))
+                how = "ticker"
+            else:
+                minute = ts_ms // 60_000 * 60_000
+                rows = self._call("fetch_ohlcv", adapter.fetch_ohlcv, pair, "1m", since=minute, limit=1)
+                price = _dec(rows[0][4]) if rows and rows[0] and rows[0][0] == minute else None
+                how = "1-minute candle"
+        except ExchangeError as exc:
+            return None, f"not valued: the {pair} price could not be read ({exc.message})"
+        if not price or price <= 0:
+            return None, f"not valued: no {pair} price for the time of the fill"
+        return price, f"valued at {price.normalize():f} {pair} ({how})"
 
     def balance(self) -> dict[str, Decimal]:
         """Total per currency on the exchange account (free + locked), nonzero only."""

@@ -9,7 +9,15 @@ The life of a live order:
 3. the venue call, outside any transaction;
 4. `live_report_record`: what the exchange said, through the order writer (`order_record`); each exchange
    trade becomes one Fill (unique exchange trade id: a trade seen twice is recorded once) and moves the
-   bot's live wallet.
+   bot's live wallet. An order fills in as many trades as the exchange makes (partial fills: open ->
+   partially_filled -> filled, or cancelled with its filled part kept).
+
+Fees: a fee in the base or the quote moves the live wallet (it is what the exchange took from those
+balances). A fee in a third currency (BNB, for an account that pays fees in BNB) is taken from the account's
+BNB, not from the bot's base or quote, so the wallet stays equal to the exchange's figures: the fill keeps the
+fee with its currency and its value in quote (`fee_quote`, at the BNB/quote price when it filled, looked up
+by `live_report_take_in` before the transaction), and the bot's P&L counts it (trading.selectors). A fee that
+could not be valued keeps `fee_quote` empty and says why (`fee_note`); it is never dropped.
 
 `live_orders_cancel` cancels a bot's open live orders on the exchange (stop, halt, demotion) and says which
 could not be cancelled, with the reason.
@@ -113,9 +121,48 @@ def _reserve(bot: Bot) -> None:
     bot.quote_reserved, bot.base_reserved = max(quote, ZERO), max(base, ZERO)
 
 
+def _fee_values(bot: Bot, trades: list[VenueTrade], third: dict) -> dict[str, tuple[Decimal | None, str]]:
+    base_ccy, quote_ccy = _currencies(bot)
+    out = {}
+    for t in trades:
+        fee = t.fees[0] if t.fees else None
+        if fee is None or fee.currency in ("", quote_ccy):
+            out[t.trade_id] = (fee.amount if fee else ZERO, "")
+        elif fee.currency == base_ccy:
+            out[t.trade_id] = (fee.amount * t.price, "")
+        else:
+            out[t.trade_id] = third.get(t.trade_id) or (None, "not valued: no price was looked up")
+    return out
+
+
+def live_report_take_in(*, venue, bot: Bot, order_id: int, report: VenueOrder,
+                        trades: tuple[VenueTrade, ...] | list[VenueTrade] = (),
+                        fetch_trades: bool = False) -> tuple[Order, list[Fill]]:
+    """`live_report_record` with the fees of third-currency trades valued first (network, so outside any
+    transaction). `fetch_trades`: when the answer says the order filled more than its recorded fills (the
+    cancel of a partially filled order), that order's trades are fetched and recorded now."""
+    trades = [t for t in (tuple(trades) or report.trades) if t.trade_id]
+    base_ccy, quote_ccy = _currencies(bot)
+    third = venue.fee_values(trades, base=base_ccy, quote=quote_ccy) if trades and hasattr(venue, "fee_values") \
+        else {}
+    order, fills = live_report_record(bot_id=bot.pk, order_id=order_id, report=report, trades=trades,
+                                      fee_values=third)
+    if fetch_trades and order.exchange_order_id and hasattr(venue, "order_trades"):
+        taken = sum(Fill.objects.filter(order=order).values_list("amount", flat=True), ZERO)
+        if order.filled > taken:
+            more = venue.order_trades(symbol=bot.symbol, exchange_order_id=order.exchange_order_id)
+            if more:
+                order, extra = live_report_take_in(venue=venue, bot=bot, order_id=order_id, report=report,
+                                                   trades=more)
+                fills = [*fills, *extra]
+    return order, fills
+
+
 def live_report_record(*, bot_id: int, order_id: int, report: VenueOrder,
-                       trades: tuple[VenueTrade, ...] | list[VenueTrade] = ()) -> tuple[Order, list[Fill]]:
-    """Record what the exchange says about one of our orders, and its trades (each once, ever)."""
+                       trades: tuple[VenueTrade, ...] | list[VenueTrade] = (),
+                       fee_values: dict | None = None) -> tuple[Order, list[Fill]]:
+    """Record what the exchange says about one of our orders, and its trades (each once, ever).
+    `fee_values`: trade id -> (fee in quote, note) for fees in a third currency (see the module docstring)."""
     with transaction.atomic():
         bot = Bot.objects.select_for_update(no_key=True).get(pk=bot_id)
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id, bot=bot)
@@ -130,7 +177,8 @@ def live_report_record(*, bot_id: int, order_id: int, report: VenueOrder,
         if report.filled < order.filled:  # an older answer than what we have: keep ours
             report = replace(report, status=order.status, filled=order.filled)
         order, fills = order_record(bot=bot, report=report, trades=new_trades or [], order=order,
-                                    reason=order.reason, live=True)
+                                    reason=order.reason, live=True,
+                                    fee_values=_fee_values(bot, new_trades, fee_values or {}))
         for f in fills:
             _wallet_move(bot, f)
         if fills:
@@ -185,7 +233,9 @@ def live_orders_cancel(*, bot: Bot, reason: str, report: LiveCancelReport | None
             report.failed.append({**who, "reason": exc.message if isinstance(exc, ExchangeError) else str(exc)})
             continue
         try:
-            live_report_record(bot_id=bot.pk, order_id=o.pk, report=after)
+            live_report_take_in(venue=venue, bot=bot, order_id=o.pk, report=after, fetch_trades=True)
+        except ExchangeError as exc:  # the cancel is recorded; reconciliation takes the filled part's trades in
+            log.warning("taking in the trades of cancelled order %s failed: %s", o.pk, exc.message)
         except Exception as exc:  # noqa: BLE001 - the exchange side is done; say what we could not record
             log.exception("recording the cancel of order %s failed", o.pk)
             report.failed.append({**who, "reason": f"cancel sent, recording failed: {exc.__class__.__name__}"})

@@ -31,6 +31,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.models import F, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exchanges.adapter import ExchangeError, ExchangeUnavailable
@@ -38,11 +40,16 @@ from risk.models import RiskEvent
 from risk.services import risk_alert, risk_event_record
 from trading.execution.ccxt_venue import CcxtVenue
 from trading.execution.health import bots_pause_for_exchange, bots_resume_after_exchange, live_health_report
-from trading.execution.live_orders import live_order_claim_resend, live_report_record, request_of
+from trading.execution.live_orders import (
+    live_order_claim_resend,
+    live_report_record,
+    live_report_take_in,
+    request_of,
+)
 from trading.execution.routing import LIVE, live_allowed, live_trading_enabled
 from trading.execution.safety import bot_halt
 from trading.execution.states import LIVE as LIVE_STATES
-from trading.execution.states import NEW, REJECTED, UNKNOWN
+from trading.execution.states import NEW, REJECTED, TERMINAL, UNKNOWN
 from trading.execution.types import VenueOrder
 from trading.execution.venue import OrderNotFound
 from trading.execution.writer import order_apply
@@ -203,10 +210,19 @@ def _group(venue: CcxtVenue, symbol: str, bots: list[Bot], ours: list[Order], cu
             _record(order, found, summary)
             continue
         _missing(venue, symbol, order, summary, now)
-    if ours:
+    if ours or _owed(bots):
         # only our orders' trades matter, and a market order's come with its answer: with no order of ours
-        # that may still fill there is nothing to take in (the cursor catches up, trade ids dedupe)
+        # that may still fill, and none that filled more than its recorded fills (a partially filled order
+        # cancelled, a filled one whose trades were not read yet), there is nothing to take in (the cursor
+        # catches up, trade ids dedupe)
         _trades(venue, symbol, bots, cursor, summary)
+
+
+def _owed(bots: list[Bot]) -> bool:
+    """Whether one of these bots' live orders of the last day filled more than its recorded fills."""
+    since = timezone.now() - timedelta(days=1)
+    return (Order.objects.filter(bot__in=bots, filled__gt=0, updated_at__gte=since).exclude(exchange_order_id="")
+            .annotate(taken=Coalesce(Sum("fills__amount"), ZERO)).filter(filled__gt=F("taken")).exists())
 
 
 def _record(order: Order, report: VenueOrder, summary: ReconcileSummary) -> None:
@@ -239,7 +255,7 @@ def _missing(venue: CcxtVenue, symbol: str, order: Order, summary: ReconcileSumm
         return
     _add(summary, "resent")
     report = venue.submit(request_of(order, symbol=symbol))  # the SAME client id: the exchange refuses a twin
-    live_report_record(bot_id=order.bot_id, order_id=order.pk, report=report)
+    live_report_take_in(venue=venue, bot=bot, order_id=order.pk, report=report)
 
 
 def _trades(venue: CcxtVenue, symbol: str, bots: list[Bot], cursor: LiveCursor, summary: ReconcileSummary) -> None:
@@ -252,14 +268,18 @@ def _trades(venue: CcxtVenue, symbol: str, bots: list[Bot], cursor: LiveCursor, 
             by_exchange_id[t.exchange_order_id or ""].append(t)
         orders = {o.exchange_order_id: o for o in Order.objects.filter(
             bot__in=bots, exchange_order_id__in=[k for k in by_exchange_id if k])}
+        bot_of = {b.pk: b for b in bots}
         for exchange_id, trades in by_exchange_id.items():
             order = orders.get(exchange_id)
             if order is None:
                 continue  # not one of our bots' orders (another tool on the same account, or a stray)
-            fresh = venue.fetch_order(symbol=symbol, exchange_order_id=exchange_id) if order.status in (
-                NEW, UNKNOWN) else None
+            # new trades of an order that may still fill: its status now (read after the trades, so it has
+            # filled at least as much as they say: partially_filled -> filled moves with them)
+            fresh = venue.fetch_order(symbol=symbol, exchange_order_id=exchange_id) if order.status not in TERMINAL \
+                else None
             report = fresh or _as_report(order, symbol)
-            _, fills = live_report_record(bot_id=order.bot_id, order_id=order.pk, report=report, trades=trades)
+            _, fills = live_report_take_in(venue=venue, bot=bot_of[order.bot_id], order_id=order.pk, report=report,
+                                           trades=trades)
             _add(summary, "fills", len(fills))
         cursor.last_trade_id = page.cursor or cursor.last_trade_id
         cursor.save(update_fields=["last_trade_id"])

@@ -95,14 +95,17 @@ def _ts(ms: int | None, default: datetime) -> datetime:
 
 
 def order_record(*, bot: Bot, report: VenueOrder, trades: tuple[VenueTrade, ...] | list[VenueTrade] = (),
-                 order: Order | None = None, reason: str = "", live: bool = False) -> tuple[Order, list[Fill]]:
+                 order: Order | None = None, reason: str = "", live: bool = False,
+                 fee_values: dict[str, tuple[Decimal | None, str]] | None = None) -> tuple[Order, list[Fill]]:
     """Apply what a venue reports to the bot's Order row and its Fills, in the caller's transaction.
 
     `order` is the row as we know it (None: a new order, created now with status `new` first, so its
     first move is checked like any other); `trades` the fills the venue reported with this answer
     (`report.trades` when not given) — each becomes one Fill. The status moves through the state table:
     a report the table refuses raises and nothing is written. Returns the saved order and the new fills.
-    `live`: keep the exchange's order id on the order and its trade id on each fill (one fill per trade)."""
+    `live`: keep the exchange's order id on the order and its trade id on each fill (one fill per trade).
+    `fee_values`: trade id -> (the fee valued in quote or None, a note), kept on each fill."""
+    fee_values = fee_values or {}
     now = timezone.now()
     trades = tuple(trades) or report.trades
     if order is None:
@@ -122,7 +125,9 @@ def order_record(*, bot: Bot, report: VenueOrder, trades: tuple[VenueTrade, ...]
         bot=bot, order=order, side=t.side, price=t.price, amount=t.amount,
         fee=t.fees[0].amount if t.fees else Decimal(0), fee_currency=t.fees[0].currency if t.fees else "",
         slippage=t.slippage, reference_price=t.reference_price, liquidity=t.liquidity or Fill.Liquidity.TAKER,
-        exchange_trade_id=t.trade_id if live else "", ts=_ts(t.ts_ms, now)) for t in trades]
+        exchange_trade_id=t.trade_id if live else "", ts=_ts(t.ts_ms, now),
+        fee_quote=fee_values.get(t.trade_id, (None, ""))[0], fee_note=fee_values.get(t.trade_id, (None, ""))[1][:200])
+        for t in trades]
     events_on_commit([(bot.owner_id, {"type": "order", "order": order_json(order)}),
                       *[(bot.owner_id, {"type": "fill", "fill": fill_json(f)}) for f in fills]])
     return order, fills

@@ -35,7 +35,7 @@ from trading.engine.runner import plan
 from trading.engine.types import Fill as EngineFill
 from trading.engine.types import RestingOrder, Wallet
 from trading.execution.health import bots_pause_for_exchange, live_health_report
-from trading.execution.live_orders import live_order_claim, live_order_open, live_report_record, request_of
+from trading.execution.live_orders import live_order_claim, live_order_open, live_report_take_in, request_of
 from trading.execution.paper_orders import fill_config_for
 from trading.execution.routing import (
     LIVE,
@@ -180,7 +180,7 @@ def _send(bot: Bot, rows: list[tuple[Order, float]], feed: SymbolFeed, summary: 
         report = venue.submit(request_of(order, symbol=fresh.symbol))
         summary.decided_ms.append((time.perf_counter() - decided_at) * 1000)
         summary.submitted += 1
-        live_report_record(bot_id=fresh.pk, order_id=order.pk, report=report)
+        live_report_take_in(venue=venue, bot=fresh, order_id=order.pk, report=report)
         if report.status == UNKNOWN:
             summary.unknown += 1
             lost.append(f"did not answer an order ({report.message or 'no answer'}); it is being looked up, "
@@ -210,7 +210,10 @@ def _cancel(bot: Bot, orders: list[Order]) -> None:
         except (ExchangeError, VenueError) as exc:
             log.warning("cancel of live order %s failed: %s", o.pk, getattr(exc, "message", exc))
             continue
-        live_report_record(bot_id=bot.pk, order_id=o.pk, report=after)
+        try:
+            live_report_take_in(venue=venue, bot=bot, order_id=o.pk, report=after, fetch_trades=True)
+        except ExchangeError as exc:  # the cancel is recorded; reconciliation takes the filled part in
+            log.warning("taking in the trades of cancelled live order %s failed: %s", o.pk, exc.message)
 
 
 def _wallet(bot_id: int) -> Wallet:
