@@ -1,0 +1,110 @@
+"""Fees charged in a third currency (an account that pays Binance's fees in BNB): the live wallet stays equal to
+the exchange's base and quote, each fill keeps its BNB fee and its value in quote at the BNB/USDT price when it
+filled, and the bot's P&L counts it; a fee that cannot be valued says so and is never dropped."""
+
+from decimal import Decimal
+
+import pytest
+
+from tests.live.conftest import live_tick
+from trading.execution import ccxt_venue
+from trading.execution.reconcile import reconcile_live
+from trading.models import Bot, Fill, Order
+from trading.selectors import bot_performance, portfolio_for
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+BNB_PRICE = D("600.00")  # the emulator's BNB/USDT mid
+
+
+@pytest.fixture
+def bnb_bot(emu, make_live_bot, alice):
+    emu.list_market("BNB/USDT")  # listed before our client loads the exchange's markets
+    emu.set_balance("BNB", "1")
+    emu.pay_fees_in_bnb()
+    return make_live_bot(alice)
+
+
+def the_fill(bot) -> Fill:
+    order = Order.objects.filter(bot=bot).exclude(client_id__startswith="rec:").get()
+    return Fill.objects.get(order=order)
+
+
+def test_a_fee_paid_in_bnb_is_recorded_valued_in_quote_and_counted_in_the_pnl(bnb_bot, emu, api, alice):
+    live_tick()  # the DCA bot buys 10 USDT worth
+    fill = the_fill(bnb_bot)
+    cost = fill.price * fill.amount
+    assert fill.fee_currency == "BNB" and fill.fee == (cost * D("0.00075") / BNB_PRICE).quantize(D("1e-8"))
+    assert fill.fee_quote == fill.fee * BNB_PRICE and "600" in fill.fee_note and "BNB/USDT" in fill.fee_note
+    # the wallet is what the exchange shows: the whole amount bought (no fee shaved off the base), the cost
+    bot = Bot.objects.get(pk=bnb_bot.pk)
+    assert bot.base == fill.amount and bot.base == sum(emu.balance("BTC")) - D("0.5")
+    assert bot.quote == D("500") - cost and bot.quote - D("500") == sum(emu.balance("USDT")) - D("10000")
+    assert sum(emu.balance("BNB")) == D("1") - fill.fee  # the fee came out of the account's BNB
+    reconcile_live(force=True)  # and the balance check finds no drift
+    assert Bot.objects.get(pk=bot.pk).status == "running"
+
+    perf = bot_performance(bot=bot)
+    pos = perf["position"]
+    assert perf["fees_paid"] == fill.fee_quote and pos["fees_paid"] == fill.fee_quote
+    assert pos["fees_outside_wallet"] == fill.fee_quote and pos["fees_not_valued"] == []
+    assert pos["fees"] == [{"currency": "BNB", "amount": fill.fee, "value": fill.fee_quote}]
+    last = pos["last_price"]
+    assert pos["equity"] == bot.quote + bot.base * last - fill.fee_quote  # the P&L includes the BNB fee
+    assert pos["realized_pnl"] + pos["unrealized_pnl"] == pos["equity"] - bot.starting_balance
+    row = next(r for r in portfolio_for(alice)["bots"] if r["bot"].pk == bot.pk)
+    assert row["equity"] == pos["equity"]
+
+    client = api(alice)
+    trade = client.get(f"/api/bots/{bot.pk}/trades/").json()["results"][0]
+    assert trade["fee_currency"] == "BNB" and D(trade["fee_quote"]) == fill.fee_quote and trade["fee_note"]
+    body = client.get(f"/api/bots/{bot.pk}/performance/").json()
+    assert D(body["fees_paid"]) == fill.fee_quote and body["position"]["fees"][0]["currency"] == "BNB"
+
+
+def test_a_bnb_fee_whose_price_cannot_be_read_is_kept_and_said_to_be_not_valued(bnb_bot, emu, api, alice):
+    emu.fail("server_error", path="/api/v3/ticker/24hr")  # BNB/USDT's price cannot be read now
+    live_tick()
+    fill = the_fill(bnb_bot)
+    assert fill.fee_currency == "BNB" and fill.fee > 0
+    assert fill.fee_quote is None and fill.fee_note.startswith("not valued: the BNB/USDT price could not be read")
+    bot = Bot.objects.get(pk=bnb_bot.pk)
+    pos = bot_performance(bot=bot)["position"]
+    assert pos["fees_not_valued"] == [{"currency": "BNB", "amount": fill.fee}]
+    assert pos["fees"] == [{"currency": "BNB", "amount": fill.fee, "value": None}]
+    assert pos["fees_paid"] == 0 and pos["equity"] == bot.quote + bot.base * pos["last_price"]
+    body = api(alice).get(f"/api/bots/{bot.pk}/performance/").json()
+    assert [(f["currency"], D(f["amount"])) for f in body["fees_not_valued"]] == [("BNB", fill.fee)]
+    trade = api(alice).get(f"/api/bots/{bot.pk}/trades/").json()["results"][0]
+    assert trade["fee_quote"] is None and trade["fee_note"].startswith("not valued")
+
+
+def test_an_older_fill_is_valued_at_the_bnb_candle_of_its_minute(bnb_bot, emu, monkeypatch):
+    monkeypatch.setattr(ccxt_venue, "FRESH_TRADE_MS", 0)  # every trade counts as old: the 1-minute candle
+    live_tick()
+    fill = the_fill(bnb_bot)
+    assert fill.fee_quote == fill.fee * BNB_PRICE and "1-minute candle" in fill.fee_note
+    assert emu.count("/api/v3/klines") >= 1
+
+
+def test_an_account_without_enough_bnb_pays_in_the_usual_currency(bnb_bot, emu):
+    emu.set_balance("BNB", "0")
+    live_tick()
+    fill = the_fill(bnb_bot)
+    assert fill.fee_currency == "BTC" and fill.fee == fill.amount * D("0.001") and fill.fee_quote == fill.fee * fill.price
+    bot = Bot.objects.get(pk=bnb_bot.pk)
+    assert bot.base == fill.amount - fill.fee == sum(emu.balance("BTC")) - D("0.5")
+    assert bot_performance(bot=bot)["position"]["fees_outside_wallet"] == 0
+
+
+def test_fees_of_a_market_order_in_several_trades_are_valued_with_one_price_request(bnb_bot, emu):
+    emu.set_depth("BTC/USDT", "0.04")
+    before = emu.count("/api/v3/ticker/24hr")
+    live_tick()
+    order = Order.objects.filter(bot=bnb_bot).exclude(client_id__startswith="rec:").get()
+    fills = list(Fill.objects.filter(order=order))
+    assert len(fills) == 3 and {f.fee_currency for f in fills} == {"BNB"}
+    assert all(f.fee_quote == f.fee * BNB_PRICE for f in fills)
+    assert emu.count("/api/v3/ticker/24hr") - before == 1
+    pos = bot_performance(bot=Bot.objects.get(pk=bnb_bot.pk))["position"]
+    assert pos["fees_outside_wallet"] == sum(f.fee_quote for f in fills)
