@@ -164,6 +164,61 @@ def test_a_resting_order_fills_when_the_market_crosses_it(binance_emulator):
     assert binance_emulator.balance("USDT")[0] == Decimal("10000") + Decimal("3600") * Decimal("0.999")
 
 
+def test_with_limited_depth_orders_fill_in_several_trades_each_with_its_own_id_and_fee(binance_emulator):
+    emu = binance_emulator
+    emu.set_depth("BTC/USDT", "0.01")
+    market = signed(emu, "POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.025").json()
+    assert market["status"] == "FILLED" and market["executedQty"] == "0.02500000"
+    assert [(f["price"], f["qty"]) for f in market["fills"]] == [
+        ("65000.01000000", "0.01000000"), ("65000.02000000", "0.01000000"), ("65000.03000000", "0.00500000")]
+    assert [f["commission"] for f in market["fills"]] == ["0.00001000", "0.00001000", "0.00000500"]
+    assert len({f["tradeId"] for f in market["fills"]}) == 3
+    # a limit order takes the levels its price reaches and rests the rest
+    r = signed(emu, "POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+               quantity="0.03", price="65000.02").json()
+    assert (r["status"], r["executedQty"], len(r["fills"])) == ("PARTIALLY_FILLED", "0.02000000", 2)
+    listed = signed(emu, "GET", "/api/v3/openOrders", symbol="BTCUSDT").json()
+    assert [(o["orderId"], o["status"]) for o in listed] == [(r["orderId"], "PARTIALLY_FILLED")]
+    assert emu.balance("USDT")[1] == Decimal("650.0002")  # only the resting 0.01 is locked
+    cancelled = signed(emu, "DELETE", "/api/v3/order", symbol="BTCUSDT", orderId=r["orderId"]).json()
+    assert (cancelled["status"], cancelled["executedQty"]) == ("CANCELED", "0.02000000")
+    assert emu.balance("USDT")[1] == 0
+    fok = signed(emu, "POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="FOK",
+                 quantity="0.03", price="65000.02").json()
+    assert (fok["status"], fok["executedQty"]) == ("EXPIRED", "0.00000000")
+    trades = signed(emu, "GET", "/api/v3/myTrades", symbol="BTCUSDT").json()
+    assert len(trades) == 5 and [t["id"] for t in trades] == sorted({t["id"] for t in trades})
+
+
+def test_the_market_trading_through_a_resting_order_fills_it_in_parts(binance_emulator):
+    emu = binance_emulator
+    r = signed(emu, "POST", "/api/v3/order", symbol="ETHUSDT", side="SELL", type="LIMIT", timeInForce="GTC",
+               quantity="1", price="3600").json()
+    assert [t["qty"] for t in emu.trade("ETH/USDT", "3600.5", "0.4")] == ["0.40000000"]
+    order = signed(emu, "GET", "/api/v3/order", symbol="ETHUSDT", orderId=r["orderId"]).json()
+    assert (order["status"], order["executedQty"]) == ("PARTIALLY_FILLED", "0.40000000")
+    assert emu.trade("ETH/USDT", "3599", "5") == []  # below our ask: not ours
+    assert [t["qty"] for t in emu.trade("ETH/USDT", "3600", "5")] == ["0.60000000"]
+    order = signed(emu, "GET", "/api/v3/order", symbol="ETHUSDT", orderId=r["orderId"]).json()
+    assert order["status"] == "FILLED" and emu.balance("ETH") == (Decimal("1"), Decimal("0"))
+
+
+def test_fees_can_be_charged_in_bnb_at_a_quarter_off(binance_emulator):
+    emu = binance_emulator
+    emu.list_market("BNB/USDT")
+    emu.set_balance("BNB", "1")
+    emu.pay_fees_in_bnb()
+    r = signed(emu, "POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01").json()
+    fill = r["fills"][0]
+    assert fill["commissionAsset"] == "BNB"
+    assert Decimal(fill["commission"]) == (Decimal("650.0001") * Decimal("0.00075") / Decimal("600")).quantize(
+        Decimal("0.00000001"))
+    assert emu.balance("BTC")[0] == Decimal("0.51")  # the whole amount bought; the fee came out of BNB
+    emu.set_balance("BNB", "0")
+    again = signed(emu, "POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01").json()
+    assert again["fills"][0]["commissionAsset"] == "BTC"  # not enough BNB: the usual asset
+
+
 def test_orders_break_binances_filters_and_balance_rules_as_binance_does(binance_emulator):
     def order(**p):
         return error_of(signed(binance_emulator, "POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", **p))
