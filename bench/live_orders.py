@@ -6,6 +6,8 @@ ccxt client and one reconciliation group per bot), a DCA strategy that buys on e
   tick's transaction to the recorded answer: claim + signed POST + record);
 - exchange requests per minute per live bot, quiet (nothing to buy: reconciliation only, 10 s cycles) and
   trading (one order per bot per minute + reconciliation), over 10 simulated minutes;
+- quiet, the busiest 10 s reconciliation cycle: its exchange requests and its seconds (quiet checks that all
+  fall due in the same cycle make one burst; spread over the interval they do not);
 - one reconciliation cycle (every group, forced full check: open orders, trades, balance) for all bots.
 
 The bots are made live directly in the throwaway database (no promotion workflow: that is not what is
@@ -101,7 +103,8 @@ def run(args) -> None:
     settings.ENABLE_LIVE_TRADING = True
     settings.ENABLE_TRADING = True
     print(f"{'bots':>5} {'orders':>7} {'p50 ms':>8} {'p99 ms':>8} {'quiet req/min/bot':>18} "
-          f"{'trading req/min/bot':>20} {'reconcile s':>12} {'reconcile req':>14}")
+          f"{'trading req/min/bot':>20} {'quiet peak req':>15} {'quiet peak s':>13} {'reconcile s':>12} "
+          f"{'reconcile req':>14}")
     made = 0
     try:
         for n in args.bots:
@@ -138,15 +141,18 @@ def run(args) -> None:
             later = now + timedelta(minutes=MINUTES + 1)
             reconcile_live(now=later)  # every group's first full check
             before = emu.count()
+            peak_req, peak_s = 0, 0.0
             for step in range(1, MINUTES * 6 + 1):
-                reconcile_live(now=later + timedelta(seconds=10 * step))
+                quiet = reconcile_live(now=later + timedelta(seconds=10 * step))
+                peak_req, peak_s = max(peak_req, quiet.requests), max(peak_s, quiet.seconds)
             quiet_rate = (emu.count() - before) / n / MINUTES
 
             t = time.perf_counter()
             cycle = reconcile_live(force=True)
             cycle_s = time.perf_counter() - t
             print(f"{n:>5} {orders:>7} {statistics.median(latencies):>8.1f} {pct(latencies, 0.99):>8.1f} "
-                  f"{quiet_rate:>18.2f} {trading_rate:>20.2f} {cycle_s:>12.2f} {cycle.requests:>14}")
+                  f"{quiet_rate:>18.2f} {trading_rate:>20.2f} {peak_req:>15} {peak_s:>13.2f} {cycle_s:>12.2f} "
+                  f"{cycle.requests:>14}")
             Bot.objects.filter(pk__in=ids).update(status="stopped")
     finally:
         emu.stop()

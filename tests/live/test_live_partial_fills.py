@@ -10,7 +10,12 @@ from django.db import transaction
 from tests.live.conftest import live_tick
 from trading.engine.ids import client_order_id
 from trading.execution.ccxt_venue import CcxtVenue
-from trading.execution.live_orders import live_order_claim, live_order_open, live_orders_cancel, live_report_take_in
+from trading.execution.live_orders import (
+    live_order_claim,
+    live_order_open,
+    live_orders_cancel,
+    live_report_take_in,
+)
 from trading.execution.reconcile import reconcile_live
 from trading.execution.routing import live_key_for
 from trading.execution.types import OrderRequest

@@ -11,6 +11,9 @@ of bots with live orders (or, every LIVE_RECONCILE_QUIET_SECONDS, every live bot
 3. when we have orders there that may still fill, `fetch_my_trades(symbol)` from the stored cursor (a trade
    id, `LiveCursor`): each trade is recorded once as a Fill of its order (unique exchange trade id) and
    moves the bot's live wallet;
+Quiet sweeps are spread over the interval: each key has its own phase in it (`quiet_due`), so keys made live
+at the same moment (a restart, a batch of promotions) are not all checked in the same cycle; a key's first
+check is at once, and no key waits longer than LIVE_RECONCILE_QUIET_SECONDS between two.
 4. on the quiet sweep (never while ENABLE_LIVE_TRADING is off), ONE `fetch_balance` per key: when our books hold more of a currency than the whole
    account does (beyond a small tolerance), the key's live bots are halted and the owner alerted.
 A group whose exchange does not answer pauses its running live bots (say why in `last_tick_note`, and in
@@ -144,15 +147,34 @@ def reconcile_live(*, now=None, force: bool = False) -> ReconcileSummary:
     return summary
 
 
+GOLDEN = 0.6180339887498949  # consecutive key ids land far apart in the interval (Weyl sequence)
+
+
+def quiet_due(*, key_id: int, checked_at, now, interval: float) -> bool:
+    """Whether the quiet sweep of a key is due: the interval is cut into slots shifted by the key's phase
+    (key id x golden ratio, mod 1), and a key is swept once per slot. Never checked: due now."""
+    if checked_at is None:
+        return True
+    if interval <= 0:
+        return True
+    phase = (key_id * GOLDEN) % 1.0 * interval
+
+    def slot(t) -> int:
+        return int((t.timestamp() + phase) // interval)
+
+    return slot(now) > slot(checked_at)
+
+
 def _key(key, groups: list, summary: ReconcileSummary, *, now, force: bool, switched_on: bool) -> None:
-    quiet = timedelta(seconds=settings.LIVE_RECONCILE_QUIET_SECONDS)
+    interval = float(settings.LIVE_RECONCILE_QUIET_SECONDS)
     balance_checked = False
     all_bots = [b for _s, bots in groups for b in bots]
     for symbol, bots in groups:
         ours = list(Order.objects.filter(bot__in=bots, status__in=list(LIVE_STATES)).order_by("pk"))
         cursor, _ = LiveCursor.objects.get_or_create(key_id=key.pk, symbol=symbol)
         # with live trading switched off only orders still on the exchange are followed (no quiet sweeps)
-        sweep = switched_on and (force or cursor.checked_at is None or now - cursor.checked_at >= quiet)
+        sweep = switched_on and (force or quiet_due(key_id=key.pk, checked_at=cursor.checked_at, now=now,
+                                                    interval=interval))
         if not ours and not sweep:
             _add(summary, "skipped_quiet")
             continue
