@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
@@ -24,7 +23,7 @@ from config.redis import get_redis
 from exchanges.adapter import ExchangeError, fetch_tickers, public_client
 from trading.feeds import SyntheticFeed, Tick, stale_tick, validate_ticker
 from trading.groups import price_group
-from trading.loop import BackgroundLoop
+from trading.loop import BackgroundLoop, group_send
 from trading.models import Bot
 from trading.price_selectors import (
     PRICES_KEY,
@@ -142,12 +141,11 @@ def _candles_upsert(ticks: list[Tick]) -> None:
 
 
 async def _publish_all(ticks: list[Tick]) -> None:
-    layer = get_channel_layer()
     for t in ticks:
         data = t.to_json()
         # Serialized once here, not once per connected client in every consumer.
         text = json.dumps({"type": "tick", **data})
-        await layer.group_send(price_group(t.exchange, t.symbol), {"type": "price.tick", "tick": data, "text": text})
+        await group_send(price_group(t.exchange, t.symbol), {"type": "price.tick", "tick": data, "text": text})
 
 
 class _Publisher:
