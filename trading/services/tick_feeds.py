@@ -50,6 +50,23 @@ class SymbolFeed:
         return self.bars[-1].ts_ms if self.bars else None
 
 
+def missed_bars(feed: SymbolFeed, last_bar_ms: int | None) -> int:
+    """How many of the feed's closed bars are newer than the bot's last evaluated one (all of them: None)."""
+    if last_bar_ms is None:
+        return 1  # a bot that never ran starts at the newest bar
+    stamps = [b.ts_ms for b in feed.bars[-(settings.BOT_TICK_CATCHUP_BARS + 2):]]
+    return len(stamps) - bisect.bisect_right(stamps, last_bar_ms) if stamps[0] <= last_bar_ms else len(feed.bars)
+
+
+def feed_back(feed: SymbolFeed, back: int) -> SymbolFeed:
+    """The feed as a tick `back` closed bars ago saw it, to evaluate a missed bar: closed bars up to that
+    one, filled at the next bar's open (candle data, as the backtest fills), equity at its close."""
+    bars = feed.bars[:-back]
+    nxt = feed.bars[-back]
+    return SymbolFeed(feed.symbol, bars=bars, market=Market(next_open=nxt.open, ts_ms=nxt.ts_ms),
+                      price=bars[-1].close, rules=feed.rules)
+
+
 # --- market data for the tick ---------------------------------------------------------------
 
 _parsed_cache: dict[str, dict] = {}
