@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -224,3 +225,24 @@ class Platform:
                 self.stack.services_down(self.cfg)
         finally:
             self._leave_env()
+
+
+def wallets_and_duplicates_check(plat: Platform) -> int:
+    """Every paper wallet equals its starting balance plus its fills (the fee is paid in quote); no order
+    filled twice, no candle evaluated twice, no order id twice. Returns the number of fills."""
+    rows = plat.sql("""
+        SELECT b.id, b.starting_balance, b.base, b.quote,
+               coalesce(sum(CASE WHEN f.side = 'buy' THEN f.amount ELSE -f.amount END), 0),
+               coalesce(sum(CASE WHEN f.side = 'buy' THEN -f.price * f.amount ELSE f.price * f.amount END - f.fee), 0),
+               count(f.id)
+        FROM trading_bot b LEFT JOIN trading_fill f ON f.bot_id = b.id GROUP BY b.id""")
+    fills = 0
+    for bot_id, start, base, quote, net_base, net_quote, n in rows:
+        fills += n
+        assert base == net_base, f"bot {bot_id}: base {base} but its fills say {net_base}"
+        assert abs(quote - (start + net_quote)) <= Decimal("1e-12") * max(1, n), f"bot {bot_id}: quote {quote}"
+        assert base >= 0 and quote >= 0
+    assert not plat.sql("SELECT order_id FROM trading_fill GROUP BY order_id HAVING count(*) > 1")
+    assert not plat.sql("SELECT bot_id, ts FROM trading_equitysnapshot GROUP BY bot_id, ts HAVING count(*) > 1")
+    assert not plat.sql("SELECT bot_id, client_id FROM trading_order GROUP BY bot_id, client_id HAVING count(*) > 1")
+    return fills

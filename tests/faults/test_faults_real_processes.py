@@ -16,12 +16,11 @@ while her switch was engaged, Dave's bots still halted with no order after his s
 """
 
 import time
-from decimal import Decimal
 
 import pytest
 
 from tests.bots_support import write_recording
-from tests.faults.platform import Platform
+from tests.faults.platform import Platform, wallets_and_duplicates_check
 
 pytestmark = pytest.mark.slow
 RUNNING_USERS = ("alice", "bob", "carol")
@@ -176,24 +175,8 @@ def test_paper_bots_survive_worker_redis_and_database_faults(platform):
 
 
 def _check_books(plat: Platform) -> None:
-    # every paper wallet equals its starting balance plus its fills (the fee is paid in quote)
-    rows = plat.sql("""
-        SELECT b.id, b.starting_balance, b.base, b.quote,
-               coalesce(sum(CASE WHEN f.side = 'buy' THEN f.amount ELSE -f.amount END), 0),
-               coalesce(sum(CASE WHEN f.side = 'buy' THEN -f.price * f.amount ELSE f.price * f.amount END - f.fee), 0),
-               count(f.id)
-        FROM trading_bot b LEFT JOIN trading_fill f ON f.bot_id = b.id GROUP BY b.id""")
-    fills = 0
-    for bot_id, start, base, quote, net_base, net_quote, n in rows:
-        fills += n
-        assert base == net_base, f"bot {bot_id}: base {base} but its fills say {net_base}"
-        assert abs(quote - (start + net_quote)) <= Decimal("1e-12") * max(1, n), f"bot {bot_id}: quote {quote}"
-        assert base >= 0 and quote >= 0
+    fills = wallets_and_duplicates_check(plat)
     assert fills >= 20, fills
-    # no duplicate fill, no candle evaluated twice, no tick's order twice
-    assert not plat.sql("SELECT order_id FROM trading_fill GROUP BY order_id HAVING count(*) > 1")
-    assert not plat.sql("SELECT bot_id, ts FROM trading_equitysnapshot GROUP BY bot_id, ts HAVING count(*) > 1")
-    assert not plat.sql("SELECT bot_id, client_id FROM trading_order GROUP BY bot_id, client_id HAVING count(*) > 1")
     # no order of Carol's went through while her switch was engaged (refusals are recorded as rejected)
     (engaged, released), = plat.sql("SELECT engaged_at, released_at FROM risk_killswitch k "
                                     "JOIN accounts_user u ON u.id = k.user_id WHERE u.username = 'carol'")
