@@ -265,7 +265,8 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     now = time.time() if now is None else now
     shards = max(1, int(shards))
     with connection.cursor() as cur:
-        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id FROM trading_bot "
+        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id, "
+                    "(extract(epoch FROM started_at) * 1000)::bigint FROM trading_bot "
                     "WHERE exchange = %s AND status = 'running' AND archived_at IS NULL AND mode = %s "
                     "AND (last_tick_key IS NULL OR last_tick_key < %s) AND id %% %s = %s",
                     [exchange, PAPER, int(tick_key), shards, int(shard) % shards])
@@ -274,13 +275,15 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     if not bots:
         return summary
     wanted: dict[str, int] = {}
-    for _id, symbol, params, _last, _owner in bots:
+    for _id, symbol, params, _last, _owner, _started in bots:
         wanted[symbol] = max(wanted.get(symbol, MIN_BARS), lookback(params))
     feeds = feeds_for(exchange, wanted, now)
     todo: list[int] = []
     behind: dict[int, list[int]] = defaultdict(list)  # bars back -> bots that missed that bar (catch-up)
     notes: dict[str, list[int]] = defaultdict(list)
-    for bot_id, symbol, _params, last_bar_ms, _owner in bots:
+    # on live candles a bot catches up only the candles that closed while it ran (not those of a pause)
+    live_candles = settings.MARKET_DATA_SOURCE != "replay"
+    for bot_id, symbol, _params, last_bar_ms, _owner, started_ms in bots:
         feed = feeds[symbol]
         if feed.note:
             notes[feed.note].append(bot_id)
@@ -288,7 +291,7 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
             summary.idle += 1  # this candle is evaluated already: nothing can happen until the next one
         else:
             todo.append(bot_id)
-            missed = missed_bars(feed, last_bar_ms)
+            missed = missed_bars(feed, last_bar_ms, closed_after_ms=started_ms if live_candles else None)
             if 1 < missed <= settings.BOT_TICK_CATCHUP_BARS:
                 for back in range(1, missed):
                     behind[back].append(bot_id)
@@ -327,8 +330,6 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
                                skipped=summary.skipped, orders=summary.orders, fills=summary.fills,
                                errors=summary.errors, notes=summary.notes)
     return summary
-
-
 
 
 def _chunks_run(chunk: _Chunk, todo: list[int]) -> None:

@@ -9,6 +9,7 @@ recording, one equity point per candle, and running the catch-up tick again eval
 A bot further behind than BOT_TICK_CATCHUP_BARS (stopped for a while) goes on from the newest candle.
 """
 
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -95,3 +96,68 @@ def test_a_bot_further_behind_than_the_catch_up_window_goes_on_from_the_newest_c
     summary = tick_run(exchange="binance", tick_key=_poll())
     assert summary.evaluated == 1 and "caught up (missed bars evaluated)" not in summary.notes
     assert EquitySnapshot.objects.filter(bot=bot).count() == points + 1
+
+
+# --- live candles (ccxt takes the synthetic feed's path): the candles of lost ticks, not those of a pause ---
+
+@pytest.fixture
+def live_candles(settings):
+    from trading.services import tick_feeds
+
+    settings.MARKET_DATA_SOURCE = "synthetic"
+    settings.DEFAULT_WATCHLIST = []
+    settings.BOT_TICK_CATCHUP_BARS = 10
+    tick_feeds._candle_cache.clear()
+
+
+def _candles(first_ms: int, n: int) -> None:
+    from trading.feeds import Bar
+    from trading.services.candles import candles_store
+
+    candles_store(exchange="binance", symbol="BTC/USDT", timeframe="1m",
+                  bars=[Bar(first_ms + i * 60_000, Decimal("100"), Decimal("101"), Decimal("99"), Decimal("100"),
+                            Decimal("5")) for i in range(n)])
+
+
+def _buyer(owner) -> Bot:
+    bot = bot_create(owner=owner, name="dca", exchange="binance", symbol="BTC/USDT", strategy="dca",
+                     params={"interval_minutes": 1, "order_amount": "10"}, starting_balance=Decimal("1000"),
+                     fill_overrides={"reject_rate": "0"}, seed=5)
+    return bot_start(bot=bot, actor=owner)
+
+
+def test_live_candles_of_lost_ticks_are_evaluated_and_filled_at_the_next_open(alice, live_candles):
+    import time
+
+    minute = int(time.time() // 60) * 60_000
+    _candles(minute - 5 * 60_000, 5)
+    bot = _buyer(alice)
+    now = time.time()
+    assert tick_run(exchange="binance", tick_key=_poll(), now=now).fills == 1
+    _candles(minute, 3)  # three minutes go by; the ticks of the first two are lost
+    summary = tick_run(exchange="binance", tick_key=_poll(), now=now + 180)
+    assert summary.notes["caught up (missed bars evaluated)"] == 2 and summary.fills == 3
+    fills = list(Fill.objects.filter(bot=bot).order_by("id"))  # (the test moves the clock, not the ticker)
+    # the missed candles filled at the next candle's open (candle data), at the time of that candle
+    assert [int(f.ts.timestamp() * 1000) for f in fills[1:3]] == [minute + 60_000, minute + 120_000]
+    assert all(Decimal("100.1") <= f.price <= Decimal("100.2") for f in fills[1:3])
+    assert tick_run(exchange="binance", tick_key=_poll(), now=now + 180).evaluated == 0
+
+
+def test_live_candles_of_a_pause_are_not_caught_up(alice, live_candles):
+    import time
+
+    from trading.services.bots import bot_stop
+
+    minute = int(time.time() // 60) * 60_000
+    _candles(minute - 5 * 60_000, 5)
+    bot = _buyer(alice)
+    now = time.time()
+    tick_run(exchange="binance", tick_key=_poll(), now=now)
+    bot_stop(bot=Bot.objects.get(pk=bot.pk), actor=alice)
+    _candles(minute, 3)
+    bot = bot_start(bot=Bot.objects.get(pk=bot.pk), actor=alice)
+    # started again when those three candles had closed (the clock moved on 3 minutes while it was stopped)
+    Bot.objects.filter(pk=bot.pk).update(started_at=bot.started_at + timedelta(minutes=3))
+    summary = tick_run(exchange="binance", tick_key=_poll(), now=now + 180)
+    assert summary.evaluated == 1 and summary.fills == 1 and "caught up (missed bars evaluated)" not in summary.notes
