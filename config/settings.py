@@ -318,6 +318,9 @@ PRICE_WS_STALL_SECONDS = env.float("PRICE_WS_STALL_SECONDS", default=10.0)
 # bots override them one by one (Bot.fill_overrides).
 PAPER_FILL_CONFIG = env.json("PAPER_FILL_CONFIG", default={})
 BOT_TICK_CHUNK = env.int("BOT_TICK_CHUNK", default=500)  # bots per tick transaction (one bot's writes never split)
+# closed candles (replay steps) a bot missed (ticks lost in an outage) that the next tick evaluates in order, one
+# by one, before the newest; a bot further behind (stopped for a while) goes on from the newest candle only
+BOT_TICK_CATCHUP_BARS = env.int("BOT_TICK_CATCHUP_BARS", default=10)
 # equity points: full detail (one a minute) this many days, then the last/lowest/highest of each hour
 EQUITY_DETAIL_DAYS = env.int("EQUITY_DETAIL_DAYS", default=7)
 EQUITY_COMPACT_WINDOW_DAYS = env.int("EQUITY_COMPACT_WINDOW_DAYS", default=30)  # how far back a nightly run looks

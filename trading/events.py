@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
 from trading.groups import user_group
 from trading.health import bot_health, health_from
-from trading.loop import BackgroundLoop
+from trading.loop import BackgroundLoop, group_send
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +68,11 @@ def fill_json(fill) -> dict:
 
 async def _send_all(events: list[tuple[int, dict]]) -> None:
     """One group message per user, carrying that user's events in order (a tick of many bots sends few)."""
-    layer = get_channel_layer()
     by_user: dict[int, list[dict]] = {}
     for user_id, payload in events:
         by_user.setdefault(user_id, []).append(payload)
     for user_id, payloads in by_user.items():
-        await layer.group_send(user_group(user_id), {"type": "bot.event", "events": payloads})
+        await group_send(user_group(user_id), {"type": "bot.event", "events": payloads})
 
 
 class _Publisher:

@@ -7,10 +7,20 @@ this keeps one, re-created after a fork (Celery's prefork children inherit no ru
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
+
+from channels.layers import get_channel_layer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+# what a connection the server dropped (Redis restarted, a failover, an idle timeout) raises on first use
+_DROPPED = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 class BackgroundLoop:
@@ -31,3 +41,19 @@ class BackgroundLoop:
     def submit(self, coro: Coroutine) -> Future:
         """Run `coro` on the loop; the caller may wait on the returned future or not."""
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())
+
+
+async def group_send(group: str, message: dict) -> None:
+    """`group_send` on the channel layer, retried once on a fresh connection.
+
+    After Redis comes back from a restart, the connection this loop keeps in its pool is dead: the first
+    send on it fails (and its event would be lost: an emergency stop's, once) while the connection is
+    dropped from the pool. The retry opens a new one. A second failure means Redis is really down: raised.
+    """
+    layer = get_channel_layer()
+    try:
+        await layer.group_send(group, message)
+    except _DROPPED as exc:
+        log.info("channel layer send failed (%r); retrying once on a fresh connection", exc)
+        await layer.group_send(group, message)
+

@@ -8,6 +8,7 @@ escapes the poll.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import time
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
@@ -24,7 +24,7 @@ from config.redis import get_redis
 from exchanges.adapter import ExchangeError, fetch_tickers, public_client
 from trading.feeds import SyntheticFeed, Tick, stale_tick, validate_ticker
 from trading.groups import price_group
-from trading.loop import BackgroundLoop
+from trading.loop import BackgroundLoop, group_send
 from trading.models import Bot
 from trading.price_selectors import (
     PRICES_KEY,
@@ -77,8 +77,36 @@ def _fetch_ccxt(exchange: str, symbols: list[str], now: float) -> dict[str, Tick
     return {s: validate_ticker(exchange, s, raw.get(s), now) for s in symbols}
 
 
+def _replay_resume_step(exchange: str, symbols: list[str]) -> int | None:
+    """Where the replay stood, from the bots: the step after the newest candle a running bot evaluated."""
+    steps = []
+    for s in symbols:
+        feed = replay_feed(exchange, s)
+        if feed is None:
+            continue
+        with connection.cursor() as cur:
+            cur.execute("SELECT max((state->'engine'->>'last_bar_ms')::bigint) FROM trading_bot "
+                        "WHERE exchange = %s AND symbol = %s AND status = 'running'", [exchange, s])
+            last_ms = cur.fetchone()[0]
+        if last_ms is None:
+            continue
+        stamps = [b.ts_ms for b in feed.bars]
+        i = bisect.bisect_left(stamps, last_ms)
+        if i < len(stamps) and stamps[i] == last_ms:
+            steps.append(i + 1)
+    return max(steps) if steps else None
+
+
 def _fetch_replay(exchange: str, symbols: list[str], now: float) -> dict[str, Tick]:
-    step = get_redis().incrby(STEP_KEY.format(exchange=exchange), settings.MARKET_DATA_REPLAY_SPEED) - 1
+    r = get_redis()
+    key = STEP_KEY.format(exchange=exchange)
+    if not r.exists(key):
+        # Redis lost the step (restarted without its data): go on where the bots are, not from the first
+        # candle (they would sit idle until the replay came back to where they stood)
+        resume = _replay_resume_step(exchange, symbols)
+        if resume and r.set(key, resume, nx=True):
+            log.warning("replay step for %s lost (Redis restarted?): resuming at step %d", exchange, resume)
+    step = r.incrby(key, settings.MARKET_DATA_REPLAY_SPEED) - 1
     out = {}
     for s in symbols:
         feed = replay_feed(exchange, s)
@@ -142,12 +170,11 @@ def _candles_upsert(ticks: list[Tick]) -> None:
 
 
 async def _publish_all(ticks: list[Tick]) -> None:
-    layer = get_channel_layer()
     for t in ticks:
         data = t.to_json()
         # Serialized once here, not once per connected client in every consumer.
         text = json.dumps({"type": "tick", **data})
-        await layer.group_send(price_group(t.exchange, t.symbol), {"type": "price.tick", "tick": data, "text": text})
+        await group_send(price_group(t.exchange, t.symbol), {"type": "price.tick", "tick": data, "text": text})
 
 
 class _Publisher:

@@ -50,6 +50,28 @@ class SymbolFeed:
         return self.bars[-1].ts_ms if self.bars else None
 
 
+def missed_bars(feed: SymbolFeed, last_bar_ms: int | None, closed_after_ms: int | None = None) -> int:
+    """How many of the feed's closed bars are newer than the bot's last evaluated one (a bot that never ran:
+    1, it starts at the newest). `closed_after_ms`: count only the 1m candles that closed after it (the
+    bot's start), with at least the newest one."""
+    if last_bar_ms is None or (len(feed.bars) > 1 and feed.bars[-2].ts_ms == last_bar_ms):
+        return 1  # never ran, or the usual case: the previous candle was its last
+    stamps = [b.ts_ms for b in feed.bars[-(settings.BOT_TICK_CATCHUP_BARS + 2):]]
+    if stamps[0] > last_bar_ms:
+        return len(feed.bars)  # further behind than any catch-up
+    since = last_bar_ms if closed_after_ms is None else max(last_bar_ms, closed_after_ms - 60_001)
+    return max(1, len(stamps) - bisect.bisect_right(stamps, since))
+
+
+def feed_back(feed: SymbolFeed, back: int) -> SymbolFeed:
+    """The feed as a tick `back` closed bars ago saw it, to evaluate a missed bar: closed bars up to that
+    one, filled at the next bar's open (candle data, as the backtest fills), equity at its close."""
+    bars = feed.bars[:-back]
+    nxt = feed.bars[-back]
+    return SymbolFeed(feed.symbol, bars=bars, market=Market(next_open=nxt.open, ts_ms=nxt.ts_ms),
+                      price=bars[-1].close, rules=feed.rules)
+
+
 # --- market data for the tick ---------------------------------------------------------------
 
 _parsed_cache: dict[str, dict] = {}

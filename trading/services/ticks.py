@@ -55,7 +55,17 @@ from trading.execution.paper_orders import fill_config_for, platform_fill_config
 from trading.execution.routing import PAPER
 from trading.execution.safety import breakers_check
 from trading.models import Bot, Order, TickRun
-from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback, order_book, parsed, to_dt
+from trading.services.tick_feeds import (
+    MIN_BARS,
+    SymbolFeed,
+    feed_back,
+    feeds_for,
+    lookback,
+    missed_bars,
+    order_book,
+    parsed,
+    to_dt,
+)
 from trading.services.tick_health import health_note
 from trading.services.tick_writes import CLAIM_COLUMNS, CLAIM_SQL, ChunkWrites
 
@@ -255,7 +265,8 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     now = time.time() if now is None else now
     shards = max(1, int(shards))
     with connection.cursor() as cur:
-        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id FROM trading_bot "
+        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id, "
+                    "(extract(epoch FROM started_at) * 1000)::bigint FROM trading_bot "
                     "WHERE exchange = %s AND status = 'running' AND archived_at IS NULL AND mode = %s "
                     "AND (last_tick_key IS NULL OR last_tick_key < %s) AND id %% %s = %s",
                     [exchange, PAPER, int(tick_key), shards, int(shard) % shards])
@@ -264,12 +275,15 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     if not bots:
         return summary
     wanted: dict[str, int] = {}
-    for _id, symbol, params, _last, _owner in bots:
+    for _id, symbol, params, _last, _owner, _started in bots:
         wanted[symbol] = max(wanted.get(symbol, MIN_BARS), lookback(params))
     feeds = feeds_for(exchange, wanted, now)
     todo: list[int] = []
+    behind: dict[int, list[int]] = defaultdict(list)  # bars back -> bots that missed that bar (catch-up)
     notes: dict[str, list[int]] = defaultdict(list)
-    for bot_id, symbol, _params, last_bar_ms, _owner in bots:
+    # on live candles a bot catches up only the candles that closed while it ran (not those of a pause)
+    live_candles = settings.MARKET_DATA_SOURCE != "replay"
+    for bot_id, symbol, _params, last_bar_ms, _owner, started_ms in bots:
         feed = feeds[symbol]
         if feed.note:
             notes[feed.note].append(bot_id)
@@ -277,6 +291,10 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
             summary.idle += 1  # this candle is evaluated already: nothing can happen until the next one
         else:
             todo.append(bot_id)
+            missed = missed_bars(feed, last_bar_ms, closed_after_ms=started_ms if live_candles else None)
+            if 1 < missed <= settings.BOT_TICK_CATCHUP_BARS:
+                for back in range(1, missed):
+                    behind[back].append(bot_id)
     if notes:
         summary.skipped = sum(len(v) for v in notes.values())
         summary.notes = {k: len(v) for k, v in notes.items()}
@@ -302,20 +320,9 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     if todo:  # switch rows exist before any chunk locks them (no row is created inside two chunks at once)
         switch_rows_ensure(user_ids={b[4] for b in bots if b[0] in todo_set})
     limits = LimitsBook.load(owner_ids={b[4] for b in bots if b[0] in todo_set}, exchange=exchange) if todo else None
-    chunk = _Chunk(exchange, int(tick_key), feeds, base_cfg, summary, limits)
-    size = max(1, settings.BOT_TICK_CHUNK)
-    for i in range(0, len(todo), size):
-        ids = todo[i:i + size]
-        try:
-            chunk.run(ids)
-        except DatabaseError:
-            log.exception("tick chunk failed on %s; retrying its %d bots one by one", exchange, len(ids))
-            for bot_id in ids:
-                try:
-                    chunk.run([bot_id])
-                except DatabaseError:
-                    log.exception("bot %s failed on tick %s", bot_id, tick_key)
-                    summary.errors += 1
+    if behind:
+        _catch_up(exchange, int(tick_key), feeds, behind, base_cfg, summary, limits)
+    _chunks_run(_Chunk(exchange, int(tick_key), feeds, base_cfg, summary, limits), todo)
     summary.seconds = time.perf_counter() - started
     if summary.evaluated or summary.skipped or summary.errors:
         TickRun.objects.create(exchange=exchange, tick_key=int(tick_key), started_at=to_dt(int(now * 1000)),
@@ -325,6 +332,40 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     return summary
 
 
+def _chunks_run(chunk: _Chunk, todo: list[int]) -> None:
+    size = max(1, settings.BOT_TICK_CHUNK)
+    for i in range(0, len(todo), size):
+        ids = todo[i:i + size]
+        try:
+            chunk.run(ids)
+        except DatabaseError:
+            log.exception("tick chunk failed on %s; retrying its %d bots one by one", chunk.exchange, len(ids))
+            for bot_id in ids:
+                try:
+                    chunk.run([bot_id])
+                except DatabaseError:
+                    log.exception("bot %s failed on tick %s", bot_id, chunk.tick_key)
+                    chunk.summary.errors += 1
+
+
+def _catch_up(exchange: str, tick_key: int, feeds: dict[str, SymbolFeed], behind: dict[int, list[int]],
+              base_cfg: FillConfig, summary: TickSummary, limits: LimitsBook) -> None:
+    """Bars a bot missed (its ticks were lost: Redis or PostgreSQL down, the worker stopped, the task expired)
+    are evaluated before the newest, oldest first, each in a pass of its own exactly as its own tick would
+    have: closed bars up to it, fills at the next bar's open. Pass `back` claims with key tick_key - back
+    (below this tick's, above the bot's last), so a repeated or concurrent run of this tick never evaluates
+    a bar twice, and the engine's last evaluated bar is a second guard."""
+    caught = TickSummary(exchange, tick_key)
+    for back in sorted(behind, reverse=True):
+        past = {symbol: feed_back(feed, back) for symbol, feed in feeds.items()
+                if not feed.note and len(feed.bars) > back}
+        chunk = _Chunk(exchange, tick_key - back, past, base_cfg, caught, limits)
+        _chunks_run(chunk, sorted(behind[back]))
+    summary.orders += caught.orders
+    summary.fills += caught.fills
+    summary.errors += caught.errors
+    if caught.evaluated:
+        summary.notes["caught up (missed bars evaluated)"] = caught.evaluated
 
 
 def tick_runs_prune(*, keep_days: int = 7) -> int:
