@@ -55,6 +55,7 @@ def stale_bot_json(row: tuple, note: str) -> dict:
 def order_json(order) -> dict:
     return {"id": order.pk, "bot_id": order.bot_id, "side": order.side, "type": order.type,
             "amount": _s(order.amount), "price": _s(order.price), "status": order.status, "reason": order.reason,
+            "exchange_order_id": order.exchange_order_id,
             "filled": _s(order.filled), "average_price": _s(order.average_price),
             "created_at": _t(order.created_at), "updated_at": _t(order.updated_at), "closed_at": _t(order.closed_at)}
 
@@ -63,6 +64,9 @@ def fill_json(fill) -> dict:
     return {"id": fill.pk, "bot_id": fill.bot_id, "order_id": fill.order_id, "side": fill.side,
             "price": _s(fill.price), "amount": _s(fill.amount), "fee": _s(fill.fee),
             "fee_currency": fill.fee_currency, "slippage": _s(fill.slippage), "liquidity": fill.liquidity,
+            "exchange_trade_id": fill.exchange_trade_id,
+            # a live fill names its exchange order too (one read, live fills only: paper has no exchange ids)
+            "exchange_order_id": fill.order.exchange_order_id if fill.exchange_trade_id else "",
             "ts": _t(fill.ts)}
 
 

@@ -3,10 +3,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import QuerySet, Sum
 
+from risk.models import RiskEvent
 from trading.backtest import performance_stats, trades_from_fills
 from trading.engine.types import Fill as EngineFill
 from trading.formatting import currency_places, market_format_for
-from trading.models import Bot, Candle, EquitySnapshot, Fill, Market, Order, WatchlistItem
+from trading.models import Bot, Candle, EquitySnapshot, Fill, Market, Order, PromotionRequest, WatchlistItem
 from trading.price_selectors import tickers_latest
 from trading.profit import ClosedTrade, profit_by_pair, profit_by_period, profit_calendar, profit_totals
 
@@ -132,8 +133,38 @@ def bot_fills(*, bot: Bot, oldest_first: bool = False) -> QuerySet[Fill]:
     return qs.order_by("ts", "id") if oldest_first else qs.order_by("-ts", "-id")
 
 
-def bot_equity_curve(*, bot: Bot, limit: int = 2000) -> list[EquitySnapshot]:
-    rows = EquitySnapshot.objects.filter(bot=bot).order_by("-ts")[:limit]
+def live_cancel_report_last(*, bot: Bot) -> dict | None:
+    """The latest cancel of this bot's live orders on the exchange (emergency stop, halt, stop, demotion):
+    when, why, which orders were cancelled and which could not be, with the reason; None if it never had one."""
+    event = RiskEvent.objects.filter(bot=bot, code="live_orders_cancel").order_by("-created_at", "-id").first()
+    if event is None:
+        return None
+    details = event.details or {}
+    return {"at": event.created_at, "cause": details.get("cause", ""), "cancelled": details.get("cancelled", []),
+            "failed": details.get("failed", [])}
+
+
+def bot_live_period(*, bot: Bot) -> tuple | None:
+    """A live bot's record starts at its promotion: (activated_at, allocation) of the approved request it trades
+    under, None for a paper bot. Its live wallet started as the allocation; paper fills and points are before."""
+    if bot.mode != Bot.Mode.LIVE:
+        return None
+    row = (PromotionRequest.objects.filter(bot=bot, status=PromotionRequest.Status.APPROVED,
+                                           activated_at__isnull=False)
+           .order_by("-activated_at").values_list("activated_at", "allocation").first())
+    return tuple(row) if row else None
+
+
+def _record_fills(bot: Bot, live: tuple | None) -> QuerySet[Fill]:
+    qs = Fill.objects.filter(bot=bot)
+    return qs.filter(ts__gte=live[0]) if live else qs
+
+
+def bot_equity_curve(*, bot: Bot, limit: int = 2000, live: tuple | None = None) -> list[EquitySnapshot]:
+    qs = EquitySnapshot.objects.filter(bot=bot)
+    if live:
+        qs = qs.filter(ts__gte=live[0])
+    rows = qs.order_by("-ts")[:limit]
     return list(reversed(rows))
 
 
@@ -197,16 +228,18 @@ def fees_outside_wallet(bots: list[Bot]) -> dict[int, Decimal]:
     return out
 
 
-def bot_position(*, bot: Bot, last: Decimal | None = None) -> dict:
+def bot_position(*, bot: Bot, last: Decimal | None = None, live: tuple | None = None) -> dict:
     """Position and P&L, derived from the wallet and the fills so that
     equity = quote + base * last - fees paid outside the wallet = starting_balance + realized + unrealized.
 
     Fees paid outside the wallet: a live bot's fees charged in a third currency (BNB), valued in quote when
-    they filled; one that could not be valued is listed in `fees_not_valued` (and is not in the P&L)."""
+    they filled; one that could not be valued is listed in `fees_not_valued` (and is not in the P&L).
+    A live bot: its live fills, and the allocation as the starting balance (see bot_live_period)."""
     last = bot_last_price(bot=bot) if last is None else last
+    start = live[1] if live else bot.starting_balance
     amount, cost = Decimal(0), Decimal(0)  # average-cost position (fees excluded, as the strategies see it)
     fee_rows = []
-    for side, price, qty, fee, currency, valued in Fill.objects.filter(bot=bot).order_by("ts", "id").values_list(
+    for side, price, qty, fee, currency, valued in _record_fills(bot, live).order_by("ts", "id").values_list(
             "side", "price", "amount", "fee", "fee_currency", "fee_quote"):
         fee_rows.append((fee, currency, valued, price))
         if side == "buy":
@@ -219,36 +252,39 @@ def bot_position(*, bot: Bot, last: Decimal | None = None) -> dict:
     fees = _fees(bot, fee_rows)
     equity = bot.quote + bot.base * last - fees["fees_outside_wallet"] if last is not None else None
     unrealized = (bot.base * (last - avg)) if (avg is not None and last is not None) else Decimal(0)
-    realized = (equity - bot.starting_balance - unrealized) if equity is not None else None
+    realized = (equity - start - unrealized) if equity is not None else None
     return {"base": bot.base, "quote": bot.quote, "base_reserved": bot.base_reserved,
             "quote_reserved": bot.quote_reserved, "average_entry_price": avg, "last_price": last,
             "equity": equity, "realized_pnl": realized, "unrealized_pnl": unrealized, **fees,
-            "return_pct": ((equity / bot.starting_balance - 1) * 100) if equity is not None else None}
+            "return_pct": ((equity / start - 1) * 100) if equity is not None else None}
 
 
 def bot_performance(*, bot: Bot) -> dict:
     """Return %, win rate, closed trades (FIFO round trips), max drawdown, fees, position and equity curve.
 
-    The same statistics code as the backtest (trading.backtest.performance_stats)."""
-    position = bot_position(bot=bot)
+    The same statistics code as the backtest (trading.backtest.performance_stats). A live bot's performance is
+    its live record: from its promotion, against the allocation (`live` in the answer says since when)."""
+    live = bot_live_period(bot=bot)
+    start, since = (live[1], live[0]) if live else (bot.starting_balance, bot.created_at)
+    position = bot_position(bot=bot, live=live)
     last = position["last_price"]
-    fills = _engine_fills(bot)
-    curve_rows = bot_equity_curve(bot=bot)
+    fills = _engine_fills(bot, live)
+    curve_rows = bot_equity_curve(bot=bot, live=live)
     equity = position["equity"]
-    curve_for_stats = [(int(bot.created_at.timestamp() * 1000), bot.starting_balance),
+    curve_for_stats = [(int(since.timestamp() * 1000), start),
                        *[(int(p.ts.timestamp() * 1000), p.equity) for p in curve_rows]]
     if equity is not None:
         curve_for_stats.append((curve_for_stats[-1][0], equity))
-    stats = performance_stats(fills=fills, equity_curve=curve_for_stats, starting_balance=bot.starting_balance,
+    stats = performance_stats(fills=fills, equity_curve=curve_for_stats, starting_balance=start,
                               final_equity=equity, mark_price=last)
-    return {"starting_balance": bot.starting_balance, "equity": equity,
+    return {"starting_balance": start, "live_since": live[0] if live else None, "equity": equity,
             "return_pct": stats.return_pct if equity is not None else None, "win_rate": stats.win_rate,
             "closed_trades": stats.closed_trades, "max_drawdown_pct": stats.max_drawdown_pct,
             "fees_paid": stats.fees_paid, "fees_not_valued": position["fees_not_valued"], "position": position,
             "equity_curve": curve_rows}
 
 
-def _engine_fills(bot: Bot) -> list:
+def _engine_fills(bot: Bot, live: tuple | None = None) -> list:
     """The bot's fills as the statistics take them: every fee in quote (an unvalued one as 0, listed apart)."""
     base, quote = _pair(bot.symbol)
 
@@ -259,7 +295,7 @@ def _engine_fills(bot: Bot) -> list:
 
     return [EngineFill(side=f.side, price=f.price, amount=f.amount, fee=fee(f), fee_currency=quote,
                        slippage=f.slippage, liquidity=f.liquidity, ts_ms=int(f.ts.timestamp() * 1000))
-            for f in Fill.objects.filter(bot=bot).order_by("ts", "id")]
+            for f in _record_fills(bot, live).order_by("ts", "id")]
 
 
 def _ms_to_dt(ms: int | None):
@@ -278,8 +314,9 @@ def bot_deals(*, bot: Bot, limit: int = 100, now=None) -> dict:
     from django.utils import timezone
 
     now = now or timezone.now()
-    position = bot_position(bot=bot)
-    closed, open_lots = trades_from_fills(_engine_fills(bot), position["last_price"])
+    live = bot_live_period(bot=bot)
+    position = bot_position(bot=bot, live=live)
+    closed, open_lots = trades_from_fills(_engine_fills(bot, live), position["last_price"])
     rows = []
     for t in reversed(closed):
         entry_at, exit_at = _ms_to_dt(t.entry_ms), _ms_to_dt(t.exit_ms)

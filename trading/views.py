@@ -24,6 +24,7 @@ from trading.selectors import (
     bot_performance,
     bots_for,
     data_source_label,
+    live_cancel_report_last,
     market_format,
     market_formats,
     portfolio_for,
@@ -119,6 +120,8 @@ def bot_detail(request, pk: int):
             curve.append({"t": int(timezone.now().timestamp() * 1000), "equity": trimmed(perf["equity"], 18)})
     strategy = next((s for s in strategies_describe() if s["id"] == bot.strategy), None)
     fills = bot_fills(bot=bot)
+    # the exchange's own order and trade ids: shown for a live bot and for a bot that has traded live
+    exchange_ids = bot.mode == Bot.Mode.LIVE or fills.exclude(exchange_trade_id="").exists()
     fmt = market_format(exchange=bot.exchange, symbol=bot.symbol)
     base, _, quote = bot.symbol.partition("/")
     return render(request, "trading/bot_detail.html", {
@@ -131,7 +134,8 @@ def bot_detail(request, pk: int):
         "fmt": fmt, "deals": bot_deals(bot=bot, limit=50),
         "fill_markers": [{"t": int(f.ts.timestamp() * 1000), "price": trimmed(f.price, 18), "side": f.side}
                          for f in fills[:500]],
-        "feed": data_source_label(),
+        "feed": data_source_label(), "exchange_ids": exchange_ids,
+        "live_cancel_report": live_cancel_report_last(bot=bot),
     })
 
 

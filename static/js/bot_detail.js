@@ -125,6 +125,12 @@
     tr.append(cell(when(f.ts)), cell(f.side, "side " + f.side), cell(P(f.price), "num"),
       cell(A(f.amount), "num"), cell(M(Number(f.price) * Number(f.amount)), "num"),
       cell(E.num(f.fee, 8) + " " + f.fee_currency, "num"), cell(f.liquidity));
+    if (tradesBody.closest("table").hasAttribute("data-exchange-ids")) {  // a live bot: the exchange's ids
+      const ids = cell(f.exchange_trade_id ? "order " + f.exchange_order_id + " · trade " + f.exchange_trade_id : "paper",
+        "mono wrap");
+      ids.setAttribute("data-testid", "trade-exchange-ids");
+      tr.append(ids);
+    }
     tradesBody.prepend(tr);
     const count = Number(countEl.dataset.count || 0) + 1;
     countEl.dataset.count = count;
@@ -133,6 +139,7 @@
   }
 
   const OPEN = ["new", "open", "partially_filled"];
+  const exchangeIds = ordersBody.closest("table").hasAttribute("data-exchange-ids");
   function upsertOrder(o) {
     let tr = ordersBody.querySelector('[data-order-id="' + o.id + '"]');
     if (!OPEN.includes(o.status)) {
@@ -144,7 +151,9 @@
       tr = document.createElement("tr");
       tr.setAttribute("data-testid", "order-row");
       tr.dataset.orderId = o.id;
-      ["Created", "Side", "Type", "Price", "Amount", "Filled", "Status", ""].forEach((label) => {
+      const labels = ["Created", "Side", "Type", "Price", "Amount", "Filled", "Status", ""];
+      if (exchangeIds) labels.splice(7, 0, "Exchange order id");
+      labels.forEach((label) => {
         const td = document.createElement("td");
         if (label) td.dataset.label = label;
         tr.append(td);
@@ -167,6 +176,11 @@
     cells[2].textContent = o.type;
     [[3, o.price, P], [4, o.amount, A], [5, o.filled, A]].forEach(([i, v, f]) => { cells[i].textContent = f(v); cells[i].className = "num"; });
     cells[6].textContent = o.status;
+    if (exchangeIds) {
+      cells[7].textContent = o.exchange_order_id || "— not answered yet";
+      cells[7].className = "mono";
+      cells[7].setAttribute("data-testid", "order-exchange-id");
+    }
     toggleEmpty(ordersBody);
   }
 

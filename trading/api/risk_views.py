@@ -92,6 +92,8 @@ class LiveOrderCancelledOut(serializers.Serializer):
 class LiveOrderFailedOut(serializers.Serializer):
     bot = serializers.IntegerField()
     order = serializers.CharField(help_text="our client order id")
+    exchange_order_id = serializers.CharField(required=False, help_text="the exchange's id, empty if it never "
+                                                                        "answered for this order")
     reason = serializers.CharField()
 
 

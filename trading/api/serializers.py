@@ -228,6 +228,8 @@ class OrderOut(serializers.Serializer):
     amount = _exact()
     price = _exact(allow_null=True)
     status = serializers.CharField()
+    exchange_order_id = serializers.CharField(help_text="Live orders: the exchange's own order id (empty on paper "
+                                                        "and until the exchange has answered)")
     reason = serializers.CharField()
     tag = serializers.CharField()
     filled = _exact()
@@ -254,6 +256,7 @@ class TradeOut(serializers.Serializer):
     fee_note = serializers.CharField()
     slippage = _exact(help_text="Relative, against the trader: 0.0015 = 0.15 % worse")
     liquidity = serializers.CharField()
+    exchange_trade_id = serializers.CharField(help_text="Live fills: the exchange's trade id (empty on paper)")
     ts = serializers.DateTimeField()
 
 
@@ -293,7 +296,9 @@ class PositionOut(serializers.Serializer):
 
 
 class PerformanceOut(serializers.Serializer):
-    starting_balance = _exact()
+    starting_balance = _exact(help_text="A live bot: its live allocation")
+    live_since = serializers.DateTimeField(allow_null=True, help_text="A live bot: its record (fills, equity "
+                                                                      "curve, return) starts at its promotion")
     equity = _exact(allow_null=True)
     return_pct = _exact(allow_null=True)
     win_rate = _exact(allow_null=True, help_text="% of closed trades with a profit")

@@ -20,7 +20,8 @@ by `live_report_take_in` before the transaction), and the bot's P&L counts it (t
 could not be valued keeps `fee_quote` empty and says why (`fee_note`); it is never dropped.
 
 `live_orders_cancel` cancels a bot's open live orders on the exchange (stop, halt, demotion) and says which
-could not be cancelled, with the reason.
+could not be cancelled, with the reason; the bot's part of that report is kept as a `live_orders_cancel` risk
+event (the bot page shows the latest one: trading.selectors.live_cancel_report_last).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from exchanges.adapter import ExchangeError
-from risk.services import switches_lock_for_order
+from risk.models import RiskEvent
+from risk.services import risk_event_record, switches_lock_for_order
 from trading.execution.routing import venue_for_cancel
 from trading.execution.states import CANCELLED, LIVE, NEW, UNKNOWN
 from trading.execution.types import OrderRequest, VenueOrder, VenueTrade
@@ -216,9 +218,31 @@ def live_orders_cancel(*, bot: Bot, reason: str, report: LiveCancelReport | None
     orders = list(Order.objects.filter(bot=bot, status__in=list(LIVE)).order_by("pk"))
     if not orders:
         return report
+    mine = LiveCancelReport()  # this bot's part, kept for its page
+    try:
+        _cancel_each(bot, orders, mine)
+    finally:
+        report.cancelled.extend(mine.cancelled)
+        report.failed.extend(mine.failed)
+        _report_keep(bot, mine, reason)
+    return report
+
+
+def _report_keep(bot: Bot, mine: LiveCancelReport, reason: str) -> None:
+    try:
+        risk_event_record(
+            code="live_orders_cancel", bot=bot, severity=RiskEvent.CRITICAL if mine.failed else RiskEvent.INFO,
+            message=(f"{bot.name}: {len(mine.cancelled)} live order(s) cancelled on the exchange, "
+                     f"{len(mine.failed)} could not be"),
+            details={"cause": reason[:200], "cancelled": mine.cancelled, "failed": mine.failed})
+    except Exception:  # noqa: BLE001 - the cancels are done; the caller's answer still says what happened
+        log.exception("keeping the cancel report of bot %s failed", bot.pk)
+
+
+def _cancel_each(bot: Bot, orders: list[Order], report: LiveCancelReport) -> None:
     venue = venue_for_cancel(bot)
     for o in orders:
-        who = {"bot": bot.pk, "order": o.client_id}
+        who = {"bot": bot.pk, "order": o.client_id, "exchange_order_id": o.exchange_order_id}
         if venue is None:
             report.failed.append({**who, "reason": "the bot's exchange key is gone: cancel it on the exchange"})
             continue
@@ -241,10 +265,9 @@ def live_orders_cancel(*, bot: Bot, reason: str, report: LiveCancelReport | None
             report.failed.append({**who, "reason": f"cancel sent, recording failed: {exc.__class__.__name__}"})
             continue
         if after.status == CANCELLED:
-            report.cancelled.append({**who, "exchange_order_id": after.exchange_order_id})
+            report.cancelled.append({**who, "exchange_order_id": after.exchange_order_id or o.exchange_order_id})
         else:
             report.failed.append({**who, "reason": f"the order is already {after.status} on the exchange"})
-    return report
 
 
 def live_orders_unsent_cancel_now(*, bot: Bot, reason: str) -> int:

@@ -12,7 +12,11 @@ Per bot:
 4. after commit, for each order: claim it (attempts 0 -> 1, refused once a kill switch is engaged or the bot
    is no longer running), submit it (no transaction, no lock held), record the answer through the order
    writer. An answer lost to a timeout leaves the order `unknown` and the bot paused until reconciliation
-   has looked it up; nothing is sent again blindly.
+   has looked it up; nothing is sent again blindly;
+5. one equity point once the answers are recorded: the live wallet valued at the tick's price, stamped with
+   the tick's time (the tick key is the poll's time in ms; real money is valued when it is, not at the
+   candle's time as the paper tick does for parity with the backtest), so the live bot's equity chart and
+   its live performance (trading.selectors.bot_performance, from the promotion on) move with it.
 """
 
 from __future__ import annotations
@@ -48,9 +52,9 @@ from trading.execution.routing import (
 from trading.execution.states import UNKNOWN
 from trading.execution.types import OrderRequest
 from trading.execution.venue import VenueError
-from trading.models import Bot, Fill, Order
+from trading.models import Bot, EquitySnapshot, Fill, Order
 from trading.promotion.demotion import promotion_demote
-from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback
+from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback, to_dt
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -221,6 +225,19 @@ def _wallet(bot_id: int) -> Wallet:
     return Wallet(base=b.base, quote=b.quote, base_reserved=b.base_reserved, quote_reserved=b.quote_reserved)
 
 
+def _equity_point(bot_id: int, feed: SymbolFeed, tick_key: int) -> None:
+    """Step 5: the live wallet as it stands after this tick's answers (one row per bot and tick; the same
+    tick again overwrites it)."""
+    if not feed.price:
+        return
+    b = Bot.objects.only("mode", "base", "quote").get(pk=bot_id)
+    if b.mode != LIVE:  # demoted during this tick (a rejected key): the paper tick values it from now on
+        return
+    EquitySnapshot.objects.update_or_create(
+        bot_id=bot_id, ts=to_dt(tick_key),
+        defaults={"price": feed.price, "base": b.base, "quote": b.quote, "equity": b.quote + b.base * feed.price})
+
+
 def _demote_for_auth(bot: Bot, message: str) -> None:
     """An exchange that rejects the key: the bot goes back to paper (its open orders cancelled first)."""
     promotion_demote(bot=bot, actor=None, reason=f"the exchange rejected the API key: {message}"[:200])
@@ -263,6 +280,7 @@ def live_tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> 
                 _cancel(bot, cancels)
             if rows:
                 _send(bot, rows, feed, summary)
+            _equity_point(bot.pk, feed, int(tick_key))
         except Exception:  # noqa: BLE001 - one bot's failure never stops the others
             log.exception("live bot %s failed on tick %s", bot.pk, tick_key)
             summary.notes["error"] = summary.notes.get("error", 0) + 1
