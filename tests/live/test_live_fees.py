@@ -51,7 +51,9 @@ def test_a_fee_paid_in_bnb_is_recorded_valued_in_quote_and_counted_in_the_pnl(bn
     assert pos["fees"] == [{"currency": "BNB", "amount": fill.fee, "value": fill.fee_quote}]
     last = pos["last_price"]
     assert pos["equity"] == bot.quote + bot.base * last - fill.fee_quote  # the P&L includes the BNB fee
-    assert pos["realized_pnl"] + pos["unrealized_pnl"] == pos["equity"] - bot.starting_balance
+    # a live bot's record starts at its promotion, against its allocation (500), not the paper balance
+    assert perf["starting_balance"] == D("500")
+    assert pos["realized_pnl"] + pos["unrealized_pnl"] == pos["equity"] - perf["starting_balance"]
     row = next(r for r in portfolio_for(alice)["bots"] if r["bot"].pk == bot.pk)
     assert row["equity"] == pos["equity"]
 
