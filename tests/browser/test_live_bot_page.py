@@ -57,7 +57,7 @@ def test_after_an_emergency_stop_the_page_says_which_live_orders_were_not_cancel
     emu.fail("server_error", path="/api/v3/order", times=1)  # the exchange refuses the first cancel only
     page.get_by_test_id("estop-button").click()
     page.get_by_test_id("estop-confirm").click()
-    expect(page.locator(".msg.error")).to_contain_text(f"Live order {stuck.client_id} could not be cancelled")
+    expect(page.locator("li.msg.error")).to_contain_text(f"Live order {stuck.client_id} could not be cancelled")
 
     page.goto(f"/bots/{live_bot.pk}/")
     report = page.get_by_test_id("live-cancel-report")
