@@ -113,7 +113,7 @@ def _outage_seen(plat: Platform, name: str, start: float, end: float) -> None:
     assert plat.health.ok_now(timeout=30), f"{name}: /api/health/ not ok again after the outage"
 
 
-def _sigstop_across_a_minute(plat: Platform) -> None:
+def _sigstop_across_a_minute(plat: Platform) -> float:
     """SIGSTOP of the trading worker from a few seconds before a minute boundary to 4 s after it."""
     while not 48 <= time.time() % 60 < 54:
         time.sleep(0.2)
@@ -123,6 +123,7 @@ def _sigstop_across_a_minute(plat: Platform) -> None:
     time.sleep(max(8.0, boundary + 4 - time.time()))
     plat.signal("worker", signal.SIGCONT)
     assert time.time() > boundary
+    return start
 
 
 def test_paper_bots_survive_worker_redis_and_database_faults(platform):
@@ -149,7 +150,7 @@ def test_paper_bots_survive_worker_redis_and_database_faults(platform):
     def run(name, fault):
         nonlocal bars
         start = time.time()
-        fault()
+        start = fault() or start  # (the SIGSTOP says when it began: it waits for its minute first)
         bars = _resumed(plat, bars, timeout=60)
         _outage_seen(plat, name, start, time.time())
         report[name] = round(time.time() - start, 1)
