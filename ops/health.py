@@ -76,14 +76,16 @@ def _beat() -> dict:
     last = beat_last_run()
     out = {"processes": len(running),
            "last_run_age_seconds": None if last is None else round(max(0.0, time.time() - last), 1)}
-    if last is None:
-        return {"status": DEGRADED, **out, "error": "beat has not run yet"}
-    if out["last_run_age_seconds"] > settings.HEARTBEAT_MAX_AGE_SECONDS:
-        return {"status": DEGRADED, **out, "error": "beat has not run for too long (nothing is scheduled)"}
+    problems = []
     if len(running) > 1:
-        return {"status": DEGRADED, **out,
-                "error": f"{len(running)} beats are running ({', '.join(running)}): stop all but one "
-                         "(the extra ones stand by, docs/scale-out.md)"}
+        problems.append(f"{len(running)} beats are running ({', '.join(running)}): stop all but one "
+                        "(the extra ones stand by, docs/scale-out.md)")
+    if last is None:
+        problems.append("beat has not run yet")
+    elif out["last_run_age_seconds"] > settings.HEARTBEAT_MAX_AGE_SECONDS:
+        problems.append("beat has not run for too long (nothing is scheduled)")
+    if problems:
+        return {"status": DEGRADED, **out, "error": "; ".join(problems)}
     return out
 
 
