@@ -260,7 +260,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Alert delivery (up to 5 s per DingTalk call, retries) runs on its own worker ("alerts" queue), so a slow or
 # failing alert channel can never hold up price polls, paper fills or the risk monitor on the main worker.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"notifications.*": {"queue": "alerts"}}
+CELERY_TASK_ROUTES = {"notifications.*": {"queue": "alerts"}, "accounts.email.*": {"queue": "alerts"}}  # mail too
 # How often each worker proves it is alive (a beat-scheduled task on its queue), and how old its heartbeat (and
 # beat's last run) may get before /api/health/ says "degraded": about three intervals, so one late beat is not
 # an alarm and a frozen worker shows within ~15 s.
