@@ -9,9 +9,11 @@ from accounts.selectors import client_ip
 
 
 def audit_record(*, action: str, actor: User | None = None, target: str = "", request=None,
-                 details: dict | None = None) -> AuditEvent:
+                 details: dict | None = None, ip: str | None = None) -> AuditEvent:
+    """`ip`: the client address when there is no request any more (a task finishing a request's work)."""
     if actor is not None and not getattr(actor, "pk", None):
         actor = None
     return AuditEvent.objects.create(
-        action=action, actor=actor, target=target[:200], ip=client_ip(request), details=details or {}
+        action=action, actor=actor, target=target[:200], ip=client_ip(request) if request is not None else ip,
+        details=details or {}
     )

@@ -6,8 +6,9 @@ Failures (never successes) are counted in Redis over LOGIN_FAILURE_WINDOW_SECOND
 - per (username, IP): LOGIN_MAX_FAILURES_PER_CLIENT failures and that client gets 429 for that username;
 - per username (from anywhere): past LOGIN_SLOW_AFTER_FAILURES each attempt waits a little longer
   (doubling, capped at LOGIN_SLOW_MAX_SECONDS) but is never refused, so a correct password from a
-  client that has not failed always gets in; at LOGIN_NOTIFY_AFTER_FAILURES the owner is told (email
-  and audit log), once per window.
+  client that has not failed always gets in; at LOGIN_NOTIFY_AFTER_FAILURES the owner is told once per
+  window: audit log, an email (sent by a task, never during the request) and `login_failures_alert`, the
+  signal notifications turns into an alert on the owner's channels (notifications sit above accounts).
 
 The pages (`/login/`) and the API (`POST /api/auth/login/`) both go through `login_attempt`.
 """
@@ -21,15 +22,20 @@ import time
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.cache import cache
-from django.core.mail import send_mail
+from django.dispatch import Signal
 from rest_framework import status
 
 from accounts.audit import audit_record
+from accounts.emails import LOGIN_FAILURES_TASK, email_enqueue
 from accounts.models import User
 from accounts.selectors import client_ip
 from config.api import DomainError
 
 log = logging.getLogger(__name__)
+
+# Sent (user=, failures=) once per window when a user's account had LOGIN_NOTIFY_AFTER_FAILURES failed
+# sign-ins; notifications.receivers raises it as an alert on the user's channels.
+login_failures_alert = Signal()
 
 
 class InvalidCredentials(DomainError):
@@ -94,15 +100,11 @@ def _notify_owner(username: str, failures: int, request) -> None:
     audit_record(action="login.failures_alert", actor=user, target=f"user:{user.pk}", request=request,
                  details={"failures": failures})
     if user.email:
-        try:
-            send_mail(
-                "Failed sign-in attempts on your account",
-                f"Hello {user.username},\n\nThere were {failures} failed attempts to sign in to your account in the "
-                f"last {settings.LOGIN_FAILURE_WINDOW_SECONDS // 60} minutes. If that was not you, nothing was let "
-                "in, but consider a longer password and turning on two-factor codes.\n",
-                None, [user.email], fail_silently=False)
-        except Exception:  # noqa: BLE001 - an unreachable mail server must not break sign-in
-            log.warning("could not email user:%s about failed sign-ins", user.pk)
+        email_enqueue(LOGIN_FAILURES_TASK, user_id=user.pk, failures=failures)
+    try:
+        login_failures_alert.send(sender=User, user=user, failures=failures)
+    except Exception:  # noqa: BLE001 - a receiver failing must not break sign-in
+        log.exception("a login_failures_alert receiver failed for user:%s", user.pk)
 
 
 def login_attempt(*, request, username: str, password: str) -> User:

@@ -1,6 +1,8 @@
 """Forgotten passwords: Django's reset flow (signed one-time link by email), for the pages and the API.
 
-No user enumeration: a reset request answers the same whether or not the address belongs to anyone.
+No user enumeration: a reset request answers the same, and as fast, whether or not the address belongs to
+anyone: the request only throttles and enqueues; the lookup and the SMTP send happen in a task on the alerts
+worker (accounts/emails.py), so neither the database nor a slow mail server can be timed from outside.
 Throttled: per client IP (refused with 429, which says nothing about any account) and per address
 (further requests are quietly not sent, so nobody can flood someone's mailbox).
 """
@@ -18,6 +20,7 @@ from django.utils.http import urlsafe_base64_decode
 from rest_framework import status
 
 from accounts.audit import audit_record
+from accounts.emails import PASSWORD_RESET_TASK, email_enqueue
 from accounts.login import LoginThrottled
 from accounts.models import User
 from accounts.passwords import user_password_reset
@@ -53,14 +56,21 @@ def password_reset_request(*, email: str, request) -> None:
     digest = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
     if _hit(f"accounts:reset:email:{digest}", window) > settings.PASSWORD_RESET_MAX_PER_EMAIL:
         return  # quietly: the answer must not differ, and the mailbox must not be flooded
+    email_enqueue(PASSWORD_RESET_TASK, email=email, domain=request.get_host(), use_https=request.is_secure(),
+                  ip=client_ip(request))
+
+
+def password_reset_send(*, email: str, domain: str, use_https: bool, ip: str | None = None) -> int:
+    """The task's work: mail a reset link to every active account with `email`; returns how many."""
     form = PasswordResetForm(data={"email": email})
     if not form.is_valid():
-        return
+        return 0
     users = list(form.get_users(email))
-    form.save(request=request, use_https=request.is_secure(), email_template_name=EMAIL_TEMPLATE,
+    form.save(domain_override=domain, use_https=use_https, email_template_name=EMAIL_TEMPLATE,
               subject_template_name=SUBJECT_TEMPLATE, from_email=settings.DEFAULT_FROM_EMAIL)
     for user in users:
-        audit_record(action="password.reset_requested", actor=user, target=f"user:{user.pk}", request=request)
+        audit_record(action="password.reset_requested", actor=user, target=f"user:{user.pk}", ip=ip)
+    return len(users)
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str, request=None) -> User:

@@ -254,15 +254,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler behind a Redis lease: a second beat started by mistake stands by (ops/beat.py)
+CELERY_BEAT_SCHEDULER = "ops.beat:SingleBeatScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Alert delivery (up to 5 s per DingTalk call, retries) runs on its own worker ("alerts" queue), so a slow or
 # failing alert channel can never hold up price polls, paper fills or the risk monitor on the main worker.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"notifications.*": {"queue": "alerts"}}
-# How often the worker proves it is alive, and how old a heartbeat may get before /api/health/ says no.
-HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=10)
-HEARTBEAT_MAX_AGE_SECONDS = env.int("HEARTBEAT_MAX_AGE_SECONDS", default=60)
+CELERY_TASK_ROUTES = {"notifications.*": {"queue": "alerts"}, "accounts.email.*": {"queue": "alerts"}}  # mail too
+# How often each worker proves it is alive (a beat-scheduled task on its queue), and how old its heartbeat (and
+# beat's last run) may get before /api/health/ says "degraded": about three intervals, so one late beat is not
+# an alarm and a frozen worker shows within ~15 s.
+HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=5)
+HEARTBEAT_MAX_AGE_SECONDS = env.float("HEARTBEAT_MAX_AGE_SECONDS", default=3 * HEARTBEAT_INTERVAL_SECONDS)
 
 # --- Feature flags -----------------------------------------------------------------
 ENABLE_TRADING = env.bool("ENABLE_TRADING", default=True)

@@ -11,6 +11,7 @@ api_patterns = [
     path("", include("trading.api.urls")),
     path("", include("trading.api.risk_urls")),
     path("", include("notifications.api.urls")),
+    path("", include("ops.api_urls")),  # health/: it reads every layer, so it lives in ops
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # the split view serves Swagger UI's start-up script as a file: the CSP allows no inline script
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -9,6 +9,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
+        from notifications import receivers  # noqa: F401  (accounts' security signals become alerts)
         from notifications.services import periodic_tasks_ensure
 
         post_migrate.connect(periodic_tasks_ensure, sender=self)

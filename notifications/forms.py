@@ -4,7 +4,8 @@ from notifications.models import EVENTS, SEVERITIES, Channel
 
 EVENT_LABELS = {"fills": "Fills", "risk": "Risk events", "kill_switch": "Kill switch",
                 "promotion": "Promotion to live (once live trading exists)",
-                "daily_summary": "Daily summary of your bots (00:05 UTC)"}
+                "daily_summary": "Daily summary of your bots (00:05 UTC)",
+                "security": "Security: failed sign-in attempts on your account"}
 
 
 class ChannelForm(forms.Form):

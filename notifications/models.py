@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-EVENTS = ("fills", "risk", "kill_switch", "promotion", "daily_summary")
+EVENTS = ("fills", "risk", "kill_switch", "promotion", "daily_summary", "security")
 SEVERITIES = ("info", "warning", "critical")
 
 

@@ -15,6 +15,5 @@ urlpatterns = [
     path("auth/me/", views.MeApi.as_view(), name="api-me"),
     path("auth/totp/", views.TotpApi.as_view(), name="api-totp"),
     path("auth/totp/confirm/", views.TotpConfirmApi.as_view(), name="api-totp-confirm"),
-    path("health/", health.HealthApi.as_view(), name="api-health"),
     path("health/ping/", health.PingApi.as_view(), name="api-ping"),
 ]

@@ -119,14 +119,15 @@ def test_systemd_units_run_the_four_processes_as_the_service_user():
 
 @pytest.fixture
 def deployed(tmp_path, transactional_db, settings):
-    """uvicorn (production settings, unix socket) + a Celery worker + nginx with TLS, all on loopback."""
+    """uvicorn (production settings, unix socket) + the two Celery workers + beat + nginx with TLS, on loopback."""
     os.chmod(tmp_path, 0o755)
     db = settings.DATABASES["default"]
     database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "HTTPS": "true", "NUM_PROXIES": "1",
            "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": str(tmp_path / "static"), "SERVE_STATIC": "false",
            "ENV_FILE": "/dev/null", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "NOTIFICATION_ALLOWED_HOSTS": "127.0.0.1"}  # the DingTalk stand-in lives on loopback
+           "NOTIFICATION_ALLOWED_HOSTS": "127.0.0.1",  # the DingTalk stand-in lives on loopback
+           "MARKET_DATA_SOURCE": "synthetic"}  # beat polls prices: never the internet from a test
     subprocess.run([str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
                    env=env, check=True)
     # a unix socket path may be at most 107 bytes: keep it short however deep the checkout lies
@@ -148,23 +149,31 @@ def deployed(tmp_path, transactional_db, settings):
             procs[name] = subprocess.Popen(
                 [str(VENV_BIN / "celery"), "-A", "config", "worker", "-P", "solo", "-c", "1", "-Q", queue,
                  "-n", f"verify-{name}{os.getpid()}@%h", "-l", "WARNING"], cwd=ROOT, env=env)
+        procs["beat"] = subprocess.Popen([str(VENV_BIN / "celery"), "-A", "config", "beat", "-l", "WARNING",
+                                          "--pidfile", str(tmp_path / "beat.pid")], cwd=ROOT, env=env)
         procs["nginx"] = subprocess.Popen([NGINX, "-c", str(conf), "-g", "daemon off;"])
-        deadline = time.monotonic() + 45
-        while True:  # ready when the worker's heartbeat shows through nginx
+        from django.core.cache import cache
+
+        from accounts.services import heartbeat_key
+        from ops.beat import beat_last_run
+
+        deadline = time.monotonic() + 60  # five processes starting on a busy 2-core machine
+        while True:  # ready when the workers' heartbeats and beat's run show
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/health/ping/", timeout=2):
                     pass
-                from django.core.cache import cache
-
-                from accounts.services import heartbeat_key
-
-                if sock.exists() and cache.get(heartbeat_key("worker")) and cache.get(heartbeat_key("alerts")):
+                if (sock.exists() and cache.get(heartbeat_key("worker")) and cache.get(heartbeat_key("alerts"))
+                        and beat_last_run()):
                     break
             except OSError:
                 pass
             for name, proc in procs.items():
                 assert proc.poll() is None, f"{name} exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "the stack did not come up within 45 s"
+            assert time.monotonic() < deadline, (
+                "the stack did not come up within 60 s: " + ", ".join(name for name, up in (
+                    ("web", sock.exists()), ("worker", cache.get(heartbeat_key("worker"))),
+                    ("alerts worker", cache.get(heartbeat_key("alerts"))), ("beat", beat_last_run())) if not up)
+                + " not up")
             time.sleep(0.3)
         yield {"url": f"https://localhost:{https_port}", "http_url": f"http://localhost:{http_port}",
                "ca": str(cert), "procs": procs}
@@ -268,7 +277,7 @@ def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(de
     cache.delete(HEARTBEAT_KEY)
     out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"])
     assert error == f"1 of 13 checks failed for {deployed['url']}"
-    assert ("FAIL  readiness /api/health/ (database, redis, celery, alerts): status 503; "
+    assert ("FAIL  readiness /api/health/ (database, redis, workers, beat): status 200 (degraded); "
             "celery: no worker heartbeat yet") in out
 
     out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"])  # system CAs only

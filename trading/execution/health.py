@@ -3,7 +3,7 @@
 The tick and reconciliation pause a running live bot whose exchange does not answer (the reason goes into
 `Bot.last_tick_note`, the bot's state remembers that the exchange paused it) and reconciliation resumes it
 once the exchange answers again and no order of the bot is of unknown fate. The state per exchange goes to
-the cache under HEALTH_KEY, which accounts/api/health.py reads (it cannot import trading code).
+the cache under HEALTH_KEY, which /api/health/ (ops/health.py) reads.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from django.test import Client
 
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("mail_tasks_run_here")]
 NEW = "a fresh and lengthy passphrase 31"
 LINK = re.compile(r"https?://[^/\s]+/password/reset/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/")
 

@@ -46,14 +46,38 @@ def test_guessing_from_many_addresses_never_locks_the_owner_out(anon, alice, bra
     assert "access_token" in r.json()
 
 
-def test_the_owner_is_told_once_after_n_failures(anon, alice, brakes):
+def test_the_owner_is_told_once_after_n_failures_by_email_and_on_their_channels(anon, alice, brakes,
+                                                                               mail_tasks_run_here):
     from django.core import mail
 
+    from notifications.models import Outbox
+    from notifications.services import channel_create
+
+    brakes.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+    desk = channel_create(owner=alice, kind="dingtalk", name="desk", webhook_url="http://127.0.0.1:9/robot/send?access_token=test-token")
+    assert "security" in desk.events  # a new channel wants every event, failed sign-ins included
     for i in range(14):
         _login(anon, "alice", f"guess{i}", f"10.0.2.{i % 4}")
     assert [m.to for m in mail.outbox] == [["alice@example.com"]]
     assert "failed attempts" in mail.outbox[0].body and PASSWORD not in mail.outbox[0].body
     assert AuditEvent.objects.filter(action="login.failures_alert", actor=alice).count() == 1
+    alert = Outbox.objects.get(user=alice)  # one alert on her channel, once per window
+    assert (alert.channel_id, alert.event, alert.severity) == (desk.pk, "security", "warning")
+    assert alert.title == "Failed sign-in attempts on your account" and "10 failed attempts" in alert.text
+    assert PASSWORD not in alert.text
+
+
+def test_a_channel_that_does_not_want_security_alerts_gets_none(anon, alice, brakes):
+    from notifications.models import Outbox
+    from notifications.services import channel_create
+
+    brakes.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+    channel_create(owner=alice, kind="dingtalk", name="fills only", webhook_url="http://127.0.0.1:9/robot/send?access_token=test-token",
+                   events=["fills"])
+    for i in range(12):
+        _login(anon, "alice", f"guess{i}", f"10.0.5.{i % 4}")
+    assert AuditEvent.objects.filter(action="login.failures_alert", actor=alice).count() == 1
+    assert not Outbox.objects.filter(user=alice).exists()
 
 
 def test_a_spoofed_forwarded_for_header_does_not_reset_the_per_ip_count(anon, alice, brakes):
