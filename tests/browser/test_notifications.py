@@ -34,7 +34,8 @@ def _add_channel(page, robot, *, name, secret):
 def test_add_a_dingtalk_channel_send_a_test_and_see_the_delivery_log(page, login, alice, robot):
     login(page, alice)
     row = _add_channel(page, robot, name="Trading desk", secret=SECRET)
-    expect(row.get_by_test_id("channel-mask")).to_have_text(f"127.0.0.1 · token …{TOKEN[-4:]}")
+    expect(row.get_by_test_id("channel-mask")).to_have_text(
+        f"http://127.0.0.1:{robot.port}/robot/send?access_token=…{TOKEN[-4:]}")
     assert TOKEN not in page.content() and SECRET not in page.content()
 
     row.get_by_role("button", name="Send test").click()
