@@ -231,8 +231,12 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trading platform API",
-    "DESCRIPTION": "Paper-first crypto trading bots. Authenticate with POST /api/auth/login/ "
-    "and send `Authorization: Bearer <access_token>`.",
+    "DESCRIPTION": "Paper-first crypto trading bots.\n\n"
+    "**Getting a token.** `POST /api/auth/login/` with `{\"username\": …, \"password\": …}` answers "
+    "`access_token` and `refresh_token` (with two-factor sign-in on, it answers a `challenge`: send it with "
+    "your 6-digit `code` to `POST /api/auth/login/totp/`). Send `Authorization: Bearer <access_token>` on every "
+    "call; when it expires, `POST /api/auth/refresh/` with the `refresh_token` gives a new pair. On this page: "
+    "**Authorize** → **bearerAuth** → paste the `access_token`.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from accounts.audit import audit_record
 from config.api import DomainError
 from config.vault import InvalidToken, vault
-from notifications.models import EVENTS, SEVERITIES, Channel
+from notifications.models import EVENTS, FILL_DIGEST_MAX_MINUTES, FILL_DIGEST_MINUTES, SEVERITIES, Channel
 from notifications.netguard import TargetRefused, check_host
 from notifications.transports.apprise import AppriseTransport, AppriseUrlInvalid, apprise_check
 from notifications.transports.base import Transport
@@ -57,7 +57,7 @@ def _clean_events(events) -> list[str]:
 def _clean_dingtalk(webhook_url: str, secret: str) -> tuple[str, str, str]:
     webhook_url = (webhook_url or "").strip()
     try:
-        _, host, port, _, token = webhook_parts(webhook_url, allowed=_allowed())
+        scheme, host, port, path, token = webhook_parts(webhook_url, allowed=_allowed())
         check_host(host, port, allowed=_allowed())
     except WebhookInvalid as exc:
         raise _invalid("webhook_url", str(exc)) from None
@@ -68,7 +68,14 @@ def _clean_dingtalk(webhook_url: str, secret: str) -> tuple[str, str, str]:
                    or not 8 <= len(secret) <= 200):
         raise _invalid("secret", "The robot's signing secret starts with SEC (robot security settings → "
                                  "Additional signature).")
-    return webhook_url, secret, f"{host} · token …{token[-4:]}"
+    return webhook_url, secret, webhook_masked(scheme=scheme, host=host, port=port, path=path, token=token)
+
+
+def webhook_masked(*, scheme: str, host: str, port: int, path: str, token: str) -> str:
+    """The webhook URL as the user pasted it, with all but the last 4 characters of the token masked."""
+    default = 443 if scheme == "https" else 80
+    netloc = host if port == default else f"{host}:{port}"
+    return f"{scheme}://{netloc}{path}?access_token=…{token[-4:]}"[:80]
 
 
 def _clean_apprise(apprise_url: str) -> tuple[str, str]:
@@ -93,15 +100,29 @@ def _clean_common(*, name: str, min_severity: str, rate_limit_per_minute) -> tup
     return name, min_severity, rate_limit_per_minute
 
 
+def _clean_digest(minutes) -> int:
+    if minutes is None or minutes == "":
+        return FILL_DIGEST_MINUTES
+    try:
+        minutes = int(minutes)
+    except (TypeError, ValueError):
+        minutes = -1
+    if not 0 <= minutes <= FILL_DIGEST_MAX_MINUTES:
+        raise _invalid("fill_digest_minutes", f"Between 0 (every fill at once) and {FILL_DIGEST_MAX_MINUTES} "
+                                              "minutes.")
+    return minutes
+
+
 def channel_create(*, owner, kind: str, name: str, webhook_url: str = "", secret: str = "", apprise_url: str = "",
                    events: list[str] | None = None, min_severity: str = "info",
-                   rate_limit_per_minute: int | None = None, request=None) -> Channel:
+                   rate_limit_per_minute: int | None = None, fill_digest_minutes: int | None = None,
+                   request=None) -> Channel:
     name, min_severity, rate = _clean_common(name=name, min_severity=min_severity,
                                              rate_limit_per_minute=rate_limit_per_minute)
     events = _clean_events(events)
     v = vault()
     channel = Channel(owner=owner, kind=kind, name=name, events=events, min_severity=min_severity,
-                      enc_key_id=v.primary_id)
+                      enc_key_id=v.primary_id, fill_digest_minutes=_clean_digest(fill_digest_minutes))
     if kind == Channel.Kind.DINGTALK:
         url, secret, hint = _clean_dingtalk(webhook_url, secret)
         channel.webhook_url_enc, channel.secret_enc = v.encrypt(url), v.encrypt(secret) if secret else ""
@@ -132,6 +153,8 @@ def channel_update(*, channel: Channel, actor, request=None, **changes) -> Chann
     fields = {"name": name, "min_severity": min_severity}
     if "events" in changes:
         fields["events"] = _clean_events(changes["events"])
+    if changes.get("fill_digest_minutes") is not None:
+        fields["fill_digest_minutes"] = _clean_digest(changes["fill_digest_minutes"])
     new_target = any(changes.get(k) for k in ("webhook_url", "secret", "apprise_url"))
     if channel.kind == Channel.Kind.DINGTALK:
         if new_target:

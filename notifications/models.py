@@ -3,6 +3,8 @@ from django.db import models
 
 EVENTS = ("fills", "risk", "kill_switch", "promotion", "daily_summary", "security")
 SEVERITIES = ("info", "warning", "critical")
+FILL_DIGEST_MINUTES = 15  # the default for fills: one digest per bot per quarter hour
+FILL_DIGEST_MAX_MINUTES = 24 * 60
 
 
 def severity_rank(severity: str) -> int:
@@ -33,6 +35,10 @@ class Channel(models.Model):
     events = models.JSONField(default=list)
     min_severity = models.CharField(max_length=10, default="info")
     rate_limit_per_minute = models.PositiveIntegerField(default=20)
+    fill_digest_minutes = models.PositiveIntegerField(
+        default=FILL_DIGEST_MINUTES,
+        help_text="Fill alerts of one bot: at most one message per this many minutes, summarising the fills "
+                  "(0: every fill at once). Risk and kill-switch alerts are always sent at once.")
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -81,9 +87,13 @@ class Outbox(models.Model):
     last_error = models.CharField(max_length=300, blank=True, default="")
     folded_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="folded")
     dedupe_key = models.CharField(max_length=200, blank=True, default="")
+    items = models.PositiveIntegerField(default=1, help_text="How many alerts this message holds (a fill digest "
+                                                             "grows until it is sent).")
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
+        verbose_name = "outbox message"
+        verbose_name_plural = "outbox messages"
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["channel", "state", "next_attempt_at"], name="outbox_due_per_channel")]
         constraints = [

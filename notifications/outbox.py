@@ -17,6 +17,7 @@ from notifications.selectors import channels_matching
 
 log = logging.getLogger(__name__)
 
+FILLS = "fills"
 DELIVER_TASK = "notifications.deliver"  # notifications.tasks.deliver
 STUCK_AFTER = timedelta(minutes=10)
 KEEP_FINISHED = timedelta(days=90)  # the delivery log keeps finished messages this long
@@ -33,8 +34,9 @@ def _bot_fields(bot) -> tuple[int | None, str]:
 
 
 def _write(*, channels: list[Channel | None], user, event: str, severity: str, title: str, text: str,
-           url_path: str, bot, dedupe_key: str | None) -> list[int]:
-    """Insert one row per channel; returns the outbox ids. One INSERT unless deduplicating."""
+           url_path: str, bot, dedupe_key: str | None, items: int = 1) -> list[tuple[int, float | None]]:
+    """Insert one row per channel; returns (outbox id, countdown or None for the default) of the rows to
+    enqueue. One INSERT unless deduplicating; fills for a channel with a digest go into its bot's digest."""
     if not channels:
         return []
     now = timezone.now()
@@ -43,12 +45,18 @@ def _write(*, channels: list[Channel | None], user, event: str, severity: str, t
     def row(channel):
         return Outbox(channel=channel, user=user, event=event, severity=severity, title=str(title)[:200],
                       text=str(text)[:4000], url_path=str(url_path or "")[:300], bot_id=bot_id, bot_label=bot_label,
-                      dedupe_key=(dedupe_key or "")[:200], next_attempt_at=now, created_at=now,
+                      dedupe_key=(dedupe_key or "")[:200], next_attempt_at=now, created_at=now, items=items,
                       max_attempts=settings.NOTIFICATION_MAX_ATTEMPTS)
 
+    if event == FILLS and bot_id is not None and not dedupe_key:
+        digested = [c for c in channels if c is not None and c.fill_digest_minutes]
+        channels = [c for c in channels if c not in digested]
+        written = [_digest_add(channel=c, row=row(c), now=now) for c in digested]
+        written = [w for w in written if w is not None]
+    else:
+        written = []
     if not dedupe_key:
-        return [r.pk for r in Outbox.objects.bulk_create([row(c) for c in channels])]
-    written = []
+        return written + [(r.pk, None) for r in Outbox.objects.bulk_create([row(c) for c in channels])]
     for channel in channels:
         if Outbox.objects.filter(channel=channel, dedupe_key=dedupe_key[:200]).exists():
             continue
@@ -58,8 +66,41 @@ def _write(*, channels: list[Channel | None], user, event: str, severity: str, t
                 r.save()
         except IntegrityError:
             continue  # the same dedupe key raced in from elsewhere: already queued once
-        written.append(r.pk)
+        written.append((r.pk, None))
     return written
+
+
+def _digest_title(row: Outbox) -> str:
+    return f"{row.bot_label or 'bot'}: {row.items} fill(s) since {row.created_at:%H:%M} UTC"[:200]
+
+
+def _digest_add(*, channel: Channel, row: Outbox, now: datetime) -> tuple[int, float] | None:
+    """Fills of one bot for a channel with a digest: at most one message per `fill_digest_minutes`.
+
+    The first fill after a quiet spell goes out at once; later ones join the bot's pending digest, due
+    `fill_digest_minutes` after the previous message of that bot went out. Returns (id, countdown) of a
+    new row to enqueue, or None when the fills joined a digest that is already queued."""
+    mine = Outbox.objects.filter(channel=channel, event=FILLS, bot_id=row.bot_id)
+    pending = (mine.select_for_update(of=("self",)).filter(state=Outbox.State.PENDING, attempts=0)
+               .order_by("-created_at", "-pk").first())
+    if pending is not None:  # locked: delivery cannot claim it while the fills are added
+        pending.items += row.items
+        if len(pending.text) + len(row.text) + 1 <= 4000:
+            pending.text = f"{pending.text}\n{row.text}" if pending.text else row.text
+        pending.title = _digest_title(pending)
+        pending.save(update_fields=["items", "text", "title"])
+        return None
+    last = mine.order_by("-created_at", "-pk").first()  # sent, being sent, failed, or pending a retry
+    window = timedelta(minutes=channel.fill_digest_minutes)
+    due = now
+    if last is not None:
+        due = max(now, (last.sent_at or last.claimed_at or last.created_at) + window)
+    row.next_attempt_at = due
+    if due > now:
+        row.title = _digest_title(row)
+    row.save()
+    countdown = max((due - now).total_seconds(), float(settings.NOTIFICATION_FOLD_SECONDS))
+    return row.pk, countdown
 
 
 def _publish(groups: dict[float, list[int]]) -> None:
@@ -111,19 +152,29 @@ def enqueue_after_commit(ids: list[int], countdown: float | None = None) -> None
         _publish(groups)
 
 
+def _enqueue(written: list[tuple[int, float | None]]) -> None:
+    by_delay: dict[float | None, list[int]] = {}
+    for pk, countdown in written:
+        by_delay.setdefault(countdown, []).append(pk)
+    for countdown, ids in by_delay.items():
+        enqueue_after_commit(ids, countdown=countdown)
+
+
 def notify(*, user, event: str, severity: str, title: str, text: str, url_path: str = "", bot=None,
-           dedupe_key: str | None = None) -> None:
+           dedupe_key: str | None = None, items: int = 1) -> None:
     """Queue an alert for every enabled channel of `user` that wants this event at this severity.
 
+    Fills of a bot (`event="fills"`, `bot` given, `items` fills in `text`, one per line) go into that
+    bot's digest on channels that keep one (the default); every other alert is queued at once.
     Safe inside the caller's transaction (rows and delivery go with its commit); never raises and
     never waits on a network send.
     """
     try:
         with transaction.atomic():  # a savepoint: a failure here cannot break the caller's transaction
             channels = list(channels_matching(user=user, event=event, severity=severity))
-            ids = _write(channels=channels, user=user, event=event, severity=severity, title=title, text=text,
-                         url_path=url_path, bot=bot, dedupe_key=dedupe_key)
-        enqueue_after_commit(ids)
+            written = _write(channels=channels, user=user, event=event, severity=severity, title=title, text=text,
+                             url_path=url_path, bot=bot, dedupe_key=dedupe_key, items=items)
+        _enqueue(written)
     except Exception:  # noqa: BLE001 - alerts must never break trading
         log.exception("notify(%s, %s) failed; the alert was not queued", event, severity)
 
@@ -136,9 +187,9 @@ def notify_operator(*, event: str, severity: str, title: str, text: str, url_pat
             log.warning("operator alert not sent (no DINGTALK_WEBHOOK_URL configured): %s", title)
             return
         with transaction.atomic():
-            ids = _write(channels=[None], user=None, event=event, severity=severity, title=title, text=text,
-                         url_path=url_path, bot=None, dedupe_key=dedupe_key)
-        enqueue_after_commit(ids)
+            written = _write(channels=[None], user=None, event=event, severity=severity, title=title, text=text,
+                             url_path=url_path, bot=None, dedupe_key=dedupe_key)
+        _enqueue(written)
     except Exception:  # noqa: BLE001 - alerts must never break trading
         log.exception("notify_operator(%s) failed; the alert was not queued", event)
 

@@ -23,8 +23,8 @@ def notifications_page(request):
         except DomainError as exc:
             form_add_domain_error(form, exc)
         else:
-            messages.success(request, f"Saved channel “{channel.name}”. Its URL and secret will never be shown "
-                                      "again. Send a test to check it.")
+            messages.success(request, f"Saved channel “{channel.name}”: {channel.target_hint}. The full URL and "
+                                      "the secret are never shown again. Send a test to check it.")
             return redirect("notifications")
     log_page = Paginator(outbox_for(request.user), 25).get_page(request.GET.get("page"))
     channels = list(channels_for(request.user))

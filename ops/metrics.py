@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Case, Count, Max, Min, Sum, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -151,9 +152,13 @@ class PlatformCollector(Collector):
                       .values_list("state").annotate(n=Count("pk")).order_by())
         for state in (Outbox.State.PENDING, Outbox.State.SENDING):
             backlog.add_metric([state], counts.get(state, 0))
-        oldest = GaugeMetricFamily("tp_alert_outbox_oldest_seconds", "Age of the oldest undelivered alert")
-        first = Outbox.objects.filter(state=Outbox.State.PENDING).aggregate(t=Min("created_at"))["t"]
-        oldest.add_metric([], (timezone.now() - first).total_seconds() if first else 0)
+        oldest = GaugeMetricFamily("tp_alert_outbox_oldest_seconds", "Age of the oldest undelivered alert "
+                                   "(a fill digest counts from when it is due)")
+        # a fill digest waits on purpose until its window ends: it is late only from then on
+        waiting_since = Case(When(attempts=0, then=Greatest("created_at", "next_attempt_at")), default="created_at")
+        first = (Outbox.objects.filter(state=Outbox.State.PENDING).annotate(since=waiting_since)
+                 .aggregate(t=Min("since"))["t"])
+        oldest.add_metric([], max(0.0, (timezone.now() - first).total_seconds()) if first else 0)
         since = timezone.now() - timedelta(seconds=WINDOW_SECONDS)
         failures = GaugeMetricFamily("tp_alert_delivery_failures_5m", "Failed alert sends of the last 5 minutes "
                                      "(retry: will be tried again; failed: given up)", labels=["outcome"])

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from accounts.audit import audit_record
-from config.admin import ReadOnlyAdmin
+from config.admin import ReadOnlyAdmin, decimal_columns_trim
 from risk import services
 from risk.models import RiskEvent, RiskPolicy
 
@@ -51,3 +51,6 @@ class RiskPolicyAdmin(admin.ModelAdmin):
         if obj is not None and obj.scope == RiskPolicy.PLATFORM:
             return False
         return super().has_delete_permission(request, obj)
+
+
+decimal_columns_trim(RiskPolicyAdmin, RiskPolicy)

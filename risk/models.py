@@ -39,6 +39,7 @@ class KillSwitch(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "kill switches"
         ordering = ["scope", "user_id"]
         constraints = [
             models.CheckConstraint(

@@ -2,12 +2,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 
-from config.admin import ReadOnlyAdmin
+from config.admin import ReadOnlyAdmin, decimal_columns_trim
 from config.api import DomainError
 from risk.models import KillSwitch
 from risk.services import can_halt_any_bot
 from trading.execution.safety import bot_halt, bot_resume, emergency_stop
-from trading.formatting import trimmed
 from trading.models import Bot, Candle, Fill, Market, Order, TickRun, WatchlistItem
 from trading.promotion.demotion import promotion_demote
 from trading.promotion.models import PromotionPolicy, PromotionRequest
@@ -297,26 +296,7 @@ class PromotionRequestAdmin(admin.ModelAdmin):
 
 # --- numbers in list columns: numeric(38, 18) without its padding (3000.000000000000000000 -> 3000) -----------
 
-def _trimmed_column(model, name: str):
-    field = model._meta.get_field(name)
-
-    @admin.display(description=field.verbose_name, ordering=name, empty_value="—")
-    def column(obj):
-        value = getattr(obj, name)
-        return None if value is None else trimmed(value, field.decimal_places)
-
-    column.__name__ = f"{name}_shown"
-    return column
-
-
-def _trim_decimal_columns(admin_class, model) -> None:
-    from django.db.models import DecimalField
-
-    decimals = {f.name for f in model._meta.fields if isinstance(f, DecimalField)}
-    admin_class.list_display = tuple(_trimmed_column(model, n) if isinstance(n, str) and n in decimals else n
-                                     for n in admin_class.list_display)
-
-
 for _admin_class, _model in ((MarketAdmin, Market), (CandleAdmin, Candle), (BotAdmin, Bot), (OrderAdmin, Order),
-                             (FillAdmin, Fill)):
-    _trim_decimal_columns(_admin_class, _model)
+                             (FillAdmin, Fill), (PromotionPolicyAdmin, PromotionPolicy),
+                             (PromotionRequestAdmin, PromotionRequest)):
+    decimal_columns_trim(_admin_class, _model)

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.api import DomainError
+from config.forms import form_add_domain_error
 from config.redirects import next_url
 from risk import services
 from risk.limits import effective_limits, platform_policy
@@ -48,27 +49,34 @@ class ReleaseForm(forms.Form):
     totp = forms.CharField(required=False, max_length=10)
 
 
-@login_required
-def panel(request):
+def _panel(request, *, limits_form: LimitsForm | None = None, status: int = 200):
     user = request.user
     rows = list(policies_for(user=user))
     by_scope = {r.scope: r for r in rows}
     platform = by_scope.get(RiskPolicy.PLATFORM) or platform_policy()
     effective = effective_limits(policies=[platform, *[r for r in rows if r.scope != RiskPolicy.PLATFORM]])
     own = by_scope.get(RiskPolicy.USER)
+    limits_form = limits_form or LimitsForm(instance=own)
+    fields = {f.name: f for f in limits_form}
     limits = [{"name": n, "label": LIMIT_LABELS[n], "platform": getattr(platform, n),
-               "yours": getattr(own, n) if own else None, "effective": effective[n]} for n in RiskPolicy.LIMIT_FIELDS]
+               "yours": getattr(own, n) if own else None, "effective": effective[n], "field": fields[n]}
+              for n in RiskPolicy.LIMIT_FIELDS]
     context = {
         "switches": kill_switches_for(user=user),
         "limits": limits,
-        "limits_form": LimitsForm(instance=own),
+        "limits_form": limits_form,
         "bots": bots_for_risk(user=user).filter(owner=user).order_by("name"),
         "events": risk_events_for(user=user)[:50],
         "can_global": services.can_manage_global(user),
         "flags": feature_flags(),
     }
     context["halted_count"] = sum(1 for b in context["bots"] if b.status == "halted")
-    return render(request, "risk/panel.html", context)
+    return render(request, "risk/panel.html", context, status=status)
+
+
+@login_required
+def panel(request):
+    return _panel(request)
 
 
 @login_required
@@ -129,20 +137,20 @@ def release(request):
 @login_required
 @require_POST
 def limits(request):
+    """Errors come back on the same page, next to each field, with what was typed kept."""
     own = policies_for(user=request.user).filter(scope=RiskPolicy.USER).first()
     form = LimitsForm(request.POST, instance=own)
-    if not form.is_valid():
-        messages.error(request, "Check the limits: " + "; ".join(
-            f"{LIMIT_LABELS.get(k, k)}: {v[0]}" for k, v in form.errors.items()))
-        return redirect("risk")
-    try:
-        services.policy_tighten(actor=request.user, user=request.user, values=form.cleaned_data, request=request)
-    except DomainError as exc:
-        field = next(iter(exc.fields), "")
-        messages.error(request, f"{LIMIT_LABELS.get(field, field)}: {exc.fields[field][0]}" if field else exc.message)
-        return redirect("risk")
-    messages.success(request, "Your limits were saved.")
-    return redirect("risk")
+    if form.is_valid():
+        try:
+            services.policy_tighten(actor=request.user, user=request.user, values=form.cleaned_data,
+                                    request=request)
+        except DomainError as exc:
+            form_add_domain_error(form, exc)
+        else:
+            messages.success(request, "Your limits were saved.")
+            return redirect("risk")
+    messages.error(request, "The limits were not saved: see the fields marked below.")
+    return _panel(request, limits_form=form, status=400)
 
 
 @login_required

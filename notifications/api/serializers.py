@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from notifications.models import EVENTS, SEVERITIES, Channel, DeliveryAttempt, Outbox
+from notifications.models import EVENTS, FILL_DIGEST_MAX_MINUTES, SEVERITIES, Channel, DeliveryAttempt, Outbox
 
 
 class ChannelOut(serializers.ModelSerializer):
@@ -12,7 +12,7 @@ class ChannelOut(serializers.ModelSerializer):
     class Meta:
         model = Channel
         fields = ["id", "kind", "name", "target_masked", "has_secret", "events", "min_severity",
-                  "rate_limit_per_minute", "is_active", "disabled_reason", "created_at", "last_tested_at",
+                  "rate_limit_per_minute", "fill_digest_minutes", "is_active", "disabled_reason", "created_at", "last_tested_at",
                   "last_test_ok", "last_test_message"]
         read_only_fields = fields
 
@@ -31,6 +31,9 @@ class ChannelCreateIn(serializers.Serializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=EVENTS), required=False)
     min_severity = serializers.ChoiceField(choices=SEVERITIES, required=False, default="info")
     rate_limit_per_minute = serializers.IntegerField(min_value=1, max_value=600, required=False)
+    fill_digest_minutes = serializers.IntegerField(
+        min_value=0, max_value=FILL_DIGEST_MAX_MINUTES, required=False,
+        help_text="Fill alerts per bot: at most one message per this many minutes (default 15; 0: every fill).")
 
 
 class ChannelUpdateIn(serializers.Serializer):
@@ -42,6 +45,7 @@ class ChannelUpdateIn(serializers.Serializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=EVENTS), required=False)
     min_severity = serializers.ChoiceField(choices=SEVERITIES, required=False)
     rate_limit_per_minute = serializers.IntegerField(min_value=1, max_value=600, required=False)
+    fill_digest_minutes = serializers.IntegerField(min_value=0, max_value=FILL_DIGEST_MAX_MINUTES, required=False)
     is_active = serializers.BooleanField(required=False)
 
 
@@ -67,7 +71,7 @@ class OutboxOut(serializers.ModelSerializer):
 
     class Meta:
         model = Outbox
-        fields = ["id", "channel", "event", "severity", "title", "text", "url_path", "bot_id", "bot_label", "state",
+        fields = ["id", "channel", "event", "severity", "title", "text", "url_path", "bot_id", "bot_label", "items", "state",
                   "attempts", "next_attempt_at", "sent_at", "last_error", "folded_into", "created_at",
                   "attempts_log"]
         read_only_fields = fields

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs, quote, urlsplit
@@ -90,20 +91,51 @@ _ERRCODES = {
 _CONTENT_ERRCODES = {400105, 430101, 430102, 430103, 430104}
 
 
+# DingTalk's 310000 answers ("the robot's security settings refused it"), in the wording it uses today
+# (Chinese, labelled "description:…;solution:…;link:…") and the older English one. Matched in this order:
+# "description" holds the letters "ip", so the IP rule only takes "ip" as a word of its own.
+_SECURITY_RULES = (
+    (("关键词", "keyword"),
+     "keyword mismatch: the robot's security settings require a custom keyword this message does not contain "
+     "— add one of our words (e.g. the alert title) or use signing instead", True),
+    (("签名过期", "时间戳", "timestamp"),
+     "rejected timestamp: this server's clock is more than an hour off DingTalk's; fix the clock (NTP)", False),
+    (("签名", "sign"),
+     "bad signature: the robot's signing secret (SEC…) does not match — copy it again from the robot's "
+     "security settings (\"Additional signature\")", True),
+    (("白名单", "whitelist", "ip地址", re.compile(r"(?<![a-z])ip(?![a-z])")),
+     "IP not allowed: add this server's public IP to the robot's IP allow-list", True),
+)
+
+
+def _description(errmsg: str) -> str:
+    """The description of DingTalk's labelled answer ("description:…;solution:…;link:…"), else the whole
+    message without its "more: [url]" tail; one line."""
+    text = " ".join((errmsg or "").split())
+    found = re.search(r"description:([^;]*)", text)
+    if found:
+        return found.group(1).strip()
+    return re.sub(r",?\s*more:\s*\[[^\]]*\]", "", text).strip(" ;,")
+
+
+def dingtalk_text(errmsg: str, *, limit: int = 100) -> str:
+    """What DingTalk said, for people: its description (and solution, when short enough), no link."""
+    said = _description(errmsg)
+    solution = re.search(r"solution:([^;]*)", " ".join((errmsg or "").split()))
+    if solution and said and len(said) + len(solution.group(1)) + 2 <= limit:
+        said = f"{said}; {solution.group(1).strip()}"
+    return said if len(said) <= limit else said[:limit - 1] + "…"
+
+
 def _reason_310000(errmsg: str) -> tuple[str, bool]:
-    low = errmsg.lower()
-    if "sign" in low:
-        return ("bad signature: the robot's signing secret (SEC…) does not match — copy it again from the "
-                "robot's security settings (\"Additional signature\")", True)
-    if "keyword" in low:
-        return ("keyword mismatch: the robot's security settings require a custom keyword this message does "
-                "not contain — add one of our words (e.g. the alert title) or use signing instead", True)
-    if "timestamp" in low:
-        return ("rejected timestamp: this server's clock is more than an hour off DingTalk's; fix the clock "
-                "(NTP)", False)
-    if "ip" in low or "whitelist" in low:
-        return "IP not allowed: add this server's public IP to the robot's IP allow-list", True
-    return "the robot's security settings rejected the message", True
+    low = _description(errmsg).lower()  # the solution of a bad signature speaks of the timestamp too
+    reason, permanent = "the robot's security settings rejected the message", True
+    for words, text, is_permanent in _SECURITY_RULES:
+        if any(w.search(low) if isinstance(w, re.Pattern) else w in low for w in words):
+            reason, permanent = text, is_permanent
+            break
+    said = dingtalk_text(errmsg)
+    return (f"{reason} (DingTalk said: {said})" if said else reason), permanent
 
 
 def _left(deadline: float) -> float:
@@ -197,7 +229,7 @@ class DingTalkTransport(Transport):
         if errcode == 0:
             return SendResult(http_status=status, errcode=0)
         if errcode == 310000:
-            reason, permanent = _reason_310000(errmsg)
+            reason, permanent = _reason_310000(self._scrub(errmsg, token))
         elif errcode in _ERRCODES:
             reason, permanent = _ERRCODES[errcode]
         elif errcode in _CONTENT_ERRCODES:

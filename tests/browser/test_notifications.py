@@ -34,7 +34,8 @@ def _add_channel(page, robot, *, name, secret):
 def test_add_a_dingtalk_channel_send_a_test_and_see_the_delivery_log(page, login, alice, robot):
     login(page, alice)
     row = _add_channel(page, robot, name="Trading desk", secret=SECRET)
-    expect(row.get_by_test_id("channel-mask")).to_have_text(f"127.0.0.1 · token …{TOKEN[-4:]}")
+    expect(row.get_by_test_id("channel-mask")).to_have_text(
+        f"http://127.0.0.1:{robot.port}/robot/send?access_token=…{TOKEN[-4:]}")
     assert TOKEN not in page.content() and SECRET not in page.content()
 
     row.get_by_role("button", name="Send test").click()
@@ -62,3 +63,35 @@ def test_a_wrong_secret_shows_a_signature_problem_and_disables_the_channel(page,
     expect(log_row.get_by_test_id("log-reason")).to_contain_text("bad signature")
     assert robot.received == [] and len(robot.requests) == 1
     assert Channel.objects.get().is_active is False
+
+
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 800}],
+                         ids=["phone", "desktop"])
+def test_the_webhook_is_plain_while_typing_and_masked_once_saved(page, login, alice, robot, viewport):
+    page.set_viewport_size(viewport)
+    login(page, alice)
+    page.goto("/notifications/")
+    webhook = page.get_by_label("DingTalk webhook URL")
+    assert webhook.get_attribute("type") == "text"  # a person sees what they pasted
+    webhook.fill(robot.url)
+    expect(webhook).to_have_value(robot.url)
+    assert page.get_by_label("DingTalk signing secret").get_attribute("type") == "password"
+
+    # a refused save: the error beside the field, and the token is not written back into the page
+    page.get_by_label("Name").fill("Desk")
+    page.get_by_label("DingTalk signing secret").fill("not-a-secret")
+    page.get_by_role("button", name="Save channel").click()
+    expect(page.get_by_text("The robot's signing secret starts with SEC")).to_be_visible()
+    assert TOKEN not in page.content()
+
+    page.get_by_label("Name").fill("Desk")
+    page.get_by_label("DingTalk webhook URL").fill(robot.url)
+    page.get_by_label("DingTalk signing secret").fill(SECRET)
+    page.get_by_role("button", name="Save channel").click()
+    masked = f"http://127.0.0.1:{robot.port}/robot/send?access_token=…{TOKEN[-4:]}"
+    expect(page.get_by_test_id("channel-row").get_by_test_id("channel-mask")).to_have_text(masked)
+    expect(page.get_by_text(f"Saved channel “Desk”: {masked}")).to_be_visible()
+    expect(page.get_by_label("DingTalk webhook URL")).to_have_value("")  # the form is empty again
+    assert TOKEN not in page.content() and SECRET not in page.content()
+    expect(page.get_by_test_id("channel-digest")).to_have_text("fills: a digest every 15 min")
+    assert page.js_errors == []

@@ -50,3 +50,20 @@ def test_every_main_link_is_on_a_phone_screen_without_scrolling(page, login, ali
         link = links.nth(i)
         assert link.evaluate(HIDDEN_PX) <= 1, f"{link.inner_text()} is off-screen"
         assert link.bounding_box()["height"] >= MIN_TARGET
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_channel_and_risk_table_actions_are_on_screen_and_big_enough(page, login, alice, content, viewport):  # noqa: F811
+    page.set_viewport_size(viewport)
+    login(page, alice)
+    _open(page, "/notifications/")
+    row = page.get_by_test_id("channel-row")
+    for name in ("Send test", "Pause", "Delete"):
+        _reachable(page, row.get_by_role("button", name=name), f"a channel's {name}")
+    _open(page, "/risk/")
+    _reachable(page, page.get_by_test_id("risk-bot").get_by_role("button", name="Resume"), "a halted bot's Resume")
+    _reachable(page, page.get_by_test_id("limits").get_by_role("button", name="Save limits"), "Save limits")
+    inputs = page.get_by_test_id("limits").locator("input:not([type=hidden])")
+    for i in range(inputs.count()):
+        assert inputs.nth(i).evaluate(HIDDEN_PX) <= 1, f"limit input #{i} needs sideways scrolling"
+        assert inputs.nth(i).bounding_box()["height"] >= MIN_TARGET

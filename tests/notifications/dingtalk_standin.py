@@ -11,7 +11,8 @@
 - More than 20 messages a minute per robot: errcode 130101 "send too fast, exceed 20 times per minute".
 
 Modes for fault tests: "ok", "fail" (HTTP 503), "slow" (answers after `delay` seconds),
-"throttle" (always 130101), "redirect" (302 to `redirect_to`).
+"throttle" (always 130101), "redirect" (302 to `redirect_to`), "ip_blocked" (310000: this IP is not on the
+robot's allow-list). `wording` "zh" answers 310000 in DingTalk's current Chinese, "en" (default) in English.
 """
 
 import base64
@@ -28,6 +29,26 @@ TOKEN = "standin0token0placeholder0a1b2c3d4e5f"
 SECRET = "SECstandin0secret0placeholder0000000000000000000000000000000000"
 
 _SCHEMA_ERROR = {"errcode": 40035, "errmsg": "缺少参数 json"}
+
+# errcode 310000 answers as DingTalk words them: "zh" is today's labelled Chinese, "en" the older English.
+_LINK = "link:请参考本接口对应文档获得具体要求，或者在https://open.dingtalk.com/document/  搜索相关文档;"
+SECURITY_ANSWERS = {
+    "zh": {
+        "sign": "description:机器人发送签名不匹配;solution:请确认签名和生成签名的时间戳必须都放在调用的网址中，"
+                "请确认机器人的密钥加密和填写正确;" + _LINK,
+        "timestamp": "description:机器人发送签名过期;solution:请确认签名和生成签名的时间戳必须都放在调用的网址中，"
+                     "并且时间戳与请求调用时间误差不能超过1小时;" + _LINK,
+        "keyword": "description:关键词不匹配;solution:请联系群管理员查看此机器人的关键词，并在发送的信息中包含此关键词;"
+                   + _LINK,
+        "ip": "description:ip地址不在白名单;solution:请联系群管理员查看此机器人的IP白名单;" + _LINK,
+    },
+    "en": {
+        "sign": "sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]",
+        "timestamp": "invalid timestamp, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]",
+        "keyword": "keywords not in content, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]",
+        "ip": "ip 203.0.113.7 not in whitelist, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]",
+    },
+}
 
 
 def expected_sign(secret: str, timestamp: str) -> str:
@@ -64,8 +85,9 @@ def _schema_ok(body) -> bool:
 
 class DingTalkStandIn:
     def __init__(self, *, token: str = TOKEN, secret: str | None = SECRET, keyword: str | None = None,
-                 per_minute: int = 20, clock=time.time):
+                 per_minute: int = 20, clock=time.time, wording: str = "en"):
         self.token, self.secret, self.keyword, self.per_minute, self.clock = token, secret, keyword, per_minute, clock
+        self.wording = wording
         self.mode = "ok"
         self.delay = 6.0
         self.redirect_to = ""
@@ -133,6 +155,9 @@ class DingTalkStandIn:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
             self._answer(handler, status, body, headers)
 
+    def _security(self, what: str) -> dict:
+        return {"errcode": 310000, "errmsg": SECURITY_ANSWERS[self.wording][what]}
+
     def _decide(self, handler, path, query, raw):
         if self.mode == "fail":
             return 503, {"errcode": -1, "errmsg": "系统繁忙"}, None
@@ -142,15 +167,17 @@ class DingTalkStandIn:
             return 404, {"errcode": 404, "errmsg": "请求的URI地址不存在"}, None
         if query.get("access_token", [""])[0] != self.token:
             return 200, {"errcode": 300001, "errmsg": "token is not exist"}, None
+        if self.mode == "ip_blocked":
+            return 200, self._security("ip"), None
         if self.secret:
             ts = query.get("timestamp", [""])[0]
             sign = query.get("sign", [""])[0]
             if not ts and not sign:  # a robot that signs, called without a signature
-                return 200, {"errcode": 310000, "errmsg": "sign not match, more: [https://ding-doc.dingtalk.com]"}, None
+                return 200, self._security("sign"), None
             if not ts.isdigit() or abs(self.clock() * 1000 - int(ts)) > 3600 * 1000:
-                return 200, {"errcode": 310000, "errmsg": "invalid timestamp"}, None
+                return 200, self._security("timestamp"), None
             if not hmac.compare_digest(sign, expected_sign(self.secret, ts)):
-                return 200, {"errcode": 310000, "errmsg": "sign not match, more: [https://ding-doc.dingtalk.com]"}, None
+                return 200, self._security("sign"), None
         if not (handler.headers.get("Content-Type") or "").startswith("application/json"):
             return 200, _SCHEMA_ERROR, None
         try:
@@ -160,7 +187,7 @@ class DingTalkStandIn:
         if not _schema_ok(body):
             return 200, _SCHEMA_ERROR, None
         if self.keyword and self.keyword not in json.dumps(body, ensure_ascii=False):
-            return 200, {"errcode": 310000, "errmsg": "keywords not in content"}, None
+            return 200, self._security("keyword"), None
         with self._lock:
             now = self.clock()
             self._accepted_at = [t for t in self._accepted_at if now - t < 60]

@@ -26,7 +26,7 @@ def test_add_test_pause_and_delete_from_the_page(client, alice, standin, allow_l
     channel = Channel.objects.get()
     assert channel.events == ["risk", "kill_switch"] and channel.min_severity == "warning"
     page = client.get("/notifications/").content.decode()
-    assert "desk" in page and f"token …{TOKEN[-4:]}" in page and TOKEN not in page
+    assert "desk" in page and f"access_token=…{TOKEN[-4:]}" in page and TOKEN not in page
     r = client.post(f"/notifications/channels/{channel.pk}/test/", follow=True)
     assert "Delivered: DingTalk accepted the test message." in r.content.decode()
     assert len(standin.received) == 1 and Outbox.objects.get().state == "sent"

@@ -111,3 +111,29 @@ def test_a_refused_send_is_recorded_without_retrying(alice, sink, allow_local, e
     assert outbox_deliver(outbox_id=row.pk, now=row.next_attempt_at) == "failed"
     channel.refresh_from_db()
     assert not channel.is_active and "refused target" in channel.disabled_reason
+
+
+@pytest.mark.django_db
+def test_an_apprise_url_is_checked_against_the_allowed_hosts_on_every_save(api, alice, client, sink, settings):
+    """Create (API and page) and change: a target outside the allowed hosts is refused when saved, not only
+    when a message is sent; allowing the host lets the same URL through."""
+    settings.NOTIFICATION_ALLOWED_HOSTS = []
+    url = f"json://127.0.0.1:{sink.port}/hook"
+    refused = api(alice).post("/api/notifications/channels/", {"kind": "apprise", "name": "hook", "apprise_url": url},
+                              format="json")
+    assert refused.status_code == 400 and "loopback" in refused.json()["error"]["fields"]["apprise_url"][0]
+    client.force_login(alice)
+    page = client.post("/notifications/", {"kind": "apprise", "name": "hook", "apprise_url": url,
+                                           "min_severity": "info"})
+    assert page.status_code == 200 and "127.0.0.1 is a loopback address" in page.content.decode()
+    assert not Channel.objects.exists()
+
+    settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+    created = api(alice).post("/api/notifications/channels/", {"kind": "apprise", "name": "hook", "apprise_url": url},
+                              format="json")
+    assert created.status_code == 201, created.content
+    cid = created.json()["id"]
+    for target in ("json://10.0.0.7/hook", "json://169.254.169.254/latest", "json://localhost:9/x"):
+        r = api(alice).patch(f"/api/notifications/channels/{cid}/", {"apprise_url": target}, format="json")
+        assert r.status_code == 400 and "apprise_url" in r.json()["error"]["fields"], target
+    assert api(alice).get(f"/api/notifications/channels/{cid}/").json()["target_masked"] == "JSON · 127.0.0.1"

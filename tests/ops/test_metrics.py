@@ -120,3 +120,23 @@ def test_queues_outbox_heartbeats_and_emergency_stops_are_counted(alice, charlie
     pending = Outbox.objects.filter(state="pending").count()
     assert pending >= 1  # the test's transaction never commits, so nothing is sent
     assert samples[("tp_alert_outbox_backlog", (("state", "pending"),))] == pending
+
+
+def test_a_fill_digest_waiting_for_its_window_is_not_a_late_alert(alice, charlie, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.models import Outbox
+    from notifications.services import channel_create
+
+    settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+    channel = channel_create(owner=alice, kind="dingtalk", name="desk",
+                             webhook_url="http://127.0.0.1:9/robot/send?access_token=placeholder")
+    now = timezone.now()
+    Outbox.objects.create(channel=channel, user=alice, event="fills", severity="info", title="digest", bot_id=1,
+                          created_at=now - timedelta(minutes=10), next_attempt_at=now + timedelta(minutes=5), items=4)
+    assert _scrape(_staff_client(charlie))[("tp_alert_outbox_oldest_seconds", ())] == 0
+    Outbox.objects.create(channel=channel, user=alice, event="risk", severity="critical", title="late",
+                          created_at=now - timedelta(minutes=7), next_attempt_at=now - timedelta(minutes=7))
+    assert _scrape(_staff_client(charlie))[("tp_alert_outbox_oldest_seconds", ())] == pytest.approx(420, abs=10)

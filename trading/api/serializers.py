@@ -134,7 +134,8 @@ class BotIn(serializers.Serializer):
     strategy = serializers.CharField(max_length=32, help_text="An id from GET /api/strategies/")
     params = serializers.JSONField(required=False, default=dict, help_text="The strategy's parameters")
     mode = serializers.ChoiceField(choices=["paper", "live"], default="paper",
-                                   help_text="Only paper for now: live needs the promotion workflow")
+                                   help_text="Always paper: a bot goes live only through its promotion "
+                                             "(POST /api/bots/{id}/promotion/)")
     starting_balance = serializers.DecimalField(help_text="Paper balance in the quote currency", **MONEY)
     fill_overrides = serializers.JSONField(required=False, default=dict,
                                            help_text="Per-bot paper fill settings, e.g. {\"reject_rate\": \"0\"}")
@@ -157,7 +158,8 @@ class BotPatchIn(serializers.Serializer):
     params = serializers.JSONField(required=False)
     fill_overrides = serializers.JSONField(required=False)
     mode = serializers.ChoiceField(choices=["paper", "live"], required=False,
-                                   help_text="Only accepted when unchanged: going live needs the promotion workflow")
+                                   help_text="Only accepted when unchanged: a bot goes live only through its "
+                                             "promotion (POST /api/bots/{id}/promotion/)")
 
     FIXED = ("exchange", "symbol", "starting_balance", "seed")
 

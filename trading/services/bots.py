@@ -33,6 +33,17 @@ class LiveNotAvailable(DomainError):
     code = "live_not_available"
 
 
+def _live_only_by_promotion(bot: Bot | None = None) -> LiveNotAvailable:
+    """The answer to a create or edit that asks for mode=live: the only way live is the promotion."""
+    where = (f"its promotion (the Live trading card on the bot page, POST /api/bots/{bot.pk}/promotion/)"
+             if bot is not None else "its promotion, once it has a paper record (create it on paper)")
+    if settings.ENABLE_LIVE_TRADING:
+        message = f"A bot goes live only through {where}."
+    else:
+        message = f"Live trading is not enabled on this platform; a bot would go live only through {where}."
+    return LiveNotAvailable(message, fields={"mode": [message]})
+
+
 class BotStateConflict(DomainError):
     code = "bot_state_conflict"
     status = 409
@@ -97,8 +108,7 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
     known; `verify_market` (pages, API) loads them first if they never were (exchange I/O, before any
     transaction), so an unlisted symbol is never accepted from a person."""
     if mode == Bot.Mode.LIVE:
-        raise LiveNotAvailable("live trading needs the promotion workflow",
-                               fields={"mode": ["live trading needs the promotion workflow"]})
+        raise _live_only_by_promotion()
     if mode != Bot.Mode.PAPER:
         raise InvalidBot("mode must be \"paper\".", fields={"mode": ["Must be \"paper\"."]})
     name = (name or "").strip()
@@ -138,8 +148,7 @@ def _refresh_into(target: Bot, source: Bot) -> Bot:
 def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
     mode = fields.pop("mode", None)
     if mode == Bot.Mode.LIVE and bot.mode != Bot.Mode.LIVE:  # never silently ignored (the create refuses it too)
-        raise LiveNotAvailable("live trading needs the promotion workflow",
-                               fields={"mode": ["live trading needs the promotion workflow"]})
+        raise _live_only_by_promotion(bot)
     if mode is not None and mode != bot.mode:
         raise InvalidBot(f"mode cannot be changed here (the bot is {bot.mode}).",
                          fields={"mode": ["Cannot be changed here."]})

@@ -211,33 +211,27 @@ class _Chunk:
 
 
 def _notify_fills(bots: dict[int, dict]) -> None:
-    """After commit: one "fills" notification per user (listing their bots' fills) for users with a channel.
-    Never raises, never blocks trading."""
+    """After commit: one "fills" notification per bot (its fills of this tick, one per line) for users with a
+    channel; channels keep a digest per bot by default (notifications.outbox). Never raises, never blocks
+    trading."""
     try:
         owners = {b["owner_id"] for b in bots.values()}
         # most users have no alert channel: skip them with one query instead of one notify() each
         listening = set(Channel.objects.filter(owner_id__in=owners).values_list("owner_id", flat=True))
         users = User.objects.in_bulk(listening)
-        per_user: dict[int, list[tuple[int, dict]]] = defaultdict(list)
         for bot_id, info in bots.items():
-            if info["owner_id"] in users:
-                per_user[info["owner_id"]].append((bot_id, info))
-        for owner_id, items in per_user.items():
-            lines, count = [], 0
-            for _bot_id, info in items[:20]:
-                for side, amount, price in info["fills"]:
-                    count += 1
-                    lines.append(f"{info['name']}: {side} {amount.normalize():f} {info['symbol'].split('/')[0]} "
-                                 f"@ {price.normalize():f}")
-            first_id, first = items[0]
-            title = (f"{first['name']}: {count} fill(s)" if len(items) == 1
-                     else f"{len(items)} bots filled {sum(len(i['fills']) for _, i in items)} order(s)")
+            if info["owner_id"] not in users:
+                continue
+            base = info["symbol"].split("/")[0]
+            lines = [f"- {side} {amount.normalize():f} {base} @ {price.normalize():f}"
+                     for side, amount, price in info["fills"]]
             try:
-                notify(user=users[owner_id], event="fills", severity="info", title=title,
-                       text="; ".join(lines)[:3900], url_path=f"/bots/{first_id}/" if len(items) == 1 else "/bots/",
-                       bot=_BotRef(first_id, first["name"], first["symbol"]) if len(items) == 1 else None)
+                notify(user=users[info["owner_id"]], event="fills", severity="info",
+                       title=f"{info['name']}: {len(lines)} fill(s)", text="\n".join(lines)[:3900],
+                       url_path=f"/bots/{bot_id}/", bot=_BotRef(bot_id, info["name"], info["symbol"]),
+                       items=len(lines))
             except Exception:  # noqa: BLE001
-                log.exception("fill notification failed for user %s", owner_id)
+                log.exception("fill notification failed for bot %s", bot_id)
     except Exception:  # noqa: BLE001 - notifications are best effort
         log.exception("fill notifications failed")
 

@@ -18,7 +18,8 @@ def test_it_saves_a_dingtalk_channel_and_shows_only_a_masked_target(api, alice, 
     r = _create(api(alice), standin)
     assert r.status_code == 201, r.content
     body = r.json()
-    assert body["target_masked"] == f"127.0.0.1 · token …{TOKEN[-4:]}" and body["has_secret"] is True
+    assert body["target_masked"] == f"http://127.0.0.1:{standin.port}/robot/send?access_token=…{TOKEN[-4:]}"
+    assert body["has_secret"] is True and body["fill_digest_minutes"] == 15
     assert body["events"] == ["risk", "kill_switch"] and body["min_severity"] == "warning"
     assert body["rate_limit_per_minute"] == 20 and body["is_active"] is True
     for name in ("webhook_url", "secret", "apprise_url", "webhook_url_enc", "secret_enc"):

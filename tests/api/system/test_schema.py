@@ -24,3 +24,18 @@ def test_the_docs_page_is_served_without_a_cdn(anon):
     assert r.status_code == 200
     html = r.content.decode()
     assert "swagger-ui" in html and "cdn.jsdelivr" not in html
+
+
+def test_the_docs_list_the_bearer_scheme_first_and_say_how_to_get_a_token(anon):
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert list(schemes)[0] == "bearerAuth"  # the docs page's Authorize dialog shows them in this order
+    assert schemes["bearerAuth"]["type"] == "http" and schemes["bearerAuth"]["scheme"] == "bearer"
+    assert "/api/auth/login/" in schemes["bearerAuth"]["description"]
+    assert "bearer" in schemes["sessionCookie"]["description"]
+    me = schema["paths"]["/api/auth/me/"]["get"]["security"]
+    assert list(me[0]) == ["bearerAuth"]
+    described = schema["info"]["description"]
+    for words in ("POST /api/auth/login/", "access_token", "Authorization: Bearer", "/api/auth/refresh/",
+                  "/api/auth/login/totp/", "Authorize"):
+        assert words in described, words

@@ -55,7 +55,8 @@ def test_live_mode_is_refused_until_the_promotion_workflow(api, alice):
     r = api(alice).post(URL, {**GOOD, "mode": "live"}, format="json")
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "live_not_available"
-    assert r.json()["error"]["message"] == "live trading needs the promotion workflow"
+    assert r.json()["error"]["message"].startswith("Live trading is not enabled on this platform")
+    assert "promotion" in r.json()["error"]["fields"]["mode"][0]
     assert api(alice).get(URL).json() == []
 
 
@@ -154,3 +155,32 @@ def test_a_patch_of_a_fixed_field_is_refused_not_ignored(api, alice):
     assert r.status_code == 400
     assert set(r.json()["error"]["fields"]) == {"symbol", "starting_balance"}
     assert api(alice).get(f"{URL}{bot['id']}/").json()["symbol"] == "BTC/USDT"
+
+
+@pytest.mark.parametrize("live_on", [False, True], ids=["live-off", "live-on"])
+def test_every_way_of_asking_for_live_answers_400_and_points_at_the_promotion(api, alice, settings, live_on):
+    settings.ENABLE_LIVE_TRADING = live_on
+    bot = api(alice).post(URL, GOOD, format="json").json()
+    answers = {"create": api(alice).post(URL, {**GOOD, "name": "Other", "mode": "live"}, format="json"),
+               "patch": api(alice).patch(f"{URL}{bot['id']}/", {"mode": "live"}, format="json")}
+    put = api(alice).put(f"{URL}{bot['id']}/", {"mode": "live"}, format="json")
+    assert put.status_code == 405 and put.json()["error"]["code"] == "method_not_allowed"  # no PUT at all
+    for how, r in answers.items():
+        assert r.status_code == 400, (how, r.status_code, r.content)
+        error = r.json()["error"]
+        assert error["code"] == "live_not_available", how
+        assert "promotion" in error["message"] and error["fields"]["mode"], how
+        assert ("not enabled on this platform" in error["message"]) is not live_on, how
+    assert f"/api/bots/{bot['id']}/promotion/" in answers["patch"].json()["error"]["message"]
+    assert api(alice).get(f"{URL}{bot['id']}/").json()["mode"] == "paper"
+
+
+@pytest.mark.parametrize("live_on", [False, True], ids=["live-off", "live-on"])
+def test_the_pages_promise_live_trading_only_when_the_platform_has_it(client, alice, settings, live_on):
+    settings.ENABLE_LIVE_TRADING = live_on
+    signup = client.get("/signup/").content.decode()
+    client.force_login(alice)
+    bots = client.get("/bots/").content.decode()
+    for html in (signup, bots):
+        assert ("Live trading is not enabled on this platform" in html) is not live_on
+        assert ("promote" in html or "promoted" in html) is live_on

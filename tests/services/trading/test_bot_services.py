@@ -48,7 +48,8 @@ def test_unknown_strategy_and_live_mode_are_refused(alice):
     with pytest.raises(DomainError) as err:
         make_bot(alice, mode="live")
     assert err.value.code == "live_not_available"
-    assert err.value.message == "live trading needs the promotion workflow"
+    assert err.value.message.startswith("Live trading is not enabled on this platform; a bot would go live only "
+                                        "through its promotion")
     assert not Bot.objects.exists()
 
 

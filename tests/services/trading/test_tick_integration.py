@@ -73,7 +73,8 @@ def test_fills_raise_a_fills_notification(alice, recording, settings, django_cap
         poll_and_tick()
     row = Outbox.objects.get(event="fills")
     assert row.user_id == alice.pk and row.bot_id == bot.pk and row.severity == "info"
-    assert row.title == "Stacker: 1 fill(s)" and row.text.startswith("Stacker: buy ") and "BTC @ " in row.text
+    assert row.title == "Stacker: 1 fill(s)" and row.text.startswith("- buy ") and "BTC @ " in row.text
+    assert row.items == 1 and row.bot_label == "Stacker (BTC/USDT)"
 
 
 def test_shards_split_one_tick_between_workers_without_overlap(alice, recording):
