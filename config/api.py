@@ -4,7 +4,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -74,7 +74,56 @@ def exception_handler(exc, context):
     return response
 
 
+class TextField(serializers.CharField):
+    """A CharField that takes only strings: DRF's would turn a JSON number into text ("reason": 0 -> "0"),
+    accepting what the schema (type: string) says is invalid."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON body's true or false only: DRF's would also take 0, 1, "yes", "on" ... that the schema
+    (type: boolean) calls invalid."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+def query_data(request) -> dict:
+    """The query string as plain data for an `In` serializer: `?status=` is then an empty value that the
+    field validates (refused unless it allows blank), not a silently omitted one (DRF's form-input rule
+    for QueryDicts); the last value of a repeated name counts."""
+    return request.query_params.dict()
+
+
 class Pagination(PageNumberPagination):
+    """Pages of 50 (page_size up to 500). A page or page_size that is not a positive whole number is a 400
+    (DRF would silently use the default size); a page past the last one is a 404, as DRF answers."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        bad = {}
+        for name, top in ((self.page_query_param, None), (self.page_size_query_param, self.max_page_size)):
+            raw = request.query_params.get(name)
+            if raw is None or raw == "last" and name == self.page_query_param:
+                continue
+            if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or (top and int(raw) > top):
+                bad[name] = [f"Must be a whole number from 1{f' to {top}' if top else ''}."]
+        if bad:
+            raise exceptions.ValidationError(bad)
+        return super().paginate_queryset(queryset, request, view=view)
+
+    def get_schema_operation_parameters(self, view):
+        params = super().get_schema_operation_parameters(view)
+        for p in params:
+            p["schema"] = {"type": "integer", "minimum": 1,
+                           **({"maximum": self.max_page_size} if p["name"] == self.page_size_query_param else {})}
+        return params

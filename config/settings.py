@@ -192,7 +192,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.LimitedJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",  # + DELETE bodies where declared
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_RATES": {
@@ -200,6 +200,8 @@ REST_FRAMEWORK = {
         "auth_username": env.str("THROTTLE_AUTH_USERNAME", default="5/min"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # every API view without its own throttles: the per-user request quota (risk/throttles.py, risk/quotas.py)
+    "DEFAULT_THROTTLE_CLASSES": ["risk.throttles.UserRequestThrottle"],
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
@@ -246,6 +248,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # info/warning/critical is one choice set shared by risk events and notification channels
     "ENUM_NAME_OVERRIDES": {"SeverityEnum": "notifications.models.SEVERITIES"},
+    # every operation documents its error answers in the one error shape (config/schema.py)
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.add_error_responses"],
 }
 
 # --- Celery ------------------------------------------------------------------------
@@ -299,6 +303,12 @@ LIVE_RECONCILE_WORKERS = env.int("LIVE_RECONCILE_WORKERS", default=8)  # threads
 # Fernet keys, newest first, comma separated. Required outside DEBUG.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 KEY_ROTATE_AFTER_DAYS = env.int("KEY_ROTATE_AFTER_DAYS", default=90)
+
+# --- Per-user quotas (defaults; staff override them in admin: risk "Quotas", platform row or per user) ---
+QUOTA_BOTS = env.int("QUOTA_BOTS", default=50)
+QUOTA_RUNNING_BOTS = env.int("QUOTA_RUNNING_BOTS", default=50)
+QUOTA_WATCHLIST_SYMBOLS = env.int("QUOTA_WATCHLIST_SYMBOLS", default=100)
+QUOTA_API_REQUESTS_PER_MINUTE = env.int("QUOTA_API_REQUESTS_PER_MINUTE", default=1200)
 
 # --- Exchanges ---------------------------------------------------------------------
 CCXT_OVERRIDES = env.json("CCXT_OVERRIDES", default={})

@@ -60,7 +60,7 @@ def encryption_verify() -> str:
 
 
 @lru_cache(maxsize=32)
-def _required_credentials(exchange: str) -> dict:
+def required_credentials(exchange: str) -> dict:
     """Which credentials the exchange asks for (ccxt's describe(); the class attribute is only the base's)."""
     import ccxt
 
@@ -117,7 +117,7 @@ def _validate(*, exchange: str, label: str, api_key: str, secret: str, passphras
         msg = f"Unsupported exchange. Choose one of: {', '.join(settings.SUPPORTED_EXCHANGES)}."
         raise KeyInvalid(msg, fields={"exchange": [msg]})
     label = _label_clean(label)
-    needs = _required_credentials(exchange)
+    needs = required_credentials(exchange)
     return {
         "label": label,
         "api_key": _validate_token("api_key", api_key, required=needs.get("apiKey", True)),

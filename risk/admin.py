@@ -2,8 +2,8 @@ from django.contrib import admin, messages
 
 from accounts.audit import audit_record
 from config.admin import ReadOnlyAdmin, decimal_columns_trim
-from risk import services
-from risk.models import RiskEvent, RiskPolicy
+from risk import quotas, services
+from risk.models import Quota, RiskEvent, RiskPolicy
 
 
 @admin.register(RiskEvent)
@@ -54,3 +54,28 @@ class RiskPolicyAdmin(admin.ModelAdmin):
 
 
 decimal_columns_trim(RiskPolicyAdmin, RiskPolicy)
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    """Per-user quotas: the platform row (no user) for everyone, a user's row to raise or lower one person's.
+    Empty fields inherit (user row -> platform row -> the QUOTA_* setting). Takes effect at once."""
+
+    list_display = ("__str__", "bots", "running_bots", "watchlist_symbols", "api_requests_per_minute", "updated_at")
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)
+    list_select_related = ("user",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_record(action="quota.change", actor=request.user, target=str(obj), request=request,
+                     details={n: getattr(obj, n) for n in quotas.NAMES})
+        quotas.quotas_forget()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        quotas.quotas_forget()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        quotas.quotas_forget()

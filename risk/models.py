@@ -150,3 +150,27 @@ class RiskEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.code}: {self.message}"
+
+
+class Quota(models.Model):
+    """Per-user quotas (risk/quotas.py): the platform row (no user) for everyone, a user's row for one person.
+    An empty field inherits: user row -> platform row -> the QUOTA_* setting. Staff edit them in admin."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="quota", help_text="Empty: the platform-wide row")
+    bots = models.PositiveIntegerField(null=True, blank=True, help_text="Bots a user may have (archived ones "
+                                       "not counted). Empty: inherit")
+    running_bots = models.PositiveIntegerField(null=True, blank=True, help_text="Bots running at once. Empty: inherit")
+    watchlist_symbols = models.PositiveIntegerField(null=True, blank=True,
+                                                    help_text="Symbols on the watchlist. Empty: inherit")
+    api_requests_per_minute = models.PositiveIntegerField(null=True, blank=True,
+                                                          help_text="API requests per minute. Empty: inherit")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # one platform row: a unique index on a constant over the rows without a user
+        constraints = [models.UniqueConstraint(models.Value(1), condition=Q(user__isnull=True),
+                                               name="one_platform_quota")]
+
+    def __str__(self) -> str:
+        return f"quotas for {self.user}" if self.user_id else "platform quotas"

@@ -67,7 +67,11 @@ class KillSwitchEngaged(DomainError):
 
 
 class PolicyLoosened(DomainError):
+    """A well-formed override that the limits above it (platform, user) do not allow: a conflict with the
+    current state, not bad input (the schema cannot know the platform's limits)."""
+
     code = "policy_not_tighter"
+    status = status.HTTP_409_CONFLICT
 
 
 class BotNotHalted(DomainError):

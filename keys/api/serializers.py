@@ -1,7 +1,10 @@
+from django.conf import settings
 from rest_framework import serializers
 
+from config.api import StrictBooleanField, TextField
 from keys.models import ExchangeKey
 from keys.selectors import key_age_days, key_rotate_due, key_test_status
+from keys.services import required_credentials
 
 
 class KeyOut(serializers.ModelSerializer):
@@ -38,19 +41,43 @@ class KeyOut(serializers.ModelSerializer):
 
 
 class KeyCreateIn(serializers.Serializer):
-    exchange = serializers.CharField(max_length=32)
-    label = serializers.CharField(max_length=64)
-    api_key = serializers.CharField(write_only=True, max_length=512, trim_whitespace=False)
-    secret = serializers.CharField(write_only=True, max_length=512, trim_whitespace=False)
-    passphrase = serializers.CharField(write_only=True, max_length=256, required=False, allow_blank=True,
-                                       default="", trim_whitespace=False)
-    uid = serializers.CharField(write_only=True, max_length=128, required=False, allow_blank=True, default="",
-                                trim_whitespace=False)
-    sandbox = serializers.BooleanField(required=False, default=False)
+    exchange = serializers.ChoiceField(choices=())  # the supported exchanges, documented as the schema's enum
+    label = TextField(max_length=64)
+    api_key = TextField(write_only=True, max_length=512, trim_whitespace=False)
+    secret = TextField(write_only=True, max_length=512, trim_whitespace=False)
+    passphrase = TextField(write_only=True, max_length=256, required=False, allow_blank=True, default="",
+                           trim_whitespace=False)
+    uid = TextField(write_only=True, max_length=128, required=False, allow_blank=True, default="",
+                    trim_whitespace=False)
+    sandbox = StrictBooleanField(required=False, default=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["exchange"].choices = settings.SUPPORTED_EXCHANGES
+
+    @staticmethod
+    def schema_extra() -> dict:
+        """The schema says what key_create checks (keys/services.py): printable ASCII tokens (a PEM key
+        for a secret too) and, per exchange, the credentials ccxt says it needs."""
+        token = r"[\x21-\x7e]+"
+        pem = r"-----BEGIN ([A-Z ]+)-----\s*[A-Za-z0-9+/=\s]+?\s*-----END \1-----\s*"
+        per_exchange = []
+        for exchange in settings.SUPPORTED_EXCHANGES:
+            needs = required_credentials(exchange)
+            extra = {name: {"minLength": 1} for name, cred in (("passphrase", "password"), ("uid", "uid"))
+                     if needs.get(cred)}
+            per_exchange.append({"properties": {"exchange": {"enum": [exchange]}, **extra}, "required": list(extra)}
+                                if extra else {"properties": {"exchange": {"enum": [exchange]}}})
+        return {"allOf": [{"properties": {"api_key": {"pattern": f"^{token}$"},
+                                          "secret": {"pattern": f"^(?:{token}|{pem})$"},
+                                          "passphrase": {"pattern": f"^(?:{token})?$"},
+                                          "uid": {"pattern": f"^(?:{token})?$"}}}],
+                "anyOf": per_exchange}
 
 
 class KeyUpdateIn(serializers.Serializer):
-    label = serializers.CharField(max_length=64)
+    label = TextField(max_length=64)
+    schema_extra = {"required": ["label"]}  # the only field: a PATCH must send it
 
 
 class BalanceOut(serializers.Serializer):

@@ -29,15 +29,15 @@ def test_a_user_tightens_their_limits(api, alice):
     assert AuditEvent.objects.filter(actor=alice, action="risk_policy.tighten").exists()
 
 
-def test_loosening_beyond_the_platform_is_a_400_that_says_why(api, alice):
+def test_loosening_beyond_the_platform_is_a_409_that_says_why(api, alice):
     r = api(alice).patch("/api/risk/policy/", {"max_trades_per_day": 500}, format="json")
-    assert r.status_code == 400
+    assert r.status_code == 409
     err = r.json()["error"]
     assert err["code"] == "policy_not_tighter"
     assert "at most 50" in err["fields"]["max_trades_per_day"][0]
     assert not RiskPolicy.objects.filter(scope="user", user=alice).exists()
     r = api(alice).patch("/api/risk/policy/", {"cooldown_minutes": 5}, format="json")  # shorter is looser
-    assert r.status_code == 400 and "at least 60" in r.json()["error"]["fields"]["cooldown_minutes"][0]
+    assert r.status_code == 409 and "at least 60" in r.json()["error"]["fields"]["cooldown_minutes"][0]
 
 
 def test_bad_values_are_400s(api, alice):
@@ -52,7 +52,7 @@ def test_a_bot_override_is_bounded_by_the_users_limits(api, alice):
     api(alice).patch("/api/risk/policy/", {"max_open_trades": 4}, format="json")
     url = f"/api/risk/policy/bots/{bot.pk}/"
     r = api(alice).patch(url, {"max_open_trades": 6}, format="json")
-    assert r.status_code == 400 and "at most 4" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "at most 4" in r.json()["error"]["message"]
     r = api(alice).patch(url, {"max_open_trades": 2}, format="json")
     assert r.status_code == 200 and r.json()["effective"]["max_open_trades"] == 2 and r.json()["bot_id"] == bot.pk
     assert api(alice).get("/api/risk/policy/").json()["effective"]["max_open_trades"] == 4  # other bots

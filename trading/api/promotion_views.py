@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import query_data
 from risk.checks import LIMIT_FIELDS
 from trading.models import Bot
 from trading.promotion.demotion import promotion_demote
@@ -273,7 +274,7 @@ class PromotionsApi(APIView):
                                "?status=pending_approval.")
     def get(self, request):
         _staff_only(request)
-        data = StaffListIn(data=request.query_params)
+        data = StaffListIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         promotions_expire_due()
         rows = promotions_for_staff(status=data.validated_data.get("status"))[:STAFF_LIST_MAX]

@@ -1,11 +1,11 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from config.api import NotFound, Pagination
+from config.api import NotFound, Pagination, StrictBooleanField, TextField, query_data
 from risk import services
 from risk.limits import effective_limits, platform_policy
 from risk.models import KillSwitch, RiskEvent, RiskPolicy
@@ -78,9 +78,12 @@ class SystemStatusApi(APIView):
 
 class EmergencyStopIn(serializers.Serializer):
     scope = serializers.ChoiceField(choices=["user", "global"], default="user")
-    flatten = serializers.BooleanField(default=False, help_text="Also sell open positions at market.")
-    reduce_only = serializers.BooleanField(default=False, help_text="Keep bots running, exits only.")
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    flatten = StrictBooleanField(default=False, help_text="Also sell open positions at market.")
+    reduce_only = StrictBooleanField(default=False, help_text="Keep bots running, exits only.")
+    # the server refuses both at once: documented so (OpenAPI 3.0 `not`)
+    schema_extra = {"not": {"properties": {"flatten": {"enum": [True]}, "reduce_only": {"enum": [True]}},
+                            "required": ["flatten", "reduce_only"]}}
+    reason = TextField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class LiveOrderCancelledOut(serializers.Serializer):
@@ -181,6 +184,9 @@ class PolicyIn(serializers.Serializer):
     cooldown_minutes = serializers.IntegerField(min_value=0, max_value=100000, required=False, allow_null=True)
     user_daily_loss_pct = serializers.DecimalField(**PCT)
 
+    # documented: at least one of the limits (unknown names are ignored, so `minProperties` would not say it)
+    schema_extra = {"anyOf": [{"required": [name]} for name in RiskPolicy.LIMIT_FIELDS]}
+
     def validate(self, attrs):
         if not attrs:
             raise serializers.ValidationError(f"Send at least one of: {', '.join(RiskPolicy.LIMIT_FIELDS)}.")
@@ -270,30 +276,35 @@ class BotPolicyApi(APIView):
 
 
 class RiskEventOut(serializers.ModelSerializer):
-    bot_name = serializers.CharField(source="bot.name", default=None)
+    bot_name = serializers.CharField(source="bot.name", default=None, allow_null=True)  # null: user-wide events
 
     class Meta:
         model = RiskEvent
         fields = ["id", "created_at", "code", "severity", "message", "bot_id", "bot_name", "details"]
 
 
+class RiskEventsIn(serializers.Serializer):
+    bot = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="A bot id")
+    code = serializers.RegexField(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", required=False,
+                                  error_messages={"invalid": "Must be a reason code like daily_loss."})
+    all = serializers.BooleanField(required=False, default=False, help_text="Auditors/risk officers: every user")
+
+
 class RiskEventsApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("bot", int), OpenApiParameter("code", str),
-                               OpenApiParameter("all", bool, description="Auditors/risk officers: every user")],
-                   responses={200: RiskEventOut(many=True)})
+    pagination_class = Pagination  # documented as a page ({count, next, previous, results}), as answered
+
+    @extend_schema(parameters=[RiskEventsIn], responses={200: RiskEventOut(many=True)})
     def get(self, request):
-        everyone = request.query_params.get("all") in ("1", "true") and request.user.has_perm("risk.view_riskevent")
+        data = RiskEventsIn(data=query_data(request))
+        data.is_valid(raise_exception=True)
+        query = data.validated_data
+        everyone = query["all"] and request.user.has_perm("risk.view_riskevent")
         events = risk_events_all() if everyone else risk_events_for(user=request.user)
-        bot = request.query_params.get("bot")
-        if bot:
-            if not bot.isdigit():
-                raise serializers.ValidationError({"bot": ["Must be a bot id."]})
-            events = events.filter(bot_id=int(bot))
-        if code := request.query_params.get("code"):
-            if not code.isidentifier() or len(code) > 64:
-                raise serializers.ValidationError({"code": ["Must be a reason code like daily_loss."]})
-            events = events.filter(code=code)
-        paginator = Pagination()
+        if "bot" in query:
+            events = events.filter(bot_id=query["bot"])
+        if "code" in query:
+            events = events.filter(code=query["code"])
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(RiskEventOut(page, many=True).data)
 

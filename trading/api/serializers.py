@@ -40,7 +40,10 @@ def _symbol_field():
 
 class LivePricesIn(serializers.Serializer):
     exchange = serializers.ChoiceField(choices=())
-    symbols = serializers.CharField(max_length=1000, help_text="Comma-separated, e.g. BTC/USDT,ETH/USDT")
+    symbols = serializers.RegexField(  # the pattern documents validate_symbols' rule: 1 to 50 symbols
+        r"^ *[A-Za-z0-9]{1,20}/[A-Za-z0-9]{1,20}(:[A-Za-z0-9]{1,20})? *(, *[A-Za-z0-9]{1,20}/[A-Za-z0-9]{1,20}"
+        r"(:[A-Za-z0-9]{1,20})? *){0,49}$", max_length=1000, help_text="Comma-separated, e.g. BTC/USDT,ETH/USDT",
+        error_messages={"invalid": "Name 1 to 50 symbols like BTC/USDT, separated by commas."})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,7 +99,7 @@ class WatchOut(serializers.ModelSerializer):
 
 
 class CandlesIn(serializers.Serializer):
-    exchange = serializers.CharField(max_length=32)
+    exchange = serializers.CharField(min_length=1, max_length=32)
     symbol = _symbol_field()
     timeframe = serializers.ChoiceField(choices=list(TIMEFRAME_SECONDS), default="1m")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=200)
@@ -132,12 +135,14 @@ class BotIn(serializers.Serializer):
     exchange = serializers.ChoiceField(choices=())
     symbol = _symbol_field()
     strategy = serializers.CharField(max_length=32, help_text="An id from GET /api/strategies/")
-    params = serializers.JSONField(required=False, default=dict, help_text="The strategy's parameters")
+    # objects, never null: documented as such (a JSONField is "any JSON" in the schema)
+    params = serializers.DictField(required=False, default=dict, help_text="The strategy's parameters",
+                                   error_messages={"not_a_dict": "Must be an object."})
     mode = serializers.ChoiceField(choices=["paper", "live"], default="paper",
                                    help_text="Always paper: a bot goes live only through its promotion "
                                              "(POST /api/bots/{id}/promotion/)")
     starting_balance = serializers.DecimalField(help_text="Paper balance in the quote currency", **MONEY)
-    fill_overrides = serializers.JSONField(required=False, default=dict,
+    fill_overrides = serializers.DictField(required=False, default=dict, error_messages={"not_a_dict": "Must be an object."},
                                            help_text="Per-bot paper fill settings, e.g. {\"reject_rate\": \"0\"}")
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1,
                                     help_text="Seeds slippage and rejections (random when omitted)")
@@ -155,8 +160,8 @@ class BotIn(serializers.Serializer):
 class BotPatchIn(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     strategy = serializers.CharField(max_length=32, required=False)
-    params = serializers.JSONField(required=False)
-    fill_overrides = serializers.JSONField(required=False)
+    params = serializers.DictField(required=False, error_messages={"not_a_dict": "Must be an object."})
+    fill_overrides = serializers.DictField(required=False, error_messages={"not_a_dict": "Must be an object."})
     mode = serializers.ChoiceField(choices=["paper", "live"], required=False,
                                    help_text="Only accepted when unchanged: a bot goes live only through its "
                                              "promotion (POST /api/bots/{id}/promotion/)")

@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import Pagination
+from config.api import Pagination, query_data
 from trading.api.serializers import (
     BotIn,
     BotOut,
@@ -65,11 +65,9 @@ def _num(v):
 
 
 class LivePricesApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("exchange", str, required=True),
-                               OpenApiParameter("symbols", str, required=True, description="BTC/USDT,ETH/USDT")],
-                   responses={200: LivePricesOut})
+    @extend_schema(parameters=[LivePricesIn], responses={200: LivePricesOut})
     def get(self, request):
-        data = LivePricesIn(data=request.query_params)
+        data = LivePricesIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         exchange, symbols = data.validated_data["exchange"], data.validated_data["symbols"]
         subscriptions_touch(exchange=exchange, symbols=symbols)  # keep them in the next polls
@@ -116,7 +114,7 @@ class MarketsApi(APIView):
                    description="The exchange's listed, active markets (loaded from the exchange on first use), "
                                "for market pickers: precision, minimums and fees.")
     def get(self, request):
-        data = MarketsIn(data=request.query_params)
+        data = MarketsIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         exchange = data.validated_data["exchange"]
         known = markets_ensure(exchange=exchange)
@@ -125,13 +123,9 @@ class MarketsApi(APIView):
 
 
 class CandlesApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("exchange", str, required=True),
-                               OpenApiParameter("symbol", str, required=True),
-                               OpenApiParameter("timeframe", str, required=False, default="1m"),
-                               OpenApiParameter("limit", int, required=False, default=200)],
-                   responses={200: CandleOut(many=True)})
+    @extend_schema(parameters=[CandlesIn], responses={200: CandleOut(many=True)})
     def get(self, request):
-        data = CandlesIn(data=request.query_params)
+        data = CandlesIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         return Response(CandleOut(candles_recent(**data.validated_data), many=True).data)
 
@@ -143,7 +137,7 @@ def _bot(request, pk: int):
 
 
 def _page(request, view, queryset, serializer):
-    paginator = Pagination()
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
 
@@ -202,10 +196,11 @@ class BotPauseApi(APIView):
 
 
 class BotOrdersApi(APIView):
+    pagination_class = Pagination  # documented as a page ({count, next, previous, results}), as answered
     @extend_schema(parameters=[OrdersIn], responses={200: OrderOut(many=True)})
     def get(self, request, pk: int):
         bot = _bot(request, pk)
-        data = OrdersIn(data=request.query_params)
+        data = OrdersIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         return _page(request, self, bot_orders(bot=bot, status=data.validated_data.get("status")), OrderOut)
 
@@ -219,10 +214,11 @@ class BotOrderCancelApi(APIView):
 
 
 class BotTradesApi(APIView):
+    pagination_class = Pagination  # documented as a page ({count, next, previous, results}), as answered
     @extend_schema(parameters=[TradesIn], responses={200: TradeOut(many=True)})
     def get(self, request, pk: int):
         bot = _bot(request, pk)
-        data = TradesIn(data=request.query_params)
+        data = TradesIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         fills = bot_fills(bot=bot)
         if data.validated_data.get("side"):
@@ -272,7 +268,7 @@ class BotDealsApi(APIView):
                                "trades (entry, exit, P&L, duration), newest first.")
     def get(self, request, pk: int):
         bot = _bot(request, pk)
-        data = DealsIn(data=request.query_params)
+        data = DealsIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         return Response(DealsOut(bot_deals(bot=bot, limit=data.validated_data["limit"])).data)
 
@@ -283,7 +279,7 @@ class ProfitSummaryApi(APIView):
                                "net of fees, per quote currency: today / this week / this month / all time, per "
                                "day, week or month, and per pair.")
     def get(self, request):
-        data = ProfitIn(data=request.query_params)
+        data = ProfitIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         return Response(ProfitSummaryOut(profit_summary(request.user, **data.validated_data)).data)
 
@@ -294,7 +290,7 @@ class ProfitCalendarApi(APIView):
     def get(self, request):
         from django.utils import timezone
 
-        data = ProfitCalendarIn(data=request.query_params)
+        data = ProfitCalendarIn(data=query_data(request))
         data.is_valid(raise_exception=True)
         month = data.validated_data.get("month") or timezone.now().strftime("%Y-%m")
         cal = profit_month(request.user, year=int(month[:4]), month=int(month[5:]))

@@ -13,7 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit_record
+from accounts.models import User
 from config.api import DomainError
+from risk.quotas import quota_check
 from trading.engine.strategies import STRATEGIES, validate_params
 from trading.engine.types import FillConfig, ParamError
 from trading.events import bot_event_on_commit
@@ -126,6 +128,10 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
     clean_params = _params_clean(strategy, params)
     overrides = _overrides_clean(fill_overrides)
     with transaction.atomic():
+        # the owner's row serializes concurrent creates, so the quota holds under a burst of requests
+        User.objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
+        quota_check(user_id=owner.pk, name="bots",
+                    used=Bot.objects.filter(owner_id=owner.pk, archived_at__isnull=True).count())
         bot = Bot.objects.create(
             owner=owner, name=name[:100], exchange=exchange, symbol=symbol, strategy=strategy, params=clean_params,
             mode=mode, starting_balance=starting_balance, fill_overrides=overrides,
@@ -134,6 +140,14 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
         audit_record(action="bot.create", actor=owner, target=f"bot:{bot.pk}", request=request,
                      details={"strategy": strategy, "exchange": exchange, "symbol": symbol, "mode": mode})
     return bot
+
+
+def _running_quota_check(*, owner_id: int, bot_id: int) -> None:
+    """Inside the start's transaction: the owner's row lock orders concurrent starts of their bots."""
+    User.objects.select_for_update(no_key=True).filter(pk=owner_id).first()
+    running = Bot.objects.filter(owner_id=owner_id, status=Bot.Status.RUNNING, archived_at__isnull=True).exclude(
+        pk=bot_id).count()
+    quota_check(user_id=owner_id, name="running_bots", used=running)
 
 
 def _locked(bot: Bot) -> Bot:
@@ -201,6 +215,8 @@ def _transition(*, bot: Bot, actor, request, to: str, allowed_from: set[str], ac
             return _refresh_into(bot, locked)
         if locked.status not in allowed_from:
             raise BotStateConflict(f"A {locked.status} bot cannot be {action}.")
+        if to == Bot.Status.RUNNING:
+            _running_quota_check(owner_id=locked.owner_id, bot_id=locked.pk)
         now = timezone.now()
         update = ["status", "updated_at"]
         locked.status = to
@@ -233,6 +249,8 @@ def bot_start(*, bot: Bot, actor, request=None) -> Bot:
     current = Bot.objects.only("status", "archived_at").get(pk=bot.pk)
     if current.status == Bot.Status.HALTED and not current.archived_at:
         # a halted bot resumes through safety (refused while a kill switch covers it; recorded as a risk event)
+        with transaction.atomic():
+            _running_quota_check(owner_id=bot.owner_id, bot_id=bot.pk)
         return _refresh_into(bot, bot_resume(bot=bot, actor=actor, request=request))
     return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.RUNNING, action="started",
                        allowed_from={Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.HALTED})

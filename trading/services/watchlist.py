@@ -1,5 +1,7 @@
 from django.db import IntegrityError, transaction
 
+from accounts.models import User
+from risk.quotas import quota_check
 from trading.models import WatchlistItem
 from trading.selectors import watched_pairs, watchlist_for
 from trading.services.markets import market_check, markets_ensure
@@ -15,6 +17,10 @@ def watch_add(*, user, exchange: str, symbol: str, verify_market: bool = False) 
     market_check(exchange=exchange, symbol=symbol)
     try:
         with transaction.atomic():
+            User.objects.select_for_update(no_key=True).filter(pk=user.pk).first()  # orders concurrent adds: the quota holds
+            if watchlist_for(user).filter(exchange=exchange, symbol=symbol).exists():
+                return WatchlistItem.objects.get(user=user, exchange=exchange, symbol=symbol), False
+            quota_check(user_id=user.pk, name="watchlist_symbols", used=watchlist_for(user).count())
             if not watchlist_for(user).exists():
                 defaults = [(e, s) for e, s in watched_pairs(user) if (e, s) != (exchange, symbol)]
                 WatchlistItem.objects.bulk_create(
