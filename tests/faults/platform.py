@@ -84,25 +84,81 @@ class HealthWatch:
         return False
 
 
-class Platform:
-    def __init__(self, var: Path, extra_env: dict[str, str]):
+def _traversable(var: Path) -> None:
+    os.chmod(var, 0o755)  # the postgres user must reach the cluster under it
+    for parent in var.parents:
+        if parent.stat().st_mode & 0o001 == 0:
+            os.chmod(parent, parent.stat().st_mode | 0o001)
+
+
+class Cluster:
+    """The fault tests' own PostgreSQL cluster (scripts/stack.py, a free port, its own VAR_DIR). The first
+    platform migrates the `platform` database once; each platform then runs on a copy of it (a template
+    copy takes a second, a migration from scratch most of a minute on this machine)."""
+
+    def __init__(self, var: Path):
         self.var = var
         self.stack = _stack_module()
-        self.ports = {"PORT": free_port(), "PG_PORT": free_port(), "REDIS_PORT": free_port()}
+        self.port = free_port()
+        self.migrated = False
+        self.copies = 0
+        _traversable(var)
+        saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "VAR_DIR", "PG_PORT", "ENV_FILE", "PG_PASSWORD")}
+        try:
+            os.environ.pop("DATABASE_URL", None)
+            os.environ.update({"VAR_DIR": str(var), "PG_PORT": str(self.port), "ENV_FILE": "/dev/null",
+                               "PG_PASSWORD": ""})
+            self.cfg = self.stack.Config()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        self.stack.pg_up(self.cfg, True)
+
+    def url(self, name: str) -> str:
+        return f"postgres://platform@127.0.0.1:{self.port}/{name}"
+
+    def copy(self) -> str:
+        self.copies += 1
+        name = f"platform_{self.copies}"
+        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE platform")
+        return self.url(name)
+
+    def stop(self) -> None:
+        self.stack.pg_down(self.cfg)
+
+    def start(self) -> None:
+        self.stack.pg_up(self.cfg, True)
+
+
+class Platform:
+    def __init__(self, var: Path, extra_env: dict[str, str], cluster: Cluster):
+        self.var = var
+        self.cluster = cluster
+        self.stack = cluster.stack
+        self.ports = {"PORT": free_port(), "REDIS_PORT": free_port()}
         self.env_patch = {"VAR_DIR": str(var), "ENV_FILE": "/dev/null", **{k: str(v) for k, v in self.ports.items()},
                           "DEBUG": "false", "HTTPS": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                          "PG_PASSWORD": "", "REDIS_PASSWORD": "", **extra_env}
+                          "PG_PASSWORD": "", "REDIS_PASSWORD": "", "DATABASE_URL": cluster.url("platform"),
+                          **extra_env}
         self._saved: dict[str, str | None] = {}
         self.cfg = None
         self.sup = None
         self.logs = var / "log"
         self.health: HealthWatch | None = None
+        # as systemd (Restart=on-failure) and `make run`'s supervisor do: a process that exits by itself is
+        # started again; those a test killed on purpose wait for the test to start them
+        self.held: set[str] = set()
+        self.restarts: list[tuple[str, int]] = []  # (process, exit code) of each restart
+        self._watching = threading.Event()
 
     # --- environment of the stack -----------------------------------------------------------------------
     def _enter_env(self) -> None:
         for key in ("DATABASE_URL", "REDIS_URL", *self.env_patch):
             self._saved[key] = os.environ.get(key)
-        os.environ.pop("DATABASE_URL", None)
         os.environ.pop("REDIS_URL", None)
         os.environ.update(self.env_patch)
 
@@ -149,7 +205,19 @@ class Platform:
                     "--pidfile", str(self.var / "run" / "beat.pid")]
         raise ValueError(name)
 
+    def _restart_exited(self) -> None:
+        while self._watching.is_set():
+            for name, proc in list(self.sup.procs.items()):
+                if name not in self.held and proc.poll() is not None:
+                    self.restarts.append((name, proc.returncode))
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)  # whatever it left in its group
+                    time.sleep(1)
+                    self.start(name)
+            time.sleep(0.5)
+
     def start(self, name: str) -> None:
+        self.held.discard(name)
         log = open(self.logs / f"{name}.log", "a")  # noqa: SIM115 - the child's output, lives as long as it does
         self.sup.procs[name] = subprocess.Popen(self._argv(name), cwd=ROOT, env=self.stack.child_env(self.cfg),
                                                 start_new_session=True, stdin=subprocess.DEVNULL, stdout=log,
@@ -159,6 +227,7 @@ class Platform:
     def kill9(self, name: str) -> None:
         """kill -9 of the whole process: the main process and its pool children (its process group)."""
         proc = self.sup.procs[name]
+        self.held.add(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -187,32 +256,36 @@ class Platform:
         self.stack.redis_up(self.cfg, True)
 
     def pg_stop(self) -> None:
-        self.stack.pg_down(self.cfg)
+        self.cluster.stop()
 
     def pg_start(self) -> None:
-        self.stack.pg_up(self.cfg, True)
+        self.cluster.start()
 
     # --- lifecycle --------------------------------------------------------------------------------------
     def up(self) -> None:
-        os.chmod(self.var, 0o755)  # the postgres user must reach the cluster under it
-        for parent in self.var.parents:
-            if parent.stat().st_mode & 0o001 == 0:
-                os.chmod(parent, parent.stat().st_mode | 0o001)
         self._enter_env()
         self.cfg = self.stack.Config()
-        assert self.cfg.own_db and self.cfg.own_redis
+        assert not self.cfg.own_db and self.cfg.own_redis
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.stack.services_up(self.cfg, fast=True)
+        self.stack.services_up(self.cfg, fast=True)  # Redis (PostgreSQL is the cluster's)
         self.sup = self.stack.Supervisor(self.cfg)
-        self.manage("migrate", "--noinput", "-v", "0", timeout=240)
+        if not self.cluster.migrated:
+            self.manage("migrate", "--noinput", "-v", "0", timeout=240)
+            self.cluster.migrated = True
+        os.environ["DATABASE_URL"] = self.cluster.copy()  # this platform's own database from here on
+        self.cfg = self.stack.Config()
 
     def run(self, *names: str) -> None:
         for name in names:
             self.start(name)
         self.health = HealthWatch(f"{self.url}/api/health/")
         self.health.start()
+        self._watching.set()
+        threading.Thread(target=self._restart_exited, daemon=True, name="restart-exited").start()
 
     def down(self) -> None:
+        self._watching.clear()
+        time.sleep(0.6)
         if self.health is not None:
             self.health.stop()
         try:

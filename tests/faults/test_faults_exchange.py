@@ -48,14 +48,14 @@ for n, name in enumerate(["erin", "frank"]):
 
 
 @pytest.fixture(scope="module")
-def exchange_platform(tmp_path_factory):
+def exchange_platform(tmp_path_factory, faults_cluster):
     emu = BinanceEmulator().start()
     var = tmp_path_factory.mktemp("faults-exchange") / "var"
     var.mkdir()
     plat = Platform(var, {
         "MARKET_DATA_SOURCE": "ccxt", "CCXT_OVERRIDES": json.dumps(emu.ccxt_overrides()), "CCXT_TIMEOUT_MS": "2000",
         "DEFAULT_WATCHLIST": "", "PRICE_POLL_SECONDS": "1", "HEARTBEAT_INTERVAL_SECONDS": "1",
-        "HEARTBEAT_MAX_AGE_SECONDS": "6", "BOT_TICK_SHARDS": "1", "PAPER_FILL_CONFIG": '{"reject_rate": "0"}'})
+        "HEARTBEAT_MAX_AGE_SECONDS": "6", "BOT_TICK_SHARDS": "1", "PAPER_FILL_CONFIG": '{"reject_rate": "0"}'}, faults_cluster)
     try:
         plat.up()
         plat.shell(SETUP.format(price=emu.price("BTC/USDT")["last"]))

@@ -63,7 +63,7 @@ with transaction.atomic():
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
+def platform(tmp_path_factory, faults_cluster):
     var = tmp_path_factory.mktemp("faults-stack")
     replay = var / "replay"
     replay.mkdir()
@@ -71,7 +71,7 @@ def platform(tmp_path_factory):
     plat = Platform(var / "var", {
         "MARKET_DATA_SOURCE": "replay", "MARKET_DATA_REPLAY_PATH": str(replay), "DEFAULT_WATCHLIST": "",
         "PRICE_POLL_SECONDS": "1", "HEARTBEAT_INTERVAL_SECONDS": "1", "HEARTBEAT_MAX_AGE_SECONDS": "4",
-        "BOT_TICK_SHARDS": "1", "CELERY_CONCURRENCY": "2", "PAPER_FILL_CONFIG": '{"reject_rate": "0"}'})
+        "BOT_TICK_SHARDS": "1", "CELERY_CONCURRENCY": "2", "PAPER_FILL_CONFIG": '{"reject_rate": "0"}'}, faults_cluster)
     (var / "var").mkdir()
     try:
         plat.up()
@@ -173,6 +173,9 @@ def test_paper_bots_survive_worker_redis_and_database_faults(platform):
     assert set(report) == {"worker kill -9", "redis kill -9", "postgres stop 10 s", "worker SIGSTOP"}
     for name in ("web", "worker", "alerts", "beat"):
         assert plat.alive(name), f"{name} died; see {plat.logs}/{name}.log"
+    # a process that died by itself was started again, as systemd would: say so (a Celery worker may exit
+    # with "Unrecoverable error" when Redis drops it while it restores unacknowledged messages)
+    report["restarted by the supervisor (process, exit code)"] = plat.restarts
 
     books = _check_books(plat)
     caught = plat.sql("SELECT count(*), coalesce(sum((notes->>'caught up (missed bars evaluated)')::int), 0) "
