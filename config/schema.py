@@ -50,6 +50,7 @@ DESCRIPTIONS = {
 }
 WRITES = {"post", "put", "patch", "delete"}
 NO_NUL = "^[^\\x00]*$"  # DRF refuses NUL characters in every text field
+NO_NUL_NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
 
 
 def _names_ids(operation: dict, schemas: dict) -> bool:
@@ -120,7 +121,8 @@ class AutoSchema(openapi.AutoSchema):
 
     - request bodies on DELETE where the view declares one (turning two-factor codes off needs the
       password): drf-spectacular documents bodies only for POST, PUT and PATCH;
-    - text input never holds a NUL character (DRF refuses it in every CharField);
+    - text input never holds a NUL character (DRF refuses it in every CharField), nor only whitespace where
+      blank is refused (DRF trims first);
     - a request serializer's `schema_extra` (rules across fields, e.g. `anyOf`/`not`) merged into its
       request schema, where one field's rule depends on another's value.
     """
@@ -133,7 +135,9 @@ class AutoSchema(openapi.AutoSchema):
         if (direction == "request" and isinstance(field, serializers.CharField) and schema.get("type") == "string"
                 and "pattern" not in schema and "enum" not in schema and "format" not in schema
                 and not any(isinstance(v, RegexValidator) for v in field.validators)):  # a RegexField has its own
-            schema["pattern"] = NO_NUL
+            # DRF trims surrounding whitespace first: then a blank-refusing field needs one visible character
+            blank_refused = field.trim_whitespace and not field.allow_blank
+            schema["pattern"] = NO_NUL_NOT_BLANK if blank_refused else NO_NUL
         return schema
 
     def _map_basic_serializer(self, serializer, direction):

@@ -54,6 +54,8 @@ class KeyCreateIn(serializers.Serializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["exchange"].choices = settings.SUPPORTED_EXCHANGES
+        self.fields["exchange"].error_messages["invalid_choice"] = (
+            f"Unsupported exchange. Choose one of: {', '.join(settings.SUPPORTED_EXCHANGES)}.")
 
     @staticmethod
     def schema_extra() -> dict:

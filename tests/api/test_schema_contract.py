@@ -4,8 +4,8 @@ The platform runs in this process (uvicorn, the browser tests' server) on the te
 schemathesis runs as its command, `--checks all`, every phase (examples, coverage, fuzzing, stateful),
 a bounded number of examples per operation and a fixed seed, and the test fails on any finding, listing
 them. Whatever it finds is fixed in the server or the schema; tests/api/contract/schemathesis.toml lists
-the few refusals that depend on data the schema cannot carry (listed markets, a one-time code's secret,
-allowed notification hosts), each with its reason.
+the few refusals that depend on data the schema cannot carry (listed markets and a strategy's parameters,
+a one-time code's secret, allowed notification hosts, the exchange's verdict on a key), each with its reason.
 
 Destructive operations must not make the run flaky: each of them (sign-out, password change, two-factor
 enrolment, emergency stop, kill switch release, revoking every key, resuming every bot, tightening the
@@ -14,7 +14,8 @@ touching the user every other operation runs as (tests/api/contract/hooks.py pic
 operation). Staff-only operations (promotion reviews) run as a staff superuser, the sign-up/sign-in/reset/health operations
 without a token.
 
-Before this work: 89 unique findings (1,101 test cases, 10 examples per operation, seed 1).
+Before this work: 89 unique findings (1,101 test cases, 10 examples per operation, seed 1); after: 0
+(about 3,360 test cases, 130-160 s on this 2-core machine with other runs in parallel).
 """
 
 import json

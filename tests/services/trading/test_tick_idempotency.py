@@ -99,6 +99,7 @@ print(json.dumps({"evaluated": s.evaluated, "fills": s.fills, "errors": s.errors
 
 @pytest.mark.django_db(transaction=True)
 def test_two_worker_processes_on_the_same_tick_fill_once(alice, recording, settings):
+    settings.QUOTA_BOTS = settings.QUOTA_RUNNING_BOTS = 200  # one owner, 120 bots: above the per-user quota
     bots = _buyers(alice, 120)
     key = _poll()
     env = {**os.environ, "MARKET_DATA_SOURCE": "replay", "MARKET_DATA_REPLAY_PATH": str(recording),
