@@ -3,6 +3,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trading.engine.candles import TIMEFRAMES as BOT_TIMEFRAMES
 from trading.feeds import TIMEFRAME_SECONDS
 from trading.health import STATES, bot_health
 from trading.models import Candle, WatchlistItem
@@ -133,6 +134,8 @@ class BotIn(serializers.Serializer):
     symbol = _symbol_field()
     strategy = serializers.CharField(max_length=32, help_text="An id from GET /api/strategies/")
     params = serializers.JSONField(required=False, default=dict, help_text="The strategy's parameters")
+    timeframe = serializers.ChoiceField(choices=list(BOT_TIMEFRAMES), default="1m",
+                                        help_text="The candles the strategy decides on (the exchange must offer it)")
     mode = serializers.ChoiceField(choices=["paper", "live"], default="paper",
                                    help_text="Only paper for now: live needs the promotion workflow")
     starting_balance = serializers.DecimalField(help_text="Paper balance in the quote currency", **MONEY)
@@ -155,6 +158,8 @@ class BotPatchIn(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     strategy = serializers.CharField(max_length=32, required=False)
     params = serializers.JSONField(required=False)
+    timeframe = serializers.ChoiceField(choices=list(BOT_TIMEFRAMES), required=False,
+                                        help_text="The candles the strategy decides on (only while stopped)")
     fill_overrides = serializers.JSONField(required=False)
     mode = serializers.ChoiceField(choices=["paper", "live"], required=False,
                                    help_text="Only accepted when unchanged: going live needs the promotion workflow")
@@ -183,6 +188,7 @@ class BotOut(serializers.Serializer):
     symbol = serializers.CharField()
     strategy = serializers.CharField()
     params = serializers.JSONField()
+    timeframe = serializers.CharField(help_text="The candles the strategy decides on, e.g. 1m, 5m, 1h")
     mode = serializers.CharField()
     status = serializers.CharField()
     halt_reason = serializers.CharField()
