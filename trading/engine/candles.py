@@ -14,6 +14,7 @@ from .types import Bar
 # what a bot may choose (ccxt's names); each is a whole number of minutes, aligned on the UTC epoch
 TIMEFRAMES: dict[str, int] = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
                               "4h": 14_400_000}
+TIMEFRAME_CHOICES = tuple(TIMEFRAMES)  # for the API schema's enum (BotTimeframeEnum)
 DEFAULT_TIMEFRAME = "1m"
 
 

@@ -129,11 +129,11 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
     if not isinstance(starting_balance, Decimal) or not starting_balance.is_finite() or starting_balance <= 0:
         raise InvalidBot("starting_balance must be greater than 0.",
                          fields={"starting_balance": ["Must be greater than 0."]})
+    timeframe = _timeframe_clean(exchange, timeframe)  # no I/O: ccxt knows each exchange's timeframes
     if verify_market:
         markets_ensure(exchange=exchange)
     market_check(exchange=exchange, symbol=symbol, starting_balance=starting_balance)
     clean_params = _params_clean(strategy, params)
-    timeframe = _timeframe_clean(exchange, timeframe)
     overrides = _overrides_clean(fill_overrides)
     with transaction.atomic():
         bot = Bot.objects.create(
