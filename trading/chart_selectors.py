@@ -42,7 +42,7 @@ def bot_chart(*, bot: Bot, limit: int = 120, now: datetime | None = None) -> dic
     values = indicators(strategy_id=bot.strategy, params=bot.params, state=bot.state, closed_bars=closed,
                         in_position=bot.base > 0, window=limit)
     keep = max(0, limit - len(forming))
-    shown = [(b, True) for b in (closed[len(closed) - keep:] if keep else [])] + [(b, False) for b in forming]
+    shown = [(b, True) for b in (closed[max(0, len(closed) - keep):] if keep else [])] + [(b, False) for b in forming]
     return {"timeframe": bot.timeframe, "strategy": bot.strategy,
             "candles": [{"t": b.ts_ms, "time": datetime.fromtimestamp(b.ts_ms / 1000, tz=UTC), "open": b.open,
                          "high": b.high, "low": b.low, "close": b.close, "volume": b.volume, "closed": done}

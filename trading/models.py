@@ -90,7 +90,7 @@ class Bot(models.Model):
     strategy = models.CharField(max_length=32)
     params = models.JSONField(default=dict, blank=True)
     # the candles the strategy decides on (trading.engine.candles.TIMEFRAMES), built from the stored 1m candles
-    timeframe = models.CharField(max_length=8, default="1m")
+    timeframe = models.CharField(max_length=8, default="1m", db_default="1m")
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.PAPER)
     starting_balance = models.DecimalField(**DECIMAL)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.STOPPED)

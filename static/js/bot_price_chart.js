@@ -67,6 +67,7 @@
     const r = await fetch(canvas.dataset.url + "?limit=120", { credentials: "same-origin" });
     if (r.ok) {
       const body = await r.json();
+      state.api = body;  // the API's answer as received (the tests compare what was drawn with it)
       chart = state.chart = { timeframe: body.timeframe, indicators: body.indicators,
         candles: body.candles.map((c) => ({ t: c.t, o: +c.open, h: +c.high, l: +c.low, c: +c.close })) };
     }

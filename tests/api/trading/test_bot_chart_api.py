@@ -60,6 +60,9 @@ def test_sma_lines_are_the_engines_smas_on_the_closed_candles(api, alice, minute
             assert point["v"] == exact_decimal(sma(closed, period, end))
     # the newest values are what decide() compares on this candle
     assert fast["points"][-1] == {"t": closed[-1].ts_ms, "v": exact_decimal(sma(closed, 3))}
+    everything = _chart(api, alice, bot, limit=500)  # more than is stored: all of it
+    assert len(everything["candles"]) == 91 and everything["candles"][0]["t"] == minutes[0].ts_ms
+    assert len(everything["indicators"]["lines"][0]["points"]) == 90 - 2
     assert chart["indicators"]["levels"] == [] and chart["indicators"]["pane"] is None
 
 
