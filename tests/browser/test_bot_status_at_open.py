@@ -1,6 +1,8 @@
 """A bot page opened (or a bot started from it) while the bot cannot trade shows why at once, from the first
-paint: stale prices, warming up, blocked by a risk limit; never "running" until a tick pushes the truth."""
+paint: stale prices, warming up, blocked by a risk limit; never "running" until a tick pushes the truth.
+(A market with no price at all yet, never polled, starts "running": its first tick tells.)"""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -55,8 +57,10 @@ def test_a_bot_started_from_its_page_says_warming_up_before_any_tick(page, login
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_a_page_opened_on_a_bot_without_prices_says_stale_prices_at_once(page, login, alice, replay, width):
-    bot = bot_start(bot=_sma(alice), actor=alice)  # nothing polled yet: no price for its market
+def test_a_page_opened_on_a_bot_with_stale_prices_says_so_at_once(page, login, alice, replay, settings, width):
+    prices_poll(exchange="binance", symbols={"BTC/USDT"})
+    settings.PRICE_STALE_AFTER_SECONDS = -1  # the stored ticker is now too old: the feed is stale
+    bot = bot_start(bot=_sma(alice), actor=alice)  # no tick runs
     page.set_viewport_size({"width": width, "height": 900})
     login(page, alice)
     first = _first_paint(page, f"/bots/{bot.pk}/")
@@ -64,7 +68,10 @@ def test_a_page_opened_on_a_bot_without_prices_says_stale_prices_at_once(page, l
     page.goto(f"/bots/{bot.pk}/")
     badge = page.get_by_test_id("bot-status")
     expect(badge).to_have_text("stale prices")
-    expect(badge).to_have_attribute("title", "no price yet for this symbol")
+    expect(badge).to_have_attribute("title", re.compile(r"^stale price: "))
+    expect(badge).to_be_in_viewport()
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    expect(badge).to_have_text("stale prices")
     assert page.js_errors == []
 
 

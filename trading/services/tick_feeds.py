@@ -28,6 +28,7 @@ from trading.price_selectors import replay_feed, tickers_latest
 
 MAX_BARS = 2100  # the longest lookback a strategy may ask for (sma_cross slow <= 2000)
 MIN_BARS = 50
+NO_PRICE_YET = "no price yet for this symbol"
 
 
 def to_ms(when: datetime) -> int:
@@ -148,7 +149,7 @@ def feeds_for(exchange: str, symbols: dict[tuple[str, str], int], now: float) ->
         out[(symbol, timeframe)] = feed
         tick = tickers.get(symbol)
         if tick is None:
-            feed.note = "no price yet for this symbol"
+            feed.note = NO_PRICE_YET
             continue
         if tick.stale:
             feed.note = f"stale price: {tick.reason}"[:200]

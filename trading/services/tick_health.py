@@ -16,7 +16,7 @@ from trading.engine.fills import quantize_amount
 from trading.engine.strategies import get_strategy
 from trading.engine.types import MarketRules, StepResult
 from trading.health import BLOCKED, IDLE_BALANCE, WARMING_UP
-from trading.services.tick_feeds import MIN_BARS, feeds_for, lookback
+from trading.services.tick_feeds import MIN_BARS, NO_PRICE_YET, feeds_for, lookback
 
 _RISK = frozenset(RISK_CODES)
 
@@ -65,11 +65,14 @@ def warming_up_note(*, strategy_id: str, params, bars: int) -> str:
 
 def start_note(*, bot, now: float | None = None) -> str:
     """The note a bot starts with, so its page says at once what the first tick would: the tick's own feed
-    for its market and timeframe (stale or missing prices, no closed candle yet) and the strategy's
-    warm-up on those candles. Reads Redis and the candles once; no exchange I/O."""
+    for its market and timeframe (stale prices, no closed candle yet) and the strategy's warm-up on those
+    candles. A market with no price at all yet (never polled) starts "running" ("waiting for the first
+    tick"): the first tick says more. Reads Redis and the candles once; no exchange I/O."""
     key = (bot.symbol, bot.timeframe)
     feed = feeds_for(bot.exchange, {key: max(MIN_BARS, lookback(bot.params))},
                      time.time() if now is None else now)[key]
+    if feed.note == NO_PRICE_YET:  # a market never polled yet (the poller adds it now): the first tick will tell
+        return ""
     if feed.note:
         return feed.note[:200]
     return warming_up_note(strategy_id=bot.strategy, params=bot.params, bars=len(feed.bars))

@@ -37,10 +37,18 @@ def _health(bot):
     return bot_health(bot, now=timezone.now())
 
 
+def test_a_bot_started_after_a_price_is_warming_up_at_once(alice, recording):
+    from trading.services.prices import prices_poll  # noqa: PLC0415 - one poll, no tick
+
+    prices_poll(exchange="binance", symbols={"BTC/USDT"})
+    bot = _bot(alice)
+    h = _health(bot)
+    assert (h.state, h.label) == ("warming_up", "warming up: needs 8 more candles")  # before any tick
+
+
 def test_a_new_sma_bot_is_warming_up_until_it_has_slow_plus_one_candles(alice, recording):
     bot = _bot(alice)
-    # started before any price: it says so at once, not "running" until the first tick
-    assert (_health(bot).state, _health(bot).detail) == ("stale_prices", "no price yet for this symbol")
+    assert _health(bot).label == "running"  # started before its market's first price: the first tick tells
     poll_and_tick()
     h = _health(bot)
     assert (h.state, h.label) == ("warming_up", "warming up: needs 8 more candles")
