@@ -22,7 +22,7 @@ class BotForm(forms.Form):
         label="Starting balance", max_digits=24, decimal_places=8, min_value=0,
         help_text="Paper money in the quote currency (USDT for BTC/USDT).")
     timeframe = forms.ChoiceField(
-        label="Candle timeframe", choices=[(tf, tf) for tf in TIMEFRAMES], initial="1m",
+        label="Candle timeframe", choices=[(tf, tf) for tf in TIMEFRAMES], initial="1m", required=False,
         help_text="The candles the strategy decides on: a 5m bot acts once per closed 5-minute candle.")
     strategy = forms.ChoiceField(choices=())
 

@@ -197,7 +197,9 @@ def bot_form(request, pk: int | None = None):
                 else:
                     fields = {"name": data["name"]}
                     if not params_locked:
-                        fields.update(strategy=data["strategy"], params=params, timeframe=data["timeframe"])
+                        fields.update(strategy=data["strategy"], params=params)
+                        if data.get("timeframe"):  # not posted: unchanged
+                            fields["timeframe"] = data["timeframe"]
                     bot_update(bot=bot, actor=request.user, request=request, **fields)
                     messages.success(request, f"Saved “{bot.name}”.")
             except DomainError as exc:
