@@ -247,7 +247,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # info/warning/critical is one choice set shared by risk events and notification channels
-    "ENUM_NAME_OVERRIDES": {"SeverityEnum": "notifications.models.SEVERITIES"},
+    "ENUM_NAME_OVERRIDES": {"SeverityEnum": "notifications.models.SEVERITIES",
+                            "BotTimeframeEnum": "trading.engine.candles.TIMEFRAME_CHOICES"},
     # every operation documents its error answers in the one error shape (config/schema.py)
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.add_error_responses"],
 }

@@ -454,3 +454,8 @@ def check_credentials(exchange_id: str, credentials: Credentials, sandbox: bool 
         except ArithmeticError:
             continue
     return {"exchange": exchange_id, "sandbox": sandbox, "nonzero_assets": nonzero}
+
+
+def exchange_timeframes(exchange_id: str) -> set[str]:
+    """The candle timeframes the exchange offers (ccxt's `timeframes`: no network call); empty if unknown."""
+    return set(getattr(public_client(exchange_id), "timeframes", None) or {})

@@ -3,6 +3,7 @@ import re
 from django import forms
 from django.conf import settings
 
+from trading.engine.candles import TIMEFRAMES
 from trading.selectors import markets_suggest
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
@@ -20,6 +21,9 @@ class BotForm(forms.Form):
     starting_balance = forms.DecimalField(
         label="Starting balance", max_digits=24, decimal_places=8, min_value=0,
         help_text="Paper money in the quote currency (USDT for BTC/USDT).")
+    timeframe = forms.ChoiceField(
+        label="Candle timeframe", choices=[(tf, tf) for tf in TIMEFRAMES], initial="1m", required=False,
+        help_text="The candles the strategy decides on: a 5m bot acts once per closed 5-minute candle.")
     strategy = forms.ChoiceField(choices=())
 
     def __init__(self, *args, strategies: list[dict], bot=None, **kwargs):
@@ -34,6 +38,8 @@ class BotForm(forms.Form):
             if bot.status != "stopped":
                 self.fields["strategy"].disabled = True
                 self.fields["strategy"].help_text = "Stop the bot to change its strategy or parameters."
+                self.fields["timeframe"].disabled = True
+                self.fields["timeframe"].help_text = "Stop the bot to change its timeframe."
 
     def clean_symbol(self):
         symbol = self.cleaned_data["symbol"].strip().upper()

@@ -89,6 +89,8 @@ class Bot(models.Model):
     symbol = models.CharField(max_length=64)
     strategy = models.CharField(max_length=32)
     params = models.JSONField(default=dict, blank=True)
+    # the candles the strategy decides on (trading.engine.candles.TIMEFRAMES), built from the stored 1m candles
+    timeframe = models.CharField(max_length=8, default="1m", db_default="1m")
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.PAPER)
     starting_balance = models.DecimalField(**DECIMAL)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.STOPPED)

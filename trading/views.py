@@ -98,6 +98,7 @@ def profit(request):
 
 # --- bots (pages) ------------------------------------------------------------------------------
 
+BACKTEST_TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")  # the backtest card's choices
 BOT_ACTIONS = {"start": ("started", "bot_start"), "stop": ("stopped", "bot_stop"), "pause": ("paused", "bot_pause")}
 
 
@@ -135,7 +136,7 @@ def bot_detail(request, pk: int):
         "fill_markers": [{"t": int(f.ts.timestamp() * 1000), "price": trimmed(f.price, 18), "side": f.side}
                          for f in fills[:500]],
         "feed": data_source_label(), "exchange_ids": exchange_ids,
-        "live_cancel_report": live_cancel_report_last(bot=bot),
+        "live_cancel_report": live_cancel_report_last(bot=bot), "backtest_timeframes": BACKTEST_TIMEFRAMES,
     })
 
 
@@ -171,9 +172,10 @@ def bot_form(request, pk: int | None = None):
     strategies = strategies_describe()
     specs = {s["id"]: s for s in strategies}
     initial = ({"name": bot.name, "exchange": bot.exchange, "symbol": bot.symbol,
-                "starting_balance": _plain(bot.starting_balance), "strategy": bot.strategy} if bot else
+                "starting_balance": _plain(bot.starting_balance), "strategy": bot.strategy,
+                "timeframe": bot.timeframe} if bot else
                {"exchange": settings.SUPPORTED_EXCHANGES[0], "symbol": "BTC/USDT", "starting_balance": 10000,
-                "strategy": "sma_cross"})
+                "strategy": "sma_cross", "timeframe": "1m"})
     form = BotForm(request.POST or None, initial=initial, strategies=strategies, bot=bot)
     selected = form["strategy"].value() if request.method == "POST" else initial["strategy"]
     if selected not in specs:
@@ -193,13 +195,15 @@ def bot_form(request, pk: int | None = None):
                 if bot is None:
                     bot = bot_create(owner=request.user, name=data["name"], exchange=data["exchange"],
                                      symbol=data["symbol"], starting_balance=data["starting_balance"],
-                                     strategy=data["strategy"], params=params, verify_market=True,
-                                     request=request)
+                                     strategy=data["strategy"], params=params, timeframe=data["timeframe"],
+                                     verify_market=True, request=request)
                     messages.success(request, f"Created “{bot.name}”. It trades on paper; start it when ready.")
                 else:
                     fields = {"name": data["name"]}
                     if not params_locked:
                         fields.update(strategy=data["strategy"], params=params)
+                        if data.get("timeframe"):  # not posted: unchanged
+                            fields["timeframe"] = data["timeframe"]
                     bot_update(bot=bot, actor=request.user, request=request, **fields)
                     messages.success(request, f"Saved “{bot.name}”.")
             except DomainError as exc:

@@ -31,7 +31,7 @@ def test_the_badge_says_warming_up_then_running_live_and_the_dashboard_counts_on
     page.goto(f"/bots/{bot.pk}/")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
     badge = page.get_by_test_id("bot-status")
-    expect(badge).to_have_text("running")
+    expect(badge).to_have_text("running")  # started before its market's first price: the first tick tells
     poll_and_tick()
     expect(badge).to_have_text("warming up: needs 8 more candles", timeout=LIVE)  # pushed, no reload
     expect(badge).to_have_attribute("data-health", "warming_up")

@@ -25,7 +25,8 @@ class BotBacktestIn(serializers.Serializer):
                                       help_text="First candle open time to include (ISO 8601, UTC if no offset)")
     end = serializers.DateTimeField(required=False, allow_null=True,
                                     help_text="Last candle open time to include (default: the newest candle)")
-    timeframe = serializers.ChoiceField(choices=TIMEFRAMES, required=False, default="1m")
+    timeframe = serializers.ChoiceField(choices=TIMEFRAMES, required=False,
+                                        help_text="Candle timeframe to replay (default: the bot's own timeframe)")
     bars = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=BACKTEST_MAX_BARS,
                                     help_text="Only the newest N candles of the range")
     fetch = serializers.BooleanField(required=False, default=False,

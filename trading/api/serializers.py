@@ -3,6 +3,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trading.engine.candles import TIMEFRAMES as BOT_TIMEFRAMES
 from trading.feeds import TIMEFRAME_SECONDS
 from trading.health import STATES, bot_health
 from trading.models import Candle, WatchlistItem
@@ -138,6 +139,8 @@ class BotIn(serializers.Serializer):
     # objects, never null: documented as such (a JSONField is "any JSON" in the schema)
     params = serializers.DictField(required=False, default=dict, help_text="The strategy's parameters",
                                    error_messages={"not_a_dict": "Must be an object."})
+    timeframe = serializers.ChoiceField(choices=list(BOT_TIMEFRAMES), default="1m",
+                                        help_text="The candles the strategy decides on (the exchange must offer it)")
     mode = serializers.ChoiceField(choices=["paper", "live"], default="paper",
                                    help_text="Always paper: a bot goes live only through its promotion "
                                              "(POST /api/bots/{id}/promotion/)")
@@ -161,6 +164,8 @@ class BotPatchIn(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     strategy = serializers.CharField(max_length=32, required=False)
     params = serializers.DictField(required=False, error_messages={"not_a_dict": "Must be an object."})
+    timeframe = serializers.ChoiceField(choices=list(BOT_TIMEFRAMES), required=False,
+                                        help_text="The candles the strategy decides on (only while stopped)")
     fill_overrides = serializers.DictField(required=False, error_messages={"not_a_dict": "Must be an object."})
     mode = serializers.ChoiceField(choices=["paper", "live"], required=False,
                                    help_text="Only accepted when unchanged: a bot goes live only through its "
@@ -190,6 +195,7 @@ class BotOut(serializers.Serializer):
     symbol = serializers.CharField()
     strategy = serializers.CharField()
     params = serializers.JSONField()
+    timeframe = serializers.CharField(help_text="The candles the strategy decides on, e.g. 1m, 5m, 1h")
     mode = serializers.CharField()
     status = serializers.CharField()
     halt_reason = serializers.CharField()

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from trading.api import backtest_views, manual_views, views
+from trading.api import backtest_views, chart_views, manual_views, views
 
 urlpatterns = [
     path("prices/live/", views.LivePricesApi.as_view(), name="api-prices-live"),
@@ -23,6 +23,7 @@ urlpatterns = [
     path("bots/<int:pk>/trades.csv", views.BotTradesCsvApi.as_view(), name="api-bot-trades-csv"),
     path("bots/<int:pk>/deals/", views.BotDealsApi.as_view(), name="api-bot-deals"),
     path("bots/<int:pk>/performance/", views.BotPerformanceApi.as_view(), name="api-bot-performance"),
+    path("bots/<int:pk>/chart/", chart_views.BotChartApi.as_view(), name="api-bot-chart"),
     path("bots/<int:pk>/backtest/", backtest_views.BotBacktestApi.as_view(), name="api-bot-backtest"),
     path("bots/<int:pk>/backtest/progress/", backtest_views.BotBacktestProgressApi.as_view(),
          name="api-bot-backtest-progress"),

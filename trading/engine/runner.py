@@ -223,3 +223,14 @@ def _copy(value):
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value
+
+
+def indicators(*, strategy_id: str, params: Any, state: dict | None, closed_bars: Sequence[Bar], in_position: bool,
+               window: int) -> dict:
+    """What the bot's strategy decides with, for its chart (Strategy.indicators), read from the bot's state as
+    `plan()` reads it: the strategy's memory and the average entry price of an open position."""
+    state = state or {}
+    eng = state.get("engine") or {}
+    avg = Decimal(eng["avg_price"]) if in_position and eng.get("avg_price") else None
+    return get_strategy(strategy_id, params).indicators(closed_bars, state=dict(state.get("strategy") or {}),
+                                                        position_avg_price=avg, window=window)

@@ -147,13 +147,15 @@ def backtest_history_fetch(*, bot: Bot, start: datetime | None, end: datetime | 
 
 
 def bot_backtest_result(*, bot: Bot, start: datetime | None = None, end: datetime | None = None,
-                        timeframe: str = "1m", bars: int | None = None, history: dict | None = None) -> BacktestResult:
-    """Run the bot's settings over its market's stored `timeframe` candles with open time in [start, end]
+                        timeframe: str | None = None, bars: int | None = None, history: dict | None = None) -> BacktestResult:
+    """Run the bot's settings over its market's stored `timeframe` candles (default: the bot's own timeframe,
+    the candles it trades on) with open time in [start, end]
     (either may be omitted; at most BACKTEST_MAX_BARS, or the newest `bars`). Returns the engine's result.
 
     Raises BadBacktestRange (400) for an unknown timeframe or start after end, NotEnoughCandles (400) when
     the window holds fewer candles than the strategy needs to trade even once.
     """
+    timeframe = timeframe or bot.timeframe
     if timeframe not in TIMEFRAMES:
         raise BadBacktestRange(f"Unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}.",
                                fields={"timeframe": ["Unknown timeframe."]})
@@ -213,10 +215,12 @@ def equity_downsample(curve: list[tuple[int, Decimal]], points: int = CHART_POIN
     return out
 
 
-def bot_backtest(*, bot: Bot, start: datetime | None = None, end: datetime | None = None, timeframe: str = "1m",
-                 bars: int | None = None, fetch: bool = False) -> dict:
+def bot_backtest(*, bot: Bot, start: datetime | None = None, end: datetime | None = None,
+                 timeframe: str | None = None, bars: int | None = None, fetch: bool = False) -> dict:
     """`bot_backtest_result` as a JSON-safe dict (Decimals as strings) for the API and the page's chart.
-    With `fetch`, the exchange's history for the window is fetched (once) first."""
+    With `fetch`, the exchange's history for the window is fetched (once) first. `timeframe` defaults to
+    the bot's own."""
+    timeframe = timeframe or bot.timeframe
     started = time.perf_counter()
     history = None
     try:

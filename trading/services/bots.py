@@ -15,7 +15,9 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import User
 from config.api import DomainError
+from exchanges.adapter import exchange_timeframes
 from risk.quotas import quota_check
+from trading.engine.candles import DEFAULT_TIMEFRAME, TIMEFRAMES
 from trading.engine.strategies import STRATEGIES, validate_params
 from trading.engine.types import FillConfig, ParamError
 from trading.events import bot_event_on_commit
@@ -25,6 +27,7 @@ from trading.execution.safety import bot_resume
 from trading.execution.writer import orders_cancel_open
 from trading.models import Bot
 from trading.services.markets import market_check, markets_ensure
+from trading.services.tick_health import start_note
 
 
 class InvalidBot(DomainError):
@@ -58,7 +61,22 @@ class TradingDisabled(DomainError):
 
 EDITABLE_WHILE_RUNNING = {"name"}
 AUDIT_ACTIONS = {Bot.Status.RUNNING: "bot.start", Bot.Status.STOPPED: "bot.stop", Bot.Status.PAUSED: "bot.pause"}
-EDITABLE_WHILE_STOPPED = {"name", "strategy", "params", "fill_overrides"}
+EDITABLE_WHILE_STOPPED = {"name", "strategy", "params", "fill_overrides", "timeframe"}
+
+
+def _timeframe_clean(exchange: str, timeframe) -> str:
+    """One of the timeframes a bot can trade on (trading.engine.candles.TIMEFRAMES) that the exchange offers."""
+    if timeframe is None or timeframe == "":
+        return DEFAULT_TIMEFRAME
+    if not isinstance(timeframe, str) or timeframe not in TIMEFRAMES:
+        raise InvalidBot(f"Unknown timeframe. Choose one of: {', '.join(TIMEFRAMES)}.",
+                         fields={"timeframe": [f"Choose one of: {', '.join(TIMEFRAMES)}."]})
+    offered = exchange_timeframes(exchange)
+    if offered and timeframe not in offered:
+        choices = [tf for tf in TIMEFRAMES if tf in offered]
+        raise InvalidBot(f"{exchange} has no {timeframe} candles. Choose one of: {', '.join(choices)}.",
+                         fields={"timeframe": [f"{exchange} does not offer {timeframe} candles."]})
+    return timeframe
 
 
 def _params_clean(strategy: str, params) -> dict:
@@ -104,7 +122,8 @@ def _json_safe(value):
 
 def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, starting_balance: Decimal,
                params: dict | None = None, mode: str = Bot.Mode.PAPER, fill_overrides: dict | None = None,
-               seed: int | None = None, verify_market: bool = False, request=None) -> Bot:
+               seed: int | None = None, verify_market: bool = False, request=None,
+               timeframe: str = DEFAULT_TIMEFRAME) -> Bot:
     """Create a stopped paper bot. The symbol must be listed (and trading) on the exchange and the
     starting balance at least the market's minimum order value, wherever the exchange's markets are
     known; `verify_market` (pages, API) loads them first if they never were (exchange I/O, before any
@@ -122,6 +141,7 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
     if not isinstance(starting_balance, Decimal) or not starting_balance.is_finite() or starting_balance <= 0:
         raise InvalidBot("starting_balance must be greater than 0.",
                          fields={"starting_balance": ["Must be greater than 0."]})
+    timeframe = _timeframe_clean(exchange, timeframe)  # no I/O: ccxt knows each exchange's timeframes
     if verify_market:
         markets_ensure(exchange=exchange)
     market_check(exchange=exchange, symbol=symbol, starting_balance=starting_balance)
@@ -134,11 +154,13 @@ def bot_create(*, owner, name: str, exchange: str, symbol: str, strategy: str, s
                     used=Bot.objects.filter(owner_id=owner.pk, archived_at__isnull=True).count())
         bot = Bot.objects.create(
             owner=owner, name=name[:100], exchange=exchange, symbol=symbol, strategy=strategy, params=clean_params,
+            timeframe=timeframe,
             mode=mode, starting_balance=starting_balance, fill_overrides=overrides,
             seed=seed if seed is not None else secrets.randbelow(2**31), quote=starting_balance,
         )
         audit_record(action="bot.create", actor=owner, target=f"bot:{bot.pk}", request=request,
-                     details={"strategy": strategy, "exchange": exchange, "symbol": symbol, "mode": mode})
+                     details={"strategy": strategy, "exchange": exchange, "symbol": symbol, "mode": mode,
+                              "timeframe": timeframe})
     return bot
 
 
@@ -175,7 +197,7 @@ def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
         if locked.archived_at:
             raise BotStateConflict("This bot is archived.")
         if set(fields) - EDITABLE_WHILE_RUNNING and locked.status != Bot.Status.STOPPED:
-            raise BotStateConflict("Stop the bot before changing its strategy, parameters or fill settings.")
+            raise BotStateConflict("Stop the bot before changing its strategy, parameters, timeframe or fill settings.")
         changed = []
         if "name" in fields:
             name = (fields["name"] or "").strip()
@@ -194,6 +216,14 @@ def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
                 locked.state = {"risk": risk} if risk else {}
             locked.strategy = strategy
             changed += ["strategy", "params", "state"]
+        if "timeframe" in fields:
+            timeframe = _timeframe_clean(locked.exchange, fields["timeframe"])
+            if timeframe != locked.timeframe:
+                # the strategy's memory (last evaluated candle, indicators' history) was on the old candles
+                risk = (locked.state or {}).get("risk")
+                locked.state = {"risk": risk} if risk else {}
+                locked.timeframe = timeframe
+                changed += ["timeframe", "state"]
         if "fill_overrides" in fields:
             locked.fill_overrides = _overrides_clean(fields["fill_overrides"])
             changed.append("fill_overrides")
@@ -206,7 +236,7 @@ def bot_update(*, bot: Bot, actor, request=None, **fields) -> Bot:
 
 
 def _transition(*, bot: Bot, actor, request, to: str, allowed_from: set[str], action: str,
-                cancel_orders: bool = False) -> Bot:
+                cancel_orders: bool = False, note: str = "") -> Bot:
     with transaction.atomic():
         locked = _locked(bot)
         if locked.archived_at:
@@ -223,7 +253,7 @@ def _transition(*, bot: Bot, actor, request, to: str, allowed_from: set[str], ac
         if to == Bot.Status.RUNNING:
             locked.halt_reason = ""
             locked.started_at = now
-            locked.last_tick_note = ""
+            locked.last_tick_note = note  # what the first tick would say (start_note), shown at once
             update += ["halt_reason", "started_at", "last_tick_note"]
         if to == Bot.Status.STOPPED:
             locked.stopped_at = now
@@ -252,8 +282,9 @@ def bot_start(*, bot: Bot, actor, request=None) -> Bot:
         with transaction.atomic():
             _running_quota_check(owner_id=bot.owner_id, bot_id=bot.pk)
         return _refresh_into(bot, bot_resume(bot=bot, actor=actor, request=request))
+    note = start_note(bot=bot) if is_paper(bot) else ""  # before the transaction: reads Redis and candles
     return _transition(bot=bot, actor=actor, request=request, to=Bot.Status.RUNNING, action="started",
-                       allowed_from={Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.HALTED})
+                       allowed_from={Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.HALTED}, note=note)
 
 
 def bot_stop(*, bot: Bot, actor, request=None) -> Bot:

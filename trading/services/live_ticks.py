@@ -260,14 +260,14 @@ def live_tick_run(*, exchange: str, tick_key: int, now: float | None = None) -> 
     if not bots:
         return summary
     now = time.time() if now is None else now
-    wanted: dict[str, int] = {}
+    wanted: dict[tuple[str, str], int] = {}
     for b in bots:
-        wanted[b.symbol] = max(wanted.get(b.symbol, MIN_BARS), lookback(b.params))
+        wanted[(b.symbol, b.timeframe)] = max(wanted.get((b.symbol, b.timeframe), MIN_BARS), lookback(b.params))
     feeds = feeds_for(exchange, wanted, now)
     waiting = set(Order.objects.filter(bot__in=bots, status=UNKNOWN).values_list("bot_id", flat=True))
     for bot in bots:
         gate = live_allowed(bot)
-        feed = feeds[bot.symbol]
+        feed = feeds[(bot.symbol, bot.timeframe)]
         note = ("" if gate.allowed else f"not trading live: {gate.reason}") or feed.note or (
             "waiting: an order's outcome is being looked up on the exchange" if bot.pk in waiting else "")
         if note:

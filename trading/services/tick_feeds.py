@@ -3,6 +3,9 @@ recorded open, the order book, market rules), read once per symbol, never once p
 
 Replay: the recorded bars up to the replay step, exactly as the backtest sees them; ccxt/synthetic: the
 1m candles closed before now, plus (ccxt) the top of the real order book fetched before any transaction.
+A feed is per (symbol, timeframe): a bot on 5m candles sees the stored 1m candles aggregated into the 5m
+candles that have closed (trading.engine.candles.aggregate), read once per symbol and timeframe and cached
+until the next 5m candle closes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from exchanges.adapter import fetch_order_book, public_client
+from trading.engine.candles import aggregate, frame_ms, frame_start, minutes_per
 from trading.engine.types import Book, Market, MarketRules, Quote
 from trading.execution.paper_orders import market_rules
 from trading.feeds import Bar
@@ -24,6 +28,7 @@ from trading.price_selectors import replay_feed, tickers_latest
 
 MAX_BARS = 2100  # the longest lookback a strategy may ask for (sma_cross slow <= 2000)
 MIN_BARS = 50
+NO_PRICE_YET = "no price yet for this symbol"
 
 
 def to_ms(when: datetime) -> int:
@@ -39,6 +44,7 @@ class SymbolFeed:
     """What every bot on one symbol sees this tick."""
 
     symbol: str
+    timeframe: str = "1m"
     bars: list[Bar] = field(default_factory=list)
     market: Market | None = None
     price: Decimal | None = None  # marks equity
@@ -52,14 +58,14 @@ class SymbolFeed:
 
 def missed_bars(feed: SymbolFeed, last_bar_ms: int | None, closed_after_ms: int | None = None) -> int:
     """How many of the feed's closed bars are newer than the bot's last evaluated one (a bot that never ran:
-    1, it starts at the newest). `closed_after_ms`: count only the 1m candles that closed after it (the
+    1, it starts at the newest). `closed_after_ms`: count only the candles (of the feed's timeframe) that closed after it (the
     bot's start), with at least the newest one."""
     if last_bar_ms is None or (len(feed.bars) > 1 and feed.bars[-2].ts_ms == last_bar_ms):
         return 1  # never ran, or the usual case: the previous candle was its last
     stamps = [b.ts_ms for b in feed.bars[-(settings.BOT_TICK_CATCHUP_BARS + 2):]]
     if stamps[0] > last_bar_ms:
         return len(feed.bars)  # further behind than any catch-up
-    since = last_bar_ms if closed_after_ms is None else max(last_bar_ms, closed_after_ms - 60_001)
+    since = last_bar_ms if closed_after_ms is None else max(last_bar_ms, closed_after_ms - frame_ms(feed.timeframe) - 1)
     return max(1, len(stamps) - bisect.bisect_right(stamps, since))
 
 
@@ -68,7 +74,7 @@ def feed_back(feed: SymbolFeed, back: int) -> SymbolFeed:
     one, filled at the next bar's open (candle data, as the backtest fills), equity at its close."""
     bars = feed.bars[:-back]
     nxt = feed.bars[-back]
-    return SymbolFeed(feed.symbol, bars=bars, market=Market(next_open=nxt.open, ts_ms=nxt.ts_ms),
+    return SymbolFeed(feed.symbol, feed.timeframe, bars=bars, market=Market(next_open=nxt.open, ts_ms=nxt.ts_ms),
                       price=bars[-1].close, rules=feed.rules)
 
 
@@ -125,17 +131,47 @@ def _candle_bars(exchange: str, symbol: str, before_ms: int, limit: int) -> list
     return bars
 
 
-def feeds_for(exchange: str, symbols: dict[str, int], now: float) -> dict[str, SymbolFeed]:
-    """symbols: symbol -> bars wanted. One ticker read for all of them."""
-    tickers = tickers_latest(exchange=exchange, symbols=sorted(symbols))
-    out: dict[str, SymbolFeed] = {}
-    minute_start_ms = int(now // 60) * 60_000
-    for symbol, want in symbols.items():
-        feed = SymbolFeed(symbol)
-        out[symbol] = feed
+def _frame_bars(exchange: str, symbol: str, timeframe: str, now_ms: int, want: int) -> list[Bar]:
+    """The `want` newest candles of `timeframe` that closed before `now_ms`, from the stored 1m candles."""
+    if timeframe == "1m":
+        return _candle_bars(exchange, symbol, frame_start(now_ms, 60_000), want)
+    frame = frame_ms(timeframe)
+    cut = frame_start(now_ms, frame)  # the same for the whole frame: the read below is cached until it closes
+    limit = (want + 1) * minutes_per(timeframe)
+    minutes = _candle_bars(exchange, symbol, cut, limit)
+    bars = aggregate(minutes, frame, before_ms=cut)
+    if len(minutes) == limit and bars:
+        bars = bars[1:]  # its older minutes were not read: never decide on a partial candle
+    return bars[-want:]
+
+
+_replay_cache: dict[tuple[int, int, str], list[Bar]] = {}
+
+
+def _replay_frame(bars: list[Bar], idx: int, timeframe: str) -> list[Bar]:
+    """Replay: the recorded 1m bars up to the step as `timeframe` candles closed before the next bar opens."""
+    if timeframe == "1m":
+        return bars[:idx + 1]  # one C-level copy per symbol: list indexing beats a lazy view
+    key = (id(bars), idx, timeframe)
+    out = _replay_cache.get(key)
+    if out is None:
+        if len(_replay_cache) > 64:
+            _replay_cache.clear()
+        out = _replay_cache[key] = aggregate(bars[:idx + 1], frame_ms(timeframe), before_ms=bars[idx + 1].ts_ms)
+    return out
+
+
+def feeds_for(exchange: str, symbols: dict[tuple[str, str], int], now: float) -> dict[tuple[str, str], SymbolFeed]:
+    """symbols: (symbol, timeframe) -> bars wanted. One ticker read for all of them."""
+    tickers = tickers_latest(exchange=exchange, symbols=sorted({s for s, _tf in symbols}))
+    out: dict[tuple[str, str], SymbolFeed] = {}
+    now_ms = int(now * 1000)
+    for (symbol, timeframe), want in symbols.items():
+        feed = SymbolFeed(symbol, timeframe)
+        out[(symbol, timeframe)] = feed
         tick = tickers.get(symbol)
         if tick is None:
-            feed.note = "no price yet for this symbol"
+            feed.note = NO_PRICE_YET
             continue
         if tick.stale:
             feed.note = f"stale price: {tick.reason}"[:200]
@@ -154,7 +190,10 @@ def feeds_for(exchange: str, symbols: dict[str, int], now: float) -> dict[str, S
                 feed.note = "end of the recording: no next candle to fill at"
                 continue
             # parity with the backtest: closed = bars[:n], fills at bars[n].open (n = idx + 1)
-            feed.bars = bars[:idx + 1]  # one C-level copy per symbol: list indexing beats a lazy view
+            feed.bars = _replay_frame(bars, idx, timeframe)
+            if not feed.bars:
+                feed.note = f"warming up: no closed {timeframe} candle yet"
+                continue
             nxt = bars[idx + 1]
             feed.market = Market(next_open=nxt.open, ts_ms=nxt.ts_ms)
             feed.price = bars[idx].close
@@ -162,9 +201,9 @@ def feeds_for(exchange: str, symbols: dict[str, int], now: float) -> dict[str, S
             if tick.bid is None or tick.ask is None or tick.last is None:
                 feed.note = "incomplete ticker"
                 continue
-            feed.bars = _candle_bars(exchange, symbol, minute_start_ms, want)
+            feed.bars = _frame_bars(exchange, symbol, timeframe, now_ms, want)
             if not feed.bars:
-                feed.note = "no closed candle yet"
+                feed.note = "no closed candle yet" if timeframe == "1m" else f"warming up: no closed {timeframe} candle yet"
                 continue
             feed.market = Market(quote=Quote(tick.bid, tick.ask, tick.last, tick.exchange_ts),
                                  ts_ms=int(tick.received_at * 1000))

@@ -8,6 +8,7 @@ bot shows "blocked: <reason>" from the refused order until an order of it passes
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from risk.checks import CODES as RISK_CODES
@@ -15,6 +16,7 @@ from trading.engine.fills import quantize_amount
 from trading.engine.strategies import get_strategy
 from trading.engine.types import MarketRules, StepResult
 from trading.health import BLOCKED, IDLE_BALANCE, WARMING_UP
+from trading.services.tick_feeds import MIN_BARS, NO_PRICE_YET, feeds_for, lookback
 
 _RISK = frozenset(RISK_CODES)
 
@@ -51,7 +53,26 @@ def health_note(*, strategy_id: str, params, state: dict, bars: int, result: Ste
         return f"{IDLE_BALANCE}{need}"[:200]
     if memory.get("blocked"):
         return f"{BLOCKED}{memory['blocked']}"[:200]
+    return warming_up_note(strategy_id=strategy_id, params=params, bars=bars)
+
+
+def warming_up_note(*, strategy_id: str, params, bars: int) -> str:
     missing = get_strategy(strategy_id, params).warmup_bars() - bars
     if missing > 0:
         return f"{WARMING_UP}needs {missing} more candle{'s' if missing != 1 else ''}"
     return ""
+
+
+def start_note(*, bot, now: float | None = None) -> str:
+    """The note a bot starts with, so its page says at once what the first tick would: the tick's own feed
+    for its market and timeframe (stale prices, no closed candle yet) and the strategy's warm-up on those
+    candles. A market with no price at all yet (never polled) starts "running" ("waiting for the first
+    tick"): the first tick says more. Reads Redis and the candles once; no exchange I/O."""
+    key = (bot.symbol, bot.timeframe)
+    feed = feeds_for(bot.exchange, {key: max(MIN_BARS, lookback(bot.params))},
+                     time.time() if now is None else now)[key]
+    if feed.note == NO_PRICE_YET:  # a market never polled yet (the poller adds it now): the first tick will tell
+        return ""
+    if feed.note:
+        return feed.note[:200]
+    return warming_up_note(strategy_id=bot.strategy, params=bot.params, bars=len(feed.bars))

@@ -23,7 +23,7 @@ from trading.models import Fill, Order
 from trading.services.tick_feeds import SymbolFeed, to_dt
 
 CLAIM_SQL = """
-SELECT id, owner_id, name, exchange, symbol, strategy, params, state, seed, fill_overrides, base, quote,
+SELECT id, owner_id, name, exchange, symbol, timeframe, strategy, params, state, seed, fill_overrides, base, quote,
        base_reserved, quote_reserved, starting_balance, reduce_only, last_tick_note
 FROM trading_bot
 WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND archived_at IS NULL AND mode = %(mode)s
@@ -31,7 +31,7 @@ WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND archived_at IS NULL
 ORDER BY id
 FOR NO KEY UPDATE
 """
-CLAIM_COLUMNS = ["id", "owner_id", "name", "exchange", "symbol", "strategy", "params", "state", "seed",
+CLAIM_COLUMNS = ["id", "owner_id", "name", "exchange", "symbol", "timeframe", "strategy", "params", "state", "seed",
                  "fill_overrides", "base", "quote", "base_reserved", "quote_reserved", "starting_balance",
                  "reduce_only", "last_tick_note"]
 

@@ -4,8 +4,9 @@
 price poll. Per tick:
 
 1. ONE query lists the exchange's running bots (id, symbol, last evaluated candle); ONE Redis read
-   gets the tickers; closed candles are loaded ONCE per symbol (replay: the recorded bars up to the
-   replay step, exactly as the backtest sees them; ccxt/synthetic: the 1m candles closed before now).
+   gets the tickers; closed candles are loaded ONCE per symbol and timeframe (replay: the recorded bars up
+   to the replay step, exactly as the backtest sees them; ccxt/synthetic: the 1m candles closed before now,
+   aggregated into the bot's timeframe: a 5m bot decides only when a 5m candle has closed).
 2. Bots on a stale or missing ticker are skipped with the reason in `Bot.last_tick_note`; bots that
    already evaluated the newest closed candle have nothing to do and are not touched at all.
 3. The rest go in chunks of `BOT_TICK_CHUNK`. Each chunk is one transaction that first CLAIMS its bots:
@@ -156,7 +157,7 @@ class _Chunk:
 
     def _one(self, row: dict, open_orders: list[Order], limits: Limits, cooldown_until_ms: int,
              writes: ChunkWrites) -> None:
-        feed = self.feeds[row["symbol"]]
+        feed = self.feeds[(row["symbol"], row["timeframe"])]
         resting = [RestingOrder.from_json(o.resting) for o in open_orders if o.resting]
         wallet = Wallet(base=row["base"], quote=row["quote"], base_reserved=row["base_reserved"],
                         quote_reserved=row["quote_reserved"])
@@ -259,7 +260,7 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     now = time.time() if now is None else now
     shards = max(1, int(shards))
     with connection.cursor() as cur:
-        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id, "
+        cur.execute("SELECT id, symbol, params, (state->'engine'->>'last_bar_ms')::bigint, owner_id, timeframe, "
                     "(extract(epoch FROM started_at) * 1000)::bigint FROM trading_bot "
                     "WHERE exchange = %s AND status = 'running' AND archived_at IS NULL AND mode = %s "
                     "AND (last_tick_key IS NULL OR last_tick_key < %s) AND id %% %s = %s",
@@ -268,17 +269,17 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
     summary.bots = len(bots)
     if not bots:
         return summary
-    wanted: dict[str, int] = {}
-    for _id, symbol, params, _last, _owner, _started in bots:
-        wanted[symbol] = max(wanted.get(symbol, MIN_BARS), lookback(params))
+    wanted: dict[tuple[str, str], int] = {}
+    for _id, symbol, params, _last, _owner, timeframe, _started in bots:
+        wanted[(symbol, timeframe)] = max(wanted.get((symbol, timeframe), MIN_BARS), lookback(params))
     feeds = feeds_for(exchange, wanted, now)
     todo: list[int] = []
     behind: dict[int, list[int]] = defaultdict(list)  # bars back -> bots that missed that bar (catch-up)
     notes: dict[str, list[int]] = defaultdict(list)
     # on live candles a bot catches up only the candles that closed while it ran (not those of a pause)
     live_candles = settings.MARKET_DATA_SOURCE != "replay"
-    for bot_id, symbol, _params, last_bar_ms, _owner, started_ms in bots:
-        feed = feeds[symbol]
+    for bot_id, symbol, _params, last_bar_ms, _owner, timeframe, started_ms in bots:
+        feed = feeds[(symbol, timeframe)]
         if feed.note:
             notes[feed.note].append(bot_id)
         elif last_bar_ms is not None and feed.newest_ms <= last_bar_ms:
@@ -309,8 +310,9 @@ def tick_run(*, exchange: str, tick_key: int, now: float | None = None, shard: i
         # transaction (no I/O while rows are locked); without one they fill at ask/bid + slippage
         for symbol in sorted({b[1] for b in bots if b[0] in todo_set}):
             book = order_book(exchange, symbol, base_cfg.max_book_levels, summary.notes)
-            if book is not None and feeds[symbol].market is not None:
-                feeds[symbol].market = replace(feeds[symbol].market, book=book)
+            for feed in (f for (s, _tf), f in feeds.items() if s == symbol):
+                if book is not None and feed.market is not None:
+                    feed.market = replace(feed.market, book=book)
     if todo:  # switch rows exist before any chunk locks them (no row is created inside two chunks at once)
         switch_rows_ensure(user_ids={b[4] for b in bots if b[0] in todo_set})
     limits = LimitsBook.load(owner_ids={b[4] for b in bots if b[0] in todo_set}, exchange=exchange) if todo else None
@@ -342,7 +344,7 @@ def _chunks_run(chunk: _Chunk, todo: list[int]) -> None:
                     chunk.summary.errors += 1
 
 
-def _catch_up(exchange: str, tick_key: int, feeds: dict[str, SymbolFeed], behind: dict[int, list[int]],
+def _catch_up(exchange: str, tick_key: int, feeds: dict[tuple[str, str], SymbolFeed], behind: dict[int, list[int]],
               base_cfg: FillConfig, summary: TickSummary, limits: LimitsBook) -> None:
     """Bars a bot missed (its ticks were lost: Redis or PostgreSQL down, the worker stopped, the task expired)
     are evaluated before the newest, oldest first, each in a pass of its own exactly as its own tick would
@@ -351,7 +353,7 @@ def _catch_up(exchange: str, tick_key: int, feeds: dict[str, SymbolFeed], behind
     a bar twice, and the engine's last evaluated bar is a second guard."""
     caught = TickSummary(exchange, tick_key)
     for back in sorted(behind, reverse=True):
-        past = {symbol: feed_back(feed, back) for symbol, feed in feeds.items()
+        past = {key: feed_back(feed, back) for key, feed in feeds.items()
                 if not feed.note and len(feed.bars) > back}
         chunk = _Chunk(exchange, tick_key - back, past, base_cfg, caught, limits)
         _chunks_run(chunk, sorted(behind[back]))

@@ -37,9 +37,18 @@ def _health(bot):
     return bot_health(bot, now=timezone.now())
 
 
+def test_a_bot_started_after_a_price_is_warming_up_at_once(alice, recording):
+    from trading.services.prices import prices_poll  # noqa: PLC0415 - one poll, no tick
+
+    prices_poll(exchange="binance", symbols={"BTC/USDT"})
+    bot = _bot(alice)
+    h = _health(bot)
+    assert (h.state, h.label) == ("warming_up", "warming up: needs 8 more candles")  # before any tick
+
+
 def test_a_new_sma_bot_is_warming_up_until_it_has_slow_plus_one_candles(alice, recording):
     bot = _bot(alice)
-    assert _health(bot).label == "running"  # started, no tick yet: nothing says otherwise
+    assert _health(bot).label == "running"  # started before its market's first price: the first tick tells
     poll_and_tick()
     h = _health(bot)
     assert (h.state, h.label) == ("warming_up", "warming up: needs 8 more candles")
@@ -92,7 +101,9 @@ def test_stale_prices_show_as_stale_and_a_bot_no_tick_reaches_goes_stale_too(ali
     h = _health(bot)
     assert (h.state, h.label) == ("stale_prices", "stale prices") and h.detail.startswith("stale price")
     quiet = _bot(alice, name="Quiet")
-    Bot.objects.filter(pk=quiet.pk).update(started_at=timezone.now() - timedelta(minutes=10), last_tick_at=None)
+    assert _health(quiet).state == "stale_prices"  # started on a stale feed: says so before any tick
+    Bot.objects.filter(pk=quiet.pk).update(started_at=timezone.now() - timedelta(minutes=10), last_tick_at=None,
+                                           last_tick_note="")
     h = _health(quiet)
     assert h.state == "stale_prices" and "No tick has run this bot for 10 min" in h.detail
 

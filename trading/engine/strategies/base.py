@@ -140,10 +140,27 @@ class Strategy:
     def decide(self, ctx: StrategyContext) -> list[Intent]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # --- what the chart draws ---------------------------------------------------------
+    def indicators(self, bars: Sequence[Bar], *, state: dict, position_avg_price: Decimal | None,
+                   window: int) -> dict:
+        """The values this strategy decides with, for the bot's chart: computed by the same functions
+        `decide` calls, over `bars` (oldest first, closed), for the last `window` bars.
+
+        Returns {"lines": [{"key", "label", "points": [(ts_ms, Decimal)]}] (drawn over the candles),
+        "levels": [{"key", "label", "price": Decimal, "kind"}] (horizontal price lines),
+        "pane": None or {"key", "label", "min", "max", "points", "levels": [{"key", "label", "value"}]}
+        (a separate pane under the candles)}.
+        """
+        return empty_indicators()
+
 
 def _dec_str(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     return text
+
+
+def empty_indicators() -> dict:
+    return {"lines": [], "levels": [], "pane": None}
 
 
 def sma(bars: Sequence[Bar], period: int, end: int | None = None) -> Decimal:

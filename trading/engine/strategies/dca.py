@@ -11,10 +11,11 @@ A safety order the wallet cannot pay for is not placed (and not counted).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
-from ..types import Intent
-from .base import BIG, Strategy, StrategyContext
+from ..types import Bar, Intent
+from .base import BIG, Strategy, StrategyContext, empty_indicators
 
 HUNDRED = Decimal("100")
 
@@ -56,7 +57,8 @@ class Dca(Strategy):
         if not in_position:
             ctx.state.pop("deal_ref", None)
             ctx.state.pop("safety_used", None)
-        if tp > 0 and avg is not None and in_position and ctx.last_price >= avg * (1 + tp / HUNDRED):
+        target = self.take_profit_price(avg) if avg is not None else None
+        if target is not None and in_position and ctx.last_price >= target:
             ctx.state["next_buy_ms"] = ctx.now_ms + self.params["interval_minutes"] * 60_000
             ctx.state.pop("deal_ref", None)
             ctx.state.pop("safety_used", None)
@@ -74,6 +76,14 @@ class Dca(Strategy):
             return []  # out of money: wait for the take profit (no dust-sized orders)
         return [Intent("buy", "market", quote_amount=spend, reason=f"DCA buy every {self.params['interval_minutes']} min")]
 
+    def safety_trigger(self, ref: Decimal, k: int) -> Decimal:
+        """The close at or below which safety order k of a deal that started at `ref` buys."""
+        return ref * (1 - self.p("safety_step_pct") * k / HUNDRED)
+
+    def take_profit_price(self, avg: Decimal) -> Decimal | None:
+        tp = self.p("take_profit_pct")
+        return avg * (1 + tp / HUNDRED) if tp > 0 else None
+
     def _safety_order(self, ctx: StrategyContext) -> Intent | None:
         step, most = self.p("safety_step_pct"), self.params["safety_max_count"]
         if step <= 0 or most <= 0:
@@ -83,7 +93,7 @@ class Dca(Strategy):
         if used >= most:
             return None
         k = used + 1
-        trigger = ref * (1 - step * k / HUNDRED)
+        trigger = self.safety_trigger(ref, k)
         if ctx.last_price > trigger:
             return None
         spend = self.p("order_amount") * self.p("safety_volume_scale") ** k
@@ -93,3 +103,25 @@ class Dca(Strategy):
         return Intent("buy", "market", quote_amount=spend,
                       reason=f"safety order {k}/{most}: close {ctx.last_price} is {step * k}% or more below the "
                              f"first entry {ref:.8g}")
+
+    def indicators(self, bars: Sequence[Bar], *, state: dict, position_avg_price: Decimal | None,
+                   window: int) -> dict:
+        """The open deal's levels: its base entry (the first entry price `decide` measures from), every safety
+        order's trigger (`safety_trigger`; "filled" once placed) and the take-profit price on the average
+        entry (`take_profit_price`). Flat: no levels (the next deal starts at the next buy)."""
+        out = empty_indicators()
+        if position_avg_price is None:
+            return out
+        ref = Decimal(state.get("deal_ref") or position_avg_price)
+        used = int(state.get("safety_used", 0))
+        out["levels"].append({"key": "dca_base", "label": "base entry", "price": ref, "kind": "dca_base"})
+        if self.p("safety_step_pct") > 0:
+            for k in range(1, self.params["safety_max_count"] + 1):
+                out["levels"].append({"key": f"dca_safety_{k}", "label": f"safety order {k}" + (" (filled)" if k <= used else ""),
+                                      "price": self.safety_trigger(ref, k),
+                                      "kind": "dca_safety_filled" if k <= used else "dca_safety"})
+        target = self.take_profit_price(position_avg_price)
+        if target is not None:
+            out["levels"].append({"key": "dca_take_profit", "label": "take profit", "price": target,
+                                  "kind": "take_profit"})
+        return out

@@ -7,11 +7,12 @@ Memory (`state["held"]`): base bought on each line and not yet sold, from this b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from ..fills import check_minimums, maker_fee, quantize_amount
-from ..types import ZERO, FillConfig, Intent
-from .base import BIG, Strategy, StrategyContext
+from ..types import ZERO, Bar, FillConfig, Intent
+from .base import BIG, Strategy, StrategyContext, empty_indicators
 
 
 class Grid(Strategy):
@@ -87,3 +88,14 @@ class Grid(Strategy):
         for key in [k for k, v in held.items() if Decimal(v) <= 0]:
             del held[key]
         return intents
+
+    def indicators(self, bars: Sequence[Bar], *, state: dict, position_avg_price: Decimal | None,
+                   window: int) -> dict:
+        """The grid's lines (`prices`, what `decide` places orders on); a line whose lot is held (its sell
+        rests one line up) is marked "held"."""
+        out = empty_indicators()
+        held = {k for k, v in (state.get("held") or {}).items() if Decimal(v) > 0}
+        for i, price in enumerate(self.prices()):
+            out["levels"].append({"key": f"grid_{i}", "label": f"grid line {i}", "price": price,
+                                  "kind": "grid_held" if str(i) in held else "grid"})
+        return out

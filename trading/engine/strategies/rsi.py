@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from ..types import ZERO, Bar, Intent
-from .base import Strategy, StrategyContext
+from .base import Strategy, StrategyContext, empty_indicators
 from .exits import EXIT_PARAMS, exit_intent
 
 HUNDRED = Decimal("100")
@@ -77,3 +77,15 @@ class Rsi(Strategy):
                 return [Intent("sell", "market", amount=amount,
                                reason=f"RSI {value:.2f} above {self.p('overbought')}")]
         return []
+
+    def indicators(self, bars: Sequence[Bar], *, state: dict, position_avg_price: Decimal | None,
+                   window: int) -> dict:
+        """RSI (`rsi`, the function `decide` reads) at each of the last `window` bars with enough history, in
+        a 0-100 pane with the oversold and overbought levels."""
+        out = empty_indicators()
+        period, n = self.params["period"], len(bars)
+        points = [(bars[i - 1].ts_ms, rsi(bars[:i], period)) for i in range(max(period + 1, n - window + 1), n + 1)]
+        out["pane"] = {"key": "rsi", "label": f"RSI {period}", "min": Decimal(0), "max": HUNDRED, "points": points,
+                       "levels": [{"key": "oversold", "label": "oversold", "value": self.p("oversold")},
+                                  {"key": "overbought", "label": "overbought", "value": self.p("overbought")}]}
+        return out

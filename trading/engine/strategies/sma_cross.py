@@ -3,10 +3,11 @@ free quote; crosses below -> sell the whole position."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
-from ..types import Intent
-from .base import Strategy, StrategyContext, sma
+from ..types import Bar, Intent
+from .base import Strategy, StrategyContext, empty_indicators, sma
 from .exits import EXIT_PARAMS, exit_intent
 
 HUNDRED = Decimal("100")
@@ -64,3 +65,14 @@ class SmaCross(Strategy):
             return [Intent("sell", "market", amount=amount,
                            reason=f"SMA{fast} crossed below SMA{slow} ({f_now:.8g} < {s_now:.8g})")]
         return []
+
+    def indicators(self, bars: Sequence[Bar], *, state: dict, position_avg_price: Decimal | None,
+                   window: int) -> dict:
+        """The fast and slow SMA at every one of the last `window` bars that has enough history (`sma`, the
+        function `decide` compares)."""
+        out = empty_indicators()
+        n = len(bars)
+        for key, period in (("sma_fast", self.params["fast"]), ("sma_slow", self.params["slow"])):
+            points = [(bars[i - 1].ts_ms, sma(bars, period, i)) for i in range(max(period, n - window + 1), n + 1)]
+            out["lines"].append({"key": key, "label": f"SMA {period}", "points": points})
+        return out
