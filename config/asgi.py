@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# the web's request threads share a pool of PostgreSQL connections per process (config/settings.py,
+# DB_POOL_MAX_SIZE; 0 turns it off); read when the settings load, so it has no effect where they are loaded
+os.environ.setdefault("DB_POOL_MAX_SIZE", "10")
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
