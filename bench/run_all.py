@@ -16,6 +16,7 @@ environment first. By hand, with those set:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import subprocess
@@ -83,6 +84,26 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def drop_leftover_test_db() -> None:
+    """A benchmark stopped before its `finally` leaves its throwaway `test_<name>` database; the next one would
+    be asked (with no one to answer) whether to delete it. Drop it first."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = "test_" + parts.path.lstrip("/")
+    try:
+        with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True, connect_timeout=5) as c:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        print(f"(could not drop a leftover {name}: {exc})", flush=True)
+
+
 def run_one(bench: Bench, budget_left: float) -> dict:
     """Run one script, echoing its output; returns what the doc block needs."""
     if bench.needs and not _has(bench.needs):
@@ -95,8 +116,8 @@ def run_one(bench: Bench, budget_left: float) -> dict:
     load = os.getloadavg()[0]
     started = time.monotonic()
     lines: list[str] = []
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         import selectors
 
@@ -117,12 +138,15 @@ def run_one(bench: Bench, budget_left: float) -> dict:
     except subprocess.TimeoutExpired:
         import signal
 
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        # SIGINT first: the script's `finally` drops its throwaway database (the next one would find it)
+        for sig, grace in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, None)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         status = f"stopped at its {timeout:.0f} s limit"
     return {"bench": bench, "status": status, "seconds": time.monotonic() - started, "output": _figures(lines),
             "load": (load, os.getloadavg()[0])}
@@ -202,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results = []
     for b in selected:
+        drop_leftover_test_db()
         results.append(run_one(b, BUDGET_SECONDS - (time.monotonic() - started)))
     total = time.monotonic() - started
     print("\n==> summary")
