@@ -21,4 +21,4 @@ export DEBUG=false HTTPS=false ALLOWED_HOSTS="127.0.0.1,localhost,testserver"
 export SECRET_KEY="bench-only-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export FIELD_ENCRYPTION_KEYS="$(.venv/bin/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 .venv/bin/python manage.py migrate --noinput -v 0
-exec .venv/bin/python bench/run_all.py "$@"
+.venv/bin/python bench/run_all.py "$@"  # not exec: the trap above stops the services
