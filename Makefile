@@ -1,10 +1,13 @@
-.PHONY: run test services stop lint bootstrap
+.PHONY: run test bench services stop lint bootstrap
 
 run: bootstrap       ## set up and run the platform (web, worker, beat, local PostgreSQL + Redis)
 	.venv/bin/python scripts/stack.py run
 
 test:                ## set up and run lint + the whole test suite
 	scripts/test.sh
+
+bench:               ## every benchmark in bench/ (quick forms, < 10 min), then the generated block of docs/benchmarks.md
+	scripts/bench.sh
 
 bootstrap:
 	scripts/bootstrap.sh

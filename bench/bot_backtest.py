@@ -30,6 +30,7 @@ WINDOWS = (2_000, 10_000, 50_000)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--candles", type=int, nargs="+", default=list(WINDOWS), help="window sizes (make bench: fewer)")
     args = parser.parse_args()
 
     import django
@@ -71,7 +72,7 @@ def run(args) -> None:
 
     BacktestThrottle.rate = "100000/min"
     t = time.perf_counter()
-    stored = candles_store(exchange="binance", symbol="BTC/USDT", timeframe="1m", bars=bars(max(WINDOWS)))
+    stored = candles_store(exchange="binance", symbol="BTC/USDT", timeframe="1m", bars=bars(max(args.candles)))
     print(f"stored {stored:,} candles in {time.perf_counter() - t:.1f} s")
     user = User.objects.create_user(username="bench", email="bench@example.com", password="bench-only-password")
     bot = bot_create(owner=user, name="Bench", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
@@ -81,7 +82,7 @@ def run(args) -> None:
     cache.clear()
     print(f"{'candles':>8} {'read s':>8} {'replay s':>9} {'API s':>7} {'candles/s':>10} {'trades':>7} "
           f"{'points':>7} {'JSON KB':>8}")
-    for n in WINDOWS:
+    for n in args.candles:
         read, replay, api = [], [], []
         for _ in range(args.repeat):
             t = time.perf_counter()

@@ -1,12 +1,17 @@
 """One error shape for the whole API: {"error": {"code", "message", "fields"}}."""
 
 import logging
+from collections.abc import Mapping
+from datetime import UTC
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
+from rest_framework import fields as drf_fields
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 log = logging.getLogger(__name__)
@@ -127,3 +132,58 @@ class Pagination(PageNumberPagination):
             p["schema"] = {"type": "integer", "minimum": 1,
                            **({"maximum": self.max_page_size} if p["name"] == self.page_size_query_param else {})}
         return params
+
+class FastOutput:
+    """Mix into an output-only Serializer: the same JSON as DRF's to_representation, for less CPU per object.
+
+    DRF looks each field up through its generic attribute walk and, for a datetime, the current time
+    zone (a context-local lookup) per value; for a page of 50 orders that was about half of the view's
+    time. Here a per-serializer plan reads plain fields with getattr and renders integers, strings and
+    ISO 8601 datetimes (UTC, "Z") directly; any other field (method fields, dotted sources, decimals,
+    JSON, nested serializers) goes through the field itself, as DRF does. tests/api/test_fast_output.py
+    compares both paths on every serializer using it.
+    """
+
+    def _fast_plan(self) -> list:
+        plan = self.__dict__.get("_fast_plan_cache")
+        if plan is None:
+            iso = (api_settings.DATETIME_FORMAT or "").lower() == "iso-8601" and settings.TIME_ZONE == "UTC"
+            plan = []
+            for field in self._readable_fields:
+                simple = field.source_attrs == [field.field_name] and not isinstance(field, drf_fields.SerializerMethodField)
+                kind = "field"
+                if simple and type(field) is drf_fields.IntegerField:
+                    kind = "int"
+                elif simple and type(field) is drf_fields.CharField:
+                    kind = "str"
+                elif (simple and type(field) is drf_fields.DateTimeField and iso and not hasattr(field, "format")
+                      and not hasattr(field, "timezone")):
+                    kind = "datetime"
+                elif simple:
+                    kind = "attr"
+                plan.append((field.field_name, kind, field))
+            self.__dict__["_fast_plan_cache"] = plan
+        return plan
+
+    def to_representation(self, instance):
+        if isinstance(instance, Mapping):
+            return super().to_representation(instance)
+        ret = {}
+        for name, kind, field in self._fast_plan():
+            if kind == "field":
+                value = field.get_attribute(instance)
+                ret[name] = None if value is None else field.to_representation(value)
+                continue
+            value = getattr(instance, name)
+            if value is None:
+                ret[name] = None
+            elif kind == "int":
+                ret[name] = int(value)
+            elif kind == "str":
+                ret[name] = str(value)
+            elif kind == "datetime":
+                text = (value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+                ret[name] = text[:-6] + "Z" if text.endswith("+00:00") else text
+            else:
+                ret[name] = field.to_representation(value)
+        return ret

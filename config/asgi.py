@@ -3,10 +3,18 @@
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The web's request threads share a pool of PostgreSQL connections per process (config/settings.py,
+# DB_POOL_MAX_SIZE; 0 turns it off). Read when the settings load, so it has no effect where they are loaded
+# already, and taken out again after, so processes started from here (tests, workers) do not inherit it.
+_pool_default = "DB_POOL_MAX_SIZE" not in os.environ
+if _pool_default:
+    os.environ["DB_POOL_MAX_SIZE"] = "10"
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi = get_asgi_application()
+if _pool_default:
+    del os.environ["DB_POOL_MAX_SIZE"]
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402

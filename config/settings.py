@@ -100,6 +100,14 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# A pool of PostgreSQL connections per process (psycopg_pool), for the web: under ASGI each request runs in a
+# thread of its own, so without it every request opened a new connection (a backend fork on the server).
+# config/asgi.py turns it on for uvicorn's processes; Celery workers (forked) and tests keep plain connections.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool and persistent connections exclude each other
+    DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": min(2, DB_POOL_MAX_SIZE), "max_size": DB_POOL_MAX_SIZE,
+                                               "timeout": env.int("DB_POOL_TIMEOUT", default=10)}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -111,7 +119,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tp"),
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        # one pool per process, not one per request (config/cache.py)
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2, "pool_class": "config.cache.SharedConnectionPool"},
     }
 }
 

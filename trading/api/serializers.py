@@ -1,8 +1,11 @@
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api import FastOutput
 from trading.engine.candles import TIMEFRAMES as BOT_TIMEFRAMES
 from trading.feeds import TIMEFRAME_SECONDS
 from trading.health import STATES, bot_health
@@ -18,16 +21,21 @@ class ExactDecimalField(serializers.DecimalField):
         return exact_decimal(value, self.decimal_places)
 
 
+_QUANTA: dict[int, Decimal] = {}
+_WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)  # one for all calls: only its flags ever change
+
+
 def exact_decimal(value, places: int = 18) -> str | None:
     """The normalized exact string of a Decimal, rounded (half even) to `places` decimals at most."""
     if value is None:
         return None
-    from decimal import ROUND_HALF_EVEN, Context, Decimal
-
     d = value if isinstance(value, Decimal) else Decimal(str(value))
     if not d.is_finite():
         return str(d)
-    d = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=Context(prec=80))
+    quantum = _QUANTA.get(places)
+    if quantum is None:
+        quantum = _QUANTA[places] = Decimal(1).scaleb(-places)
+    d = d.quantize(quantum, rounding=ROUND_HALF_EVEN, context=_WIDE)
     text = format(d, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -188,7 +196,7 @@ class BotHealthOut(serializers.Serializer):
     detail = serializers.CharField(help_text="One sentence more (may be empty)")
 
 
-class BotOut(serializers.Serializer):
+class BotOut(FastOutput, serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     exchange = serializers.CharField()
@@ -232,7 +240,7 @@ class OrdersIn(serializers.Serializer):
                                                               "cancelled", "rejected"])
 
 
-class OrderOut(serializers.Serializer):
+class OrderOut(FastOutput, serializers.Serializer):
     id = serializers.IntegerField()
     bot_id = serializers.IntegerField()
     client_id = serializers.CharField()
@@ -256,7 +264,7 @@ class TradesIn(serializers.Serializer):
     side = serializers.ChoiceField(required=False, choices=["buy", "sell"])
 
 
-class TradeOut(serializers.Serializer):
+class TradeOut(FastOutput, serializers.Serializer):
     id = serializers.IntegerField()
     order_id = serializers.IntegerField()
     side = serializers.CharField()
