@@ -115,6 +115,8 @@ def test_a_frozen_then_garbage_exchange_stops_trading_and_trading_resumes_after(
     assert all("stale price" in note for (note,) in notes), notes
     window = plat.health.between(frozen, cleared)
     assert window and all(s.code == 200 for s in window), [(s.code, s.status) for s in window if s.code != 200]
+    # /api/health/ itself says the exchange feed is not ok (degraded, still 200) while it lasts
+    assert any(s.status != "ok" for s in window), "health said ok all through the exchange outage"
 
     # the exchange answers again: each bot evaluates the candle that closed in the outage and buys
     deadline = time.monotonic() + 30
