@@ -457,5 +457,10 @@ def check_credentials(exchange_id: str, credentials: Credentials, sandbox: bool 
 
 
 def exchange_timeframes(exchange_id: str) -> set[str]:
-    """The candle timeframes the exchange offers (ccxt's `timeframes`: no network call); empty if unknown."""
-    return set(getattr(public_client(exchange_id), "timeframes", None) or {})
+    """The candle timeframes the exchange offers (ccxt's `timeframes`: no network call); empty if unknown (an
+    exchange ccxt no longer knows, such as a recording's bittrex on the replay feed: its 1m candles only)."""
+    try:
+        client = public_client(exchange_id)
+    except UnsupportedExchange:
+        return set()
+    return set(getattr(client, "timeframes", None) or {})
