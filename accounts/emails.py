@@ -16,7 +16,7 @@ from config.celery import app as celery_app
 
 log = logging.getLogger(__name__)
 
-PASSWORD_RESET_TASK = "accounts.email.password_reset"  # accounts.tasks.send_password_reset
+PASSWORD_RESET_TASK = "accounts.email.password_reset"  # accounts.tasks.send_password_reset  # pragma: allowlist secret
 LOGIN_FAILURES_TASK = "accounts.email.login_failures"  # accounts.tasks.send_login_failures_email
 
 

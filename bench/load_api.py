@@ -43,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-PASSWORD = "load-bench-password-1"  # a throwaway database's seeded users; never a real account
+PASSWORD = "load-bench-password-1"  # a throwaway database's seeded users; never a real account  # pragma: allowlist secret
 PER_USER_RPS = 5.0
 LIST_ENDPOINTS = ("GET /api/bots/", "GET /api/bots/{id}/orders/", "GET /api/prices/live/")
 

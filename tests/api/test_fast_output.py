@@ -52,6 +52,7 @@ def test_orders_trades_and_bots_render_the_same_as_drf(monkeypatch):
 
 def test_a_dict_goes_through_drf_unchanged():
     data = {"id": 1, "order_id": 2, "side": "buy", "price": Decimal("1.50"), "amount": Decimal("2"),
-            "fee": Decimal("0"), "fee_currency": "USDT", "slippage": Decimal("0"), "liquidity": "maker", "ts": WHEN}
+            "fee": Decimal("0"), "fee_currency": "USDT", "slippage": Decimal("0"), "liquidity": "maker", "ts": WHEN,
+            "fee_quote": None, "fee_note": "", "exchange_trade_id": "", "exchange_order_id": ""}
     assert TradeOut(data).data["price"] == "1.5"
     assert TradeOut(data).data["ts"] == "2026-12-03T14:05:06.789012Z"
