@@ -257,7 +257,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # info/warning/critical is one choice set shared by risk events and notification channels
     "ENUM_NAME_OVERRIDES": {"SeverityEnum": "notifications.models.SEVERITIES",
-                            "BotTimeframeEnum": "trading.engine.candles.TIMEFRAME_CHOICES"},
+                            "BotTimeframeEnum": "trading.engine.candles.TIMEFRAME_CHOICES",
+                            "PromotionStatusEnum": "trading.models.PromotionRequest.Status",
+                            "SupportedExchangeEnum": "config.settings.SUPPORTED_EXCHANGES",
+                            "HealthStatusEnum": "ops.api.STATUSES"},
     # every operation documents its error answers in the one error shape (config/schema.py)
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.add_error_responses"],
 }
