@@ -41,7 +41,7 @@ class KeyDetailApi(APIView):
         data.is_valid(raise_exception=True)
         return Response(KeyOut(key_relabel(key=key, actor=request.user, request=request, **data.validated_data)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, pk: int):
         key_delete(key=get_object_or_404(keys_for(request.user), pk=pk), actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

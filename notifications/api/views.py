@@ -51,7 +51,7 @@ class ChannelDetailApi(APIView):
         channel = channel_update(channel=channel, actor=request.user, request=request, **data.validated_data)
         return Response(ChannelOut(channel).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, pk: int):
         channel_delete(channel=get_object_or_404(channels_for(request.user), pk=pk), actor=request.user,
                        request=request)

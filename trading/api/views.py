@@ -103,7 +103,7 @@ class WatchlistApi(APIView):
 
 
 class WatchlistItemApi(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, pk: int):
         watch_remove(item=get_object_or_404(watchlist_for(request.user), pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -171,7 +171,7 @@ class BotApi(APIView):
         bot = bot_update(bot=bot, actor=request.user, request=request, **data.validated_data)
         return Response(BotOut(bot).data)
 
-    @extend_schema(responses={204: None}, description="Archives the bot: it stops, and its history is kept.")
+    @extend_schema(request=None, responses={204: None}, description="Archives the bot: it stops, and its history is kept.")
     def delete(self, request, pk: int):
         bot_archive(bot=_bot(request, pk), actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
