@@ -6,6 +6,9 @@ from accounts.models import User
 class UserOut(serializers.ModelSerializer):
     """Everything a client may know about a user; nothing sensitive."""
 
+    # an address is optional at sign-up: "" when none was given (so not documented as format "email")
+    email = serializers.CharField(read_only=True, help_text="The user's email address; empty when none was given.")
+
     class Meta:
         model = User
         fields = ["id", "username", "email", "date_joined", "is_staff", "totp_enabled"]
