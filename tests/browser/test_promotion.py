@@ -1,6 +1,6 @@
 """The promotion wizard on the bot page in a real browser (phone and desktop widths): criteria -> review ->
 confirm (a wrong phrase shows the attempts left) -> waiting for approval -> live with an unmistakable LIVE
-badge on the bot page, the bot list, the dashboard and the edit page -> one click back to paper. The balance check goes to
+badge on the bot page, the bot list, the dashboard, the edit page and the risk panel -> one click back to paper. The balance check goes to
 the Binance emulator through the real ccxt client."""
 
 import pytest
@@ -70,7 +70,7 @@ def test_the_wizard_takes_an_eligible_bot_live_and_back(page, login, alice, elig
     expect(badge).to_have_text("LIVE")
     expect(page.get_by_test_id("promotion-live")).to_contain_text("500 USDT")
     fits(page)
-    for path in ("/bots/", "/", f"/bots/{eligible_bot.pk}/edit/"):
+    for path in ("/bots/", "/", f"/bots/{eligible_bot.pk}/edit/", "/risk/"):  # every page that lists the bot
         page.goto(path)
         on_screen(page.get_by_test_id("live-badge").first)
         fits(page)

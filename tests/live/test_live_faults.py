@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
+from notifications.models import Outbox
 from tests.live.conftest import live_tick
 from trading.engine.ids import client_order_id
 from trading.execution.ccxt_venue import CcxtVenue
@@ -135,14 +136,23 @@ def test_an_unknown_order_with_our_id_form_is_cancelled_and_a_foreign_one_report
     assert RiskEvent.objects.filter(code="live_unknown_order").count() == 2
 
 
-def test_a_balance_drift_beyond_our_books_halts_the_bot(live_bot, emu):
+def test_a_balance_drift_beyond_our_books_halts_the_bot_and_alerts(live_bot, emu, alice, promotion_alerts):
     from risk.models import RiskEvent
 
+    promotion_alerts(alice)  # a channel for alice...
+    alice.notification_channels.update(events=["promotion", "risk"])
+    emu.set_balance("USDT", "1000")  # more than the allocation (other money on the account): no drift
+    assert reconcile_live(force=True).halted_for_drift == []
+    assert Bot.objects.get(pk=live_bot.pk).status == "running"
     emu.set_balance("USDT", "120")  # our books say the bot holds 500 USDT on this account
     summary = reconcile_live(force=True)
     bot = Bot.objects.get(pk=live_bot.pk)
     assert summary.halted_for_drift == [bot.pk] and bot.status == "halted" and "drift" in bot.halt_reason
+    assert "our books 500, the exchange 120" in bot.halt_reason
     assert RiskEvent.objects.filter(bot=bot, code="live_balance_drift").exists()
+    alert = Outbox.objects.get(user=alice, event="risk", title=f"Bot {bot.name} halted")
+    assert "holds less than the platform's books" in alert.text and alert.url_path == f"/bots/{bot.pk}/"
+    assert bot.mode == "paper"  # halted live bots go back to paper
 
 
 def test_a_resting_order_filled_later_is_taken_in_by_reconciliation(live_bot, emu):

@@ -240,3 +240,25 @@ def test_requests_that_reach_the_exchange_are_capped_per_hour(api, alice, eligib
              for _ in range(5)]
     assert codes == [400, 400, 400, 429, 429]
     assert use_binance_emulator.count("/api/v3/account") == before + 3
+
+
+def test_a_bot_failing_every_criterion_gets_409_naming_each_with_required_and_actual(api, alice, make_eligible_bot,
+                                                                                      live_on):
+    from risk.services import risk_event_record
+
+    bot = make_eligible_bot(alice, key=False, trades=5, wins=1, days=3, profit_pct="-2")
+    risk_event_record(code="daily_loss", message="daily loss 6 %", bot=bot)  # a breaker halt this week
+    r = api(alice).post(url(bot, "promotion/"), {"allocation": "500"}, format="json")
+    assert r.status_code == 409
+    error = r.json()["error"]
+    assert error["code"] == "not_eligible"
+    assert sorted(error["fields"]) == ["closed_trades", "exchange_key", "no_breaker_halt", "paper_days", "profit",
+                                       "win_rate"]
+    assert error["fields"]["closed_trades"] == ["Closed trades: required ≥ 25, actual 5."]
+    for text in ("Days on paper", "Closed trades", "Win rate", "Profit", "tested key", "required"):
+        assert text.lower() in error["message"].lower(), (text, error["message"])
+    assert not PromotionRequest.objects.exists()
+    # the same criteria, with required / actual / passed, on the eligibility endpoint
+    failing = {c["id"]: c for c in api(alice).get(url(bot, "promotion/")).json()["criteria"] if not c["passed"]}
+    assert sorted(failing) == sorted(error["fields"])
+    assert failing["paper_days"]["required"] == "≥ 7" and failing["paper_days"]["actual"].startswith("3")

@@ -57,11 +57,23 @@ def test_no_call_makes_a_bot_live_while_live_trading_is_off(api, alice, bob, mak
 
     officer = make_user("olivia", staff=True)
     officer.groups.add(Group.objects.get(name="risk officer"))
-    for user in (officer, alice):  # staff with the right, and the owner (no admin access)
+    root = make_user("root", staff=True)
+    type(root).objects.filter(pk=root.pk).update(is_superuser=True)
+    admin_answers = {}
+    for user in (officer, root, alice):  # staff with the right, a superuser, and the owner (no admin access)
         client = Client()
-        client.force_login(user)
-        client.post("/admin/trading/promotionrequest/", {"action": "approve_requests", "_selected_action": [pk]})
-        client.post(f"/admin/trading/bot/{bot.pk}/change/", {"mode": "live"})
+        client.force_login(type(user).objects.get(pk=user.pk))
+        admin_answers[user.username] = [
+            client.post("/admin/trading/promotionrequest/", {"action": "approve_requests", "_selected_action": [pk],
+                                                             "note": "ok"}, follow=True),
+            client.post(f"/admin/trading/bot/{bot.pk}/change/", {"mode": "live", "status": "running"}, follow=True),
+            client.post("/admin/trading/bot/", {"action": "resume_bots", "_selected_action": [bot.pk]}, follow=True),
+        ]
+    for name in ("olivia", "root"):  # staff are told why, in the admin; nothing fails
+        approve, change, resume = admin_answers[name]
+        assert approve.status_code == 200 and "ENABLE_LIVE_TRADING=false" in approve.content.decode()
+        assert change.status_code in (200, 403) and resume.status_code == 200
+    assert all(r.redirect_chain and "/admin/login/" in r.redirect_chain[-1][0] for r in admin_answers["alice"])
     assert not Bot.objects.filter(mode="live").exists()
     assert PromotionRequest.objects.get(pk=pk).status == "pending_approval"
     assert private_hits(use_binance_emulator) == before  # nothing private reached the exchange since
