@@ -40,3 +40,44 @@ def test_staff_hear_of_a_request_waiting_for_approval_on_the_operator_channel(al
     assert row.title == f"Promotion #{promotion.pk} waits for approval"
     assert row.url_path == f"/admin/trading/promotionrequest/{promotion.pk}/change/"
     assert "alice" in row.text and "500 USDT" in row.text
+
+
+def test_the_other_endings_are_audited_and_are_action_cards_too(alice, make_eligible_bot, live_on, approver, standin,  # noqa: F811
+                                                                allow_local):  # noqa: F811
+    """A rejection, five wrong confirmations and an expired request: each is in the audit log and reaches the
+    owner's robot as an ActionCard linking to the bot (the owner is told either way)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import AuditEvent
+    from trading.promotion.services import ConfirmationWrong, promotion_reject, promotions_expire_due
+
+    channel_create(owner=alice, kind="dingtalk", name="desk", webhook_url=standin.url, secret=SECRET,
+                   events=["promotion"])
+    rejected, wrong, late = (make_eligible_bot(alice, name=n) for n in ("rejected", "wrong", "late"))
+    promotion_request(bot=rejected, actor=alice, allocation="100")
+    promotion_reject(promotion=promotion_confirm(bot=rejected, actor=alice, phrase="I UNDERSTAND"), actor=approver,
+                     note="too volatile")
+    promotion_request(bot=wrong, actor=alice, allocation="100")
+    for _ in range(5):
+        with pytest.raises(ConfirmationWrong):
+            promotion_confirm(bot=wrong, actor=alice, phrase="no")
+    expiring = promotion_request(bot=late, actor=alice, allocation="100")
+    type(expiring).objects.filter(pk=expiring.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert promotions_expire_due() == 1
+
+    def actions(bot):
+        return list(AuditEvent.objects.filter(target=f"bot:{bot.pk}", action__startswith="promotion.").order_by("id")
+                    .values_list("action", flat=True))
+
+    assert actions(rejected) == ["promotion.request", "promotion.confirm", "promotion.reject"]
+    assert actions(wrong) == ["promotion.request", *["promotion.confirm_failed"] * 5]
+    assert actions(late) == ["promotion.request", "promotion.expire"]
+    for row in Outbox.objects.filter(user=alice).order_by("pk"):
+        assert outbox_deliver(outbox_id=row.pk, fold=False) == "ok"
+    cards = {m["actionCard"]["title"]: m["actionCard"] for m in standin.received}
+    for bot, title in ((rejected, "Promotion of “rejected” rejected"), (wrong, "Promotion of “wrong” cancelled"),
+                       (late, "Promotion of “late” expired")):
+        assert cards[title]["singleURL"] == f"https://trade.example.com/bots/{bot.pk}/"
+    assert "too volatile" in cards["Promotion of “rejected” rejected"]["text"]
