@@ -2,13 +2,17 @@
 the exchange's base and quote, each fill keeps its BNB fee and its value in quote at the BNB/USDT price when it
 filled, and the bot's P&L counts it; a fee that cannot be valued says so and is never dropped."""
 
+import time
 from decimal import Decimal
 
 import pytest
 
 from tests.live.conftest import live_tick
 from trading.execution import ccxt_venue
+from trading.execution.ccxt_venue import CcxtVenue
 from trading.execution.reconcile import reconcile_live
+from trading.execution.routing import live_key_for
+from trading.execution.types import Fee, VenueTrade
 from trading.models import Bot, Fill, Order
 from trading.selectors import bot_performance, portfolio_for
 
@@ -110,3 +114,25 @@ def test_fees_of_a_market_order_in_several_trades_are_valued_with_one_price_requ
     assert emu.count("/api/v3/ticker/24hr") - before == 1
     pos = bot_performance(bot=Bot.objects.get(pk=bnb_bot.pk))["position"]
     assert pos["fees_outside_wallet"] == sum(f.fee_quote for f in fills)
+
+
+def _bnb_fee_trade(symbol: str, fee: str) -> VenueTrade:
+    return VenueTrade(trade_id="77", client_order_id=None, exchange_order_id=None, symbol=symbol, side="buy",
+                      price=D("0.00125"), amount=D("1"), fees=(Fee("BNB", D(fee)),), liquidity="taker",
+                      ts_ms=int(time.time() * 1000))
+
+
+def test_a_bnb_fee_on_a_pair_without_a_bnb_market_in_its_quote_is_valued_through_usdt(live_bot, emu):
+    """LTC/BTC pays its fee in BNB; the exchange lists no BNB/BTC, so BNB/USDT (600) over BTC/USDT (100)."""
+    emu.list_market("BNB/USDT")
+    emu.set_price("BTC/USDT", "99.99", "100.01")  # last 100
+    venue = CcxtVenue(key=live_key_for(live_bot))
+    value, note = venue.fee_values([_bnb_fee_trade("LTC/BTC", "0.001")], base="LTC", quote="BTC")["77"]
+    assert value == D("0.001") * BNB_PRICE / D("100")  # 0.006 BTC
+    assert "through USDT" in note and "BNB/USDT 600" in note and "BTC 100 USDT" in note
+
+
+def test_a_bnb_fee_with_no_way_to_the_quote_is_said_to_be_not_valued(live_bot, emu):
+    venue = CcxtVenue(key=live_key_for(live_bot))  # BNB is not listed against anything
+    value, note = venue.fee_values([_bnb_fee_trade("LTC/BTC", "0.001")], base="LTC", quote="BTC")["77"]
+    assert value is None and note == "not valued: binance lists no BNB/BTC market, nor a price through USDT"

@@ -55,6 +55,7 @@ class _Client:
 _clients: dict[int, _Client] = {}
 _clients_lock = threading.Lock()
 MARKETS_TTL_SECONDS = 3600
+BRIDGE = "USDT"  # a fee currency with no pair against the quote is valued through this one
 FRESH_TRADE_MS = 120_000  # a trade younger than this is valued at the ticker, an older one at its minute's candle
 
 
@@ -283,20 +284,51 @@ class CcxtVenue:
     def fee_values(self, trades, *, base: str, quote: str) -> dict[str, tuple[Decimal | None, str]]:
         """Trade id -> (fee valued in `quote`, note) for the trades whose fee is in a third currency (BNB):
         at that currency's `<fee currency>/<quote>` price when the trade filled (the ticker for a fresh trade,
-        else the 1-minute candle of its minute); (None, why) when the exchange lists no such market or the
-        price cannot be read. Fees in the base or the quote need no price (see live_orders)."""
+        else the 1-minute candle of its minute), or through USDT when the exchange lists no such pair
+        (BNB/USDT and <quote>/USDT, or USDT/<quote>); (None, why) when neither way has a price. Fees in the
+        base or the quote need no price (see live_orders)."""
         out: dict[str, tuple[Decimal | None, str]] = {}
-        prices: dict[tuple[str, int], tuple[Decimal | None, str]] = {}
+        prices: dict[tuple[str, str, int], tuple[Decimal | None, str]] = {}
         for t in trades:
             fee = t.fees[0] if t.fees else None
             if fee is None or fee.currency in ("", base, quote):
                 continue
-            pair, minute = f"{fee.currency}/{quote}", t.ts_ms // 60_000
-            if (pair, minute) not in prices:
-                prices[(pair, minute)] = self._price_at(pair, t.ts_ms)
-            price, note = prices[(pair, minute)]
+            at = (fee.currency, quote, t.ts_ms // 60_000)
+            if at not in prices:
+                prices[at] = self._value_of(fee.currency, quote, t.ts_ms)
+            price, note = prices[at]
             out[t.trade_id] = ((fee.amount * price), note) if price is not None else (None, note)
         return out
+
+    def _value_of(self, currency: str, quote: str, ts_ms: int) -> tuple[Decimal | None, str]:
+        """One `currency` in `quote` at `ts_ms`: the direct pair, else through the USDT bridge."""
+        pair = f"{currency}/{quote}"
+        if self._listed(pair) or BRIDGE in (currency, quote):
+            return self._price_at(pair, ts_ms)
+        leg, _ = self._price_at(f"{currency}/{BRIDGE}", ts_ms) if self._listed(f"{currency}/{BRIDGE}") else (None, "")
+        if leg is None:
+            return None, f"not valued: {self.key.exchange} lists no {pair} market, nor a price through {BRIDGE}"
+        if self._listed(f"{quote}/{BRIDGE}"):
+            other, _ = self._price_at(f"{quote}/{BRIDGE}", ts_ms)
+            price = leg / other if other else None
+        elif self._listed(f"{BRIDGE}/{quote}"):
+            other, _ = self._price_at(f"{BRIDGE}/{quote}", ts_ms)
+            price = leg * other if other else None
+        else:
+            other = price = None
+        if price is None:
+            return None, f"not valued: no {pair} price, directly or through {BRIDGE}"
+        return price, (f"valued at {price.normalize():f} {pair} through {BRIDGE} ({currency}/{BRIDGE} "
+                       f"{leg.normalize():f}, {quote} {other.normalize():f} {BRIDGE})")
+
+    def _listed(self, pair: str) -> bool:
+        try:
+            self.market(pair)
+        except adapter.BadSymbol:
+            return False
+        except ExchangeError:
+            return True  # the market list cannot be read now: _price_at says so
+        return True
 
     def _price_at(self, pair: str, ts_ms: int) -> tuple[Decimal | None, str]:
         try:
