@@ -136,3 +136,39 @@ def test_a_bnb_fee_with_no_way_to_the_quote_is_said_to_be_not_valued(live_bot, e
     venue = CcxtVenue(key=live_key_for(live_bot))  # BNB is not listed against anything
     value, note = venue.fee_values([_bnb_fee_trade("LTC/BTC", "0.001")], base="LTC", quote="BTC")["77"]
     assert value is None and note == "not valued: binance lists no BNB/BTC market, nor a price through USDT"
+
+
+def test_the_daily_loss_breaker_counts_the_bnb_fees(bnb_bot, emu, alice):
+    """The wallet alone has not lost anything today; the BNB fee it paid (valued in USDT) is the loss that
+    reaches a tight daily-loss limit, so the risk monitor halts (and demotes) the bot."""
+    from django.utils import timezone
+
+    from risk.models import RiskPolicy
+    from trading.execution.live_orders import live_fees_outside
+    from trading.execution.monitor import risk_monitor_run
+    from trading.price_selectors import tickers_latest
+
+    live_tick()
+    fill = the_fill(bnb_bot)
+    bot = Bot.objects.get(pk=bnb_bot.pk)
+    assert fill.fee_quote > 0 and live_fees_outside(bot) == fill.fee_quote
+    RiskPolicy.objects.create(scope="bot", bot=bot, daily_loss_pct=D("0.001"))  # 0.001 % of ~500 = 0.005 USDT
+    assert fill.fee_quote / (bot.quote + bot.base * fill.price) * 100 > D("0.001")
+    last = tickers_latest(exchange="binance", symbols=["BTC/USDT"])["BTC/USDT"].last
+    wallet_now = bot.quote + bot.base * last  # the day started right here: without the fee, no loss at all
+    Bot.objects.filter(pk=bot.pk).update(state={**bot.state, "risk": {
+        "day": timezone.now().strftime("%Y-%m-%d"), "day_start_equity": str(wallet_now),
+        "peak_equity": str(wallet_now)}})
+    assert bot.pk in risk_monitor_run()["halted"]
+    halted = Bot.objects.get(pk=bot.pk)
+    assert halted.status == "halted" and "Daily loss" in halted.halt_reason and halted.mode == "paper"
+
+
+def test_the_bnb_fee_total_is_kept_for_the_live_bot_and_a_paper_bot_counts_none(bnb_bot, emu, alice):
+    from trading.execution.live_orders import live_fees_outside
+
+    live_tick()
+    bot = Bot.objects.get(pk=bnb_bot.pk)
+    assert live_fees_outside(bot) == the_fill(bot).fee_quote
+    Bot.objects.filter(pk=bot.pk).update(mode="paper")
+    assert live_fees_outside(Bot.objects.get(pk=bot.pk)) == 0

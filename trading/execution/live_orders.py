@@ -16,8 +16,9 @@ Fees: a fee in the base or the quote moves the live wallet (it is what the excha
 balances). A fee in a third currency (BNB, for an account that pays fees in BNB) is taken from the account's
 BNB, not from the bot's base or quote, so the wallet stays equal to the exchange's figures: the fill keeps the
 fee with its currency and its value in quote (`fee_quote`, at the BNB/quote price when it filled, looked up
-by `live_report_take_in` before the transaction), and the bot's P&L counts it (trading.selectors). A fee that
-could not be valued keeps `fee_quote` empty and says why (`fee_note`); it is never dropped.
+by `live_report_take_in` before the transaction), and the bot's P&L counts it (trading.selectors), and so do the
+daily-loss and drawdown breakers (the running total `live_fees_outside`, taken off the equity they check). A fee
+that could not be valued keeps `fee_quote` empty and says why (`fee_note`); it is never dropped.
 
 `live_orders_cancel` cancels a bot's open live orders on the exchange (stop, halt, demotion) and says which
 could not be cancelled, with the reason; the bot's part of that report is kept as a `live_orders_cancel` risk
@@ -186,8 +187,36 @@ def live_report_record(*, bot_id: int, order_id: int, report: VenueOrder,
         if fills:
             bot.last_price = fills[-1].price
         _reserve(bot)
-        bot.save(update_fields=["base", "quote", "base_reserved", "quote_reserved", "last_price", "updated_at"])
+        changed = ["base", "quote", "base_reserved", "quote_reserved", "last_price", "updated_at"]
+        if _fees_outside_add(bot, fills):
+            changed.append("state")
+        bot.save(update_fields=changed)
     return order, fills
+
+
+def _fees_outside_add(bot: Bot, fills: list[Fill]) -> bool:
+    """Add the quote value of these fills' third-currency fees (BNB) to the running total of the bot's live
+    period (`state["live"]["fees_outside"]`, restarted by each promotion): they are paid outside the live
+    wallet, and the risk checks take them off its equity (live_fees_outside). A fee not valued adds nothing."""
+    base_ccy, quote_ccy = _currencies(bot)
+    added = sum((f.fee_quote for f in fills if f.fee_quote is not None and f.fee_currency not in ("", base_ccy,
+                                                                                                  quote_ccy)), ZERO)
+    if not added:
+        return False
+    state = dict(bot.state or {})
+    live = dict(state.get("live") or {})
+    live["fees_outside"] = str(Decimal(live.get("fees_outside") or 0) + added)
+    state["live"] = live
+    bot.state = state
+    return True
+
+
+def live_fees_outside(bot: Bot) -> Decimal:
+    """The quote value of the fees a live bot paid in a third currency (BNB) since its promotion: what its
+    equity for the daily-loss and drawdown checks is short of `quote + base * price`. 0 for a paper bot."""
+    if bot.mode != Bot.Mode.LIVE:
+        return ZERO
+    return Decimal(((bot.state or {}).get("live") or {}).get("fees_outside") or 0)
 
 
 # --- cancelling on the exchange ----------------------------------------------------------------------

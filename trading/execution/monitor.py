@@ -14,6 +14,7 @@ from django.db import transaction
 
 from risk.checks import Decision, RiskState, check_breakers, state_build
 from risk.limits import LimitsBook
+from trading.execution.live_orders import live_fees_outside
 from trading.execution.safety import ACTIVE_BOT_STATUSES, breach_halt, breakers_check
 from trading.models import Bot
 from trading.price_selectors import tickers_latest
@@ -26,8 +27,8 @@ def _bot_risk_state(bot: Bot, price: Decimal | None, now_ms: int) -> RiskState |
     price = price if price is not None else bot.last_price
     if price is None:
         return None
-    return state_build((bot.state or {}).get("risk") or {}, equity=bot.quote + bot.base * price, base=bot.base,
-                       price=price, now_ms=now_ms)
+    equity = bot.quote + bot.base * price - live_fees_outside(bot)  # a live bot's BNB fees count as a loss
+    return state_build((bot.state or {}).get("risk") or {}, equity=equity, base=bot.base, price=price, now_ms=now_ms)
 
 
 def _prices(bots: list[Bot]) -> dict[tuple[str, str], Decimal]:
@@ -51,7 +52,7 @@ def risk_monitor_run() -> dict:
     """Halt every bot past its breakers, and every bot of a user past the user's daily loss limit."""
     now_ms = int(time.time() * 1000)
     bots = list(Bot.objects.filter(status__in=ACTIVE_BOT_STATUSES, archived_at__isnull=True)
-                .only("id", "owner_id", "name", "exchange", "symbol", "status", "base", "quote", "state",
+                .only("id", "owner_id", "name", "exchange", "symbol", "status", "mode", "base", "quote", "state",
                       "last_price", "reduce_only"))
     prices = _prices(bots)
     summary = {"bots": len(bots), "halted": [], "users_halted": []}

@@ -39,7 +39,13 @@ from trading.engine.runner import plan
 from trading.engine.types import Fill as EngineFill
 from trading.engine.types import RestingOrder, Wallet
 from trading.execution.health import bots_pause_for_exchange, live_health_report
-from trading.execution.live_orders import live_order_claim, live_order_open, live_report_take_in, request_of
+from trading.execution.live_orders import (
+    live_fees_outside,
+    live_order_claim,
+    live_order_open,
+    live_report_take_in,
+    request_of,
+)
 from trading.execution.paper_orders import fill_config_for
 from trading.execution.routing import (
     LIVE,
@@ -118,7 +124,9 @@ def _decide(bot_id: int, feed: SymbolFeed, tick_key: int,
         wallet = Wallet(base=bot.base, quote=bot.quote, base_reserved=bot.base_reserved,
                         quote_reserved=bot.quote_reserved)
         now_ms = feed.market.ts_ms
-        mem = memory_advance(state, now_ms=now_ms, equity=wallet.quote + wallet.base * feed.price)
+        # fees paid in a third currency (BNB) come off the equity the breakers and the gate see
+        equity = wallet.quote + wallet.base * feed.price - live_fees_outside(bot)
+        mem = memory_advance(state, now_ms=now_ms, equity=equity)
         decided = plan(strategy_id=bot.strategy, params=bot.params, state=state, closed_bars=feed.bars,
                        wallet=wallet, open_orders=resting, rules=feed.rules, step_key=feed.newest_ms, bot_id=bot.pk,
                        fills=[_engine_fill(f) for f in new_fills])
@@ -144,7 +152,7 @@ def _decide(bot_id: int, feed: SymbolFeed, tick_key: int,
             amount = _base_amount(intent, price, fee)
             if not amount or amount <= 0:
                 continue
-            rstate = state_build(mem, equity=wallet.quote + wallet.base * feed.price, base=wallet.base,
+            rstate = state_build(mem, equity=equity, base=wallet.base,
                                  free_base=free_base, price=price, open_orders=len(open_rows) + len(rows),
                                  now_ms=int(time.time() * 1000), reduce_only=bot.reduce_only, memory_ms=now_ms)
             decision = order_gate(bot=bot, proposal=OrderProposal(side=intent.side, amount=amount, price=price,
@@ -230,12 +238,13 @@ def _equity_point(bot_id: int, feed: SymbolFeed, tick_key: int) -> None:
     tick again overwrites it)."""
     if not feed.price:
         return
-    b = Bot.objects.only("mode", "base", "quote").get(pk=bot_id)
+    b = Bot.objects.only("mode", "base", "quote", "state").get(pk=bot_id)
     if b.mode != LIVE:  # demoted during this tick (a rejected key): the paper tick values it from now on
         return
+    equity = b.quote + b.base * feed.price - live_fees_outside(b)  # as the performance page values it
     EquitySnapshot.objects.update_or_create(
         bot_id=bot_id, ts=to_dt(tick_key),
-        defaults={"price": feed.price, "base": b.base, "quote": b.quote, "equity": b.quote + b.base * feed.price})
+        defaults={"price": feed.price, "base": b.base, "quote": b.quote, "equity": equity})
 
 
 def _demote_for_auth(bot: Bot, message: str) -> None:
