@@ -65,6 +65,7 @@ def fill_json(fill) -> dict:
             "price": _s(fill.price), "amount": _s(fill.amount), "fee": _s(fill.fee),
             "fee_currency": fill.fee_currency, "slippage": _s(fill.slippage), "liquidity": fill.liquidity,
             "exchange_trade_id": fill.exchange_trade_id,
+            "fee_quote": _s(fill.fee_quote), "fee_note": fill.fee_note,  # live: a BNB fee's value in quote
             # a live fill names its exchange order too (one read, live fills only: paper has no exchange ids)
             "exchange_order_id": fill.order.exchange_order_id if fill.exchange_trade_id else "",
             "ts": _t(fill.ts)}

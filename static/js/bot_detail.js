@@ -116,15 +116,40 @@
     if (empty) empty.hidden = body.querySelectorAll("tr:not(.empty-row)").length > 0;
   }
 
+  // the fee as charged; a live fee in a third currency (BNB) also with its value in the quote currency
+  function feeCell(f) {
+    const td = cell(E.num(f.fee, 8) + " " + f.fee_currency, "num");
+    td.setAttribute("data-testid", "trade-fee");
+    const pair = (document.querySelector("[data-testid=trades] table") || {}).dataset || {};
+    if (f.exchange_trade_id && f.fee_currency && pair.base && f.fee_currency !== pair.base && f.fee_currency !== pair.quote) {
+      const extra = document.createElement("span");
+      extra.className = "muted small fee-quote";
+      extra.setAttribute("data-testid", "trade-fee-quote");
+      extra.title = f.fee_note || "";
+      extra.textContent = f.fee_quote != null ? "≈ " + E.num(f.fee_quote, 8) + " " + pair.quote : "not valued";
+      td.append(extra);
+    }
+    return td;
+  }
+
   function addTrade(f) {
     if (tradesBody.querySelector('[data-fill-id="' + f.id + '"]')) return;
     const tr = document.createElement("tr");
     tr.setAttribute("data-testid", "trade-row");
     tr.dataset.fillId = f.id;
     tr.className = "flash";
-    tr.append(cell(when(f.ts)), cell(f.side, "side " + f.side), cell(P(f.price), "num"),
+    const time = cell(when(f.ts));
+    if (f.exchange_trade_id) {  // a live trade, marked as such (after a demotion the history mixes paper and live)
+      const tag = document.createElement("span");
+      tag.className = "live-badge small";
+      tag.setAttribute("data-testid", "trade-live");
+      tag.title = "A live trade on the exchange";
+      tag.textContent = "LIVE";
+      time.append(" ", tag);
+    }
+    tr.append(time, cell(f.side, "side " + f.side), cell(P(f.price), "num"),
       cell(A(f.amount), "num"), cell(M(Number(f.price) * Number(f.amount)), "num"),
-      cell(E.num(f.fee, 8) + " " + f.fee_currency, "num"), cell(f.liquidity));
+      feeCell(f), cell(f.liquidity));
     if (tradesBody.closest("table").hasAttribute("data-exchange-ids")) {  // a live bot: the exchange's ids
       const ids = cell(f.exchange_trade_id ? "order " + f.exchange_order_id + " · trade " + f.exchange_trade_id : "paper",
         "mono wrap");
