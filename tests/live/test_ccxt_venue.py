@@ -41,11 +41,15 @@ def test_beyond_the_live_allocation_nothing_is_sent(live_bot, emu):
     assert emu.orders_received == []
 
 
-def test_bots_on_one_key_share_one_client_and_its_rate_limiter(alice, make_live_bot, emu):
+def test_bots_on_one_key_share_one_client_and_its_rate_limiter(alice, bob, make_live_bot, emu):
     one, two = make_live_bot(alice, name="one"), make_live_bot(alice, name="two")
     assert live_key_for(one) == live_key_for(two)
     assert venue(one).entry is venue(two).entry
     assert venue(one).entry.client.enableRateLimit
+    venue(one).balance()  # a request through one bot's venue is spaced against the other's next one
+    assert venue(two).entry.client.lastRestRequestTimestamp > 0
+    other = make_live_bot(bob, name="bob's")  # another key: its own client and limiter
+    assert venue(other).entry is not venue(one).entry and venue(other).entry.client is not venue(one).entry.client
 
 
 def test_a_cancel_only_venue_refuses_to_submit(live_bot, emu):
