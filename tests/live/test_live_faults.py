@@ -53,6 +53,8 @@ def test_a_submit_whose_answer_is_lost_is_looked_up_not_resent(live_bot, emu, ap
     order.refresh_from_db()
     assert order.status == "filled" and order.exchange_order_id
     assert len(emu.orders(order.client_id)) == 1 and emu.count("/api/v3/order", "POST") == 1
+    lookups = [h.query for h in emu.requests if (h.method, h.path) == ("GET", "/api/v3/order")]
+    assert lookups and all(f"origClientOrderId={order.client_id.replace(':', '%3A')}" in q for q in lookups), lookups
     fills = Fill.objects.filter(order=order)
     assert fills.count() == 1 and fills.get().amount == order.filled
     bot.refresh_from_db()

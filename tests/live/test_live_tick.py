@@ -101,3 +101,15 @@ def test_with_live_trading_off_from_the_start_no_bot_goes_live_and_nothing_priva
     reconcile_live(force=True)
     assert Bot.objects.get(pk=bot.pk).mode == "paper"
     assert len(emu.private_requests()) == before and emu.orders_received == []
+
+
+def test_a_live_order_goes_through_the_same_risk_gate_as_paper_before_the_network(live_bot, emu):
+    from risk.models import RiskEvent, RiskPolicy
+
+    RiskPolicy.objects.create(scope="bot", bot=live_bot, max_position_quote=Decimal("1"))  # the DCA buys 10 USDT
+    summary = live_tick()
+    assert summary.refused == 1 and summary.submitted == 0
+    assert emu.orders_received == [] and not live_orders(live_bot).exists()
+    bot = Bot.objects.get(pk=live_bot.pk)
+    assert bot.last_tick_note.startswith("risk: ") and "position" in bot.last_tick_note.lower()
+    assert RiskEvent.objects.filter(bot=bot).exists()  # refusals are recorded as on paper
