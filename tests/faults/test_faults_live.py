@@ -131,11 +131,18 @@ def test_a_process_killed_between_submit_and_record_is_reconciled_after_the_rest
     emu.clear_faults()
 
     plat.run("worker", "beat")  # the restart: the beat's reconciliation does the rest
-    # (the order's status comes from the order lookup, its trades from the trade page right after it, in the
-    # same reconciliation cycle but in their own transactions: wait for both)
-    _wait(lambda: plat.sql("SELECT o.status, count(f.id) FROM trading_order o LEFT JOIN trading_fill f ON "
-                           "f.order_id = o.id WHERE o.client_id = %s GROUP BY o.status", (client_id,))
-          == [("filled", 1)], 90, "reconciliation to record the order as filled, with its fill")
+    # polled while the beat and the worker run: the order is never seen `filled` without its fill (the lookup
+    # and the order's trades are recorded in one transaction; the wallet never lags the status)
+    seen = []
+
+    def settled():
+        row = plat.sql("SELECT o.status, count(f.id) FROM trading_order o LEFT JOIN trading_fill f ON "
+                       "f.order_id = o.id WHERE o.client_id = %s GROUP BY o.status", (client_id,))[0]
+        seen.append(row)
+        return row[0] == "filled"
+
+    _wait(settled, 90, "reconciliation to record the order as filled")
+    assert [r for r in seen if r[0] == "filled"][0] == ("filled", 1), seen
     placed = emu.orders(client_id)
     assert len(placed) == 1 and placed[0]["status"] == "FILLED"
     [(exchange_id, filled)] = plat.sql("SELECT exchange_order_id, filled FROM trading_order WHERE client_id = %s",

@@ -5,7 +5,8 @@ of bots with live orders (or, every LIVE_RECONCILE_QUIET_SECONDS, every live bot
 1. ONE `fetch_open_orders(symbol)`: our open orders as the exchange has them; an open order carrying our
    client id form that we never recorded is reported and cancelled; another one is reported only;
 2. `fetch_order` by client order id, only for our orders that are not open there any more, or whose fate is
-   unknown (a submit that timed out, a worker killed between submit and record). An order the exchange
+   unknown (a submit that timed out, a worker killed between submit and record); one that filled more than we
+   recorded has its trades read at once and recorded with its status (one transaction). An order the exchange
    does not have: never sent (no claim) -> cancelled here; sent, and older than LIVE_RESEND_AFTER_SECONDS ->
    sent again ONCE with the same client id while the bot may still trade live, else rejected;
 3. when we have orders there that may still fill, `fetch_my_trades(symbol)` from the stored cursor (a trade
@@ -229,7 +230,7 @@ def _group(venue: CcxtVenue, symbol: str, bots: list[Bot], ours: list[Order], cu
             continue
         found = venue.fetch_order(symbol=symbol, client_order_id=order.client_id)
         if found is not None:
-            _record(order, found, summary)
+            _record_closed(venue, order, found, {b.pk: b for b in bots}, summary)
             continue
         _missing(venue, symbol, order, summary, now)
     if ours or _owed(bots):
@@ -252,6 +253,28 @@ def _record(order: Order, report: VenueOrder, summary: ReconcileSummary) -> None
     updated, _ = live_report_record(bot_id=order.bot_id, order_id=order.pk, report=report)
     if (updated.status, updated.filled) != before:
         _add(summary, "orders_updated")
+
+
+def _record_closed(venue: CcxtVenue, order: Order, report: VenueOrder, bots: dict[int, Bot],
+                   summary: ReconcileSummary) -> None:
+    """An order no longer open on the exchange (or whose answer was lost), as `fetch_order` reports it: an
+    order lookup carries no trades, so when it filled more than we recorded, its trades are read first and
+    recorded WITH the new status in one transaction (never `filled` while the live wallet has not moved)."""
+    bot = bots.get(order.bot_id)
+    if bot is None or report.trades or not report.exchange_order_id or report.filled <= order.filled:
+        _record(order, report, summary)
+        return
+    before = (order.status, order.filled)
+    try:
+        trades = venue.order_trades(symbol=bot.symbol, exchange_order_id=report.exchange_order_id)
+    except ExchangeError as exc:  # the trade page of this cycle (or the next one) takes them in
+        log.warning("trades of live order %s could not be read: %s", order.pk, exc.message)
+        trades = []
+    updated, fills = live_report_take_in(venue=venue, bot=bot, order_id=order.pk, report=report, trades=trades)
+    if (updated.status, updated.filled) != before:
+        _add(summary, "orders_updated")
+    if fills:
+        _add(summary, "fills", len(fills))
 
 
 def _close_unsent(order: Order, reason: str) -> None:
