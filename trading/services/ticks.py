@@ -55,6 +55,7 @@ from trading.events import events_on_commit, stale_bot_json
 from trading.execution.paper_orders import fill_config_for, platform_fill_config
 from trading.execution.routing import PAPER
 from trading.execution.safety import breakers_check
+from trading.formatting import currency_places
 from trading.models import Bot, Order, TickRun
 from trading.services.tick_feeds import (
     MIN_BARS,
@@ -193,6 +194,7 @@ class _Chunk:
         """The engine's pre-trade gate for one bot: risk.services.order_gate inside this transaction (it
         locks the owner's kill switch rows FOR SHARE until the chunk commits)."""
         bot_cache: list[Bot] = []
+        money_places = currency_places(row["symbol"].rpartition("/")[2])  # the risk messages' money decimals
 
         def gate(req: GateRequest):
             if not bot_cache:
@@ -202,7 +204,7 @@ class _Chunk:
                                  now_ms=int(time.time() * 1000), reduce_only=row["reduce_only"],
                                  cooldown_until_ms=cooldown_until_ms, memory_ms=market_ms)
             proposal = OrderProposal(side=req.side, amount=req.amount, price=req.price,
-                                     reduces_position=req.reduces_position)
+                                     reduces_position=req.reduces_position, money_places=money_places)
             decision = order_gate(bot=bot_cache[0], proposal=proposal, state=rstate, limits=limits)
             if decision.allowed:  # counted like the backtest counts them (risk.checks' trades_today)
                 memory_count_order(mem)
