@@ -57,6 +57,7 @@ from trading.execution.routing import PAPER
 from trading.execution.safety import breakers_check
 from trading.formatting import currency_places
 from trading.models import Bot, Order, TickRun
+from trading.selectors import market_formats
 from trading.services.tick_feeds import (
     MIN_BARS,
     SymbolFeed,
@@ -151,7 +152,7 @@ class _Chunk:
             writes.flush(self.summary)
             if writes.fill_bots:
                 bots = dict(writes.fill_bots)
-                transaction.on_commit(lambda: _notify_fills(bots))
+                transaction.on_commit(lambda: _notify_fills(bots, exchange=self.exchange))
             for bot_id, rstate in writes.breaches:  # halts in this transaction: the row is ours already
                 breakers_check(bot=Bot.objects.select_for_update(no_key=True).get(pk=bot_id), state=rstate,
                                limits=limits[bot_id])
@@ -213,20 +214,20 @@ class _Chunk:
         return gate
 
 
-def _notify_fills(bots: dict[int, dict]) -> None:
-    """After commit: one "fills" notification per bot (its fills of this tick, one per line) for users with a
-    channel; channels keep a digest per bot by default (notifications.outbox). Never raises, never blocks
-    trading."""
+def _notify_fills(bots: dict[int, dict], *, exchange: str) -> None:
+    """After commit: one "fills" notification per bot (its fills of this tick, one per line, amounts and prices
+    at the market's precision) for users with a channel; channels keep a digest per bot by default
+    (notifications.outbox). Never raises, never blocks trading."""
     try:
         owners = {b["owner_id"] for b in bots.values()}
         # most users have no alert channel: skip them with one query instead of one notify() each
         listening = set(Channel.objects.filter(owner_id__in=owners).values_list("owner_id", flat=True))
         users = User.objects.in_bulk(listening)
-        for bot_id, info in bots.items():
-            if info["owner_id"] not in users:
-                continue
-            base = info["symbol"].split("/")[0]
-            lines = [f"- {side} {amount.normalize():f} {base} @ {price.normalize():f}"
+        heard = {bot_id: info for bot_id, info in bots.items() if info["owner_id"] in users}
+        formats = market_formats((exchange, info["symbol"]) for info in heard.values()) if heard else {}
+        for bot_id, info in heard.items():
+            fmt = formats[(exchange, info["symbol"])]
+            lines = [f"- {side} {fmt.amount(amount)} {fmt.base} @ {fmt.price(price)} {fmt.quote}"
                      for side, amount, price in info["fills"]]
             try:
                 notify(user=users[info["owner_id"]], event="fills", severity="info",
