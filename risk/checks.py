@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 
 HUNDRED = Decimal("100")
 ZERO = Decimal("0")
@@ -72,6 +72,7 @@ class OrderProposal:
     price: Decimal  # expected price (quote per base)
     reduces_position: bool = False  # an exit: spot long-only, a sell of at most what is held
     emergency: bool = False  # a "halt and flatten" exit issued by the emergency stop
+    money_places: int | None = None  # the quote currency's decimals, for the messages (None: at most 8)
 
     @property
     def value(self) -> Decimal:
@@ -103,6 +104,16 @@ def _pct(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}%"
 
 
+_WIDE = Context(prec=80)
+
+
+def _money(value: Decimal, places: int | None) -> str:
+    """Money in a message: at the quote currency's decimals when the caller knows them ("99.90"), else at most
+    8 decimals with the trailing zeros dropped ("50", never "50.000000000000000000" or an exponent)."""
+    q = value.quantize(Decimal(1).scaleb(-(8 if places is None else places)), context=_WIDE)
+    return f"{q:f}" if places is not None else f"{q.normalize(context=_WIDE):f}"
+
+
 def is_exit(proposal: OrderProposal, state: RiskState) -> bool:
     if proposal.reduces_position:
         return True
@@ -126,13 +137,13 @@ def check_breakers(state: RiskState, limits: Limits) -> Decision:
     if limits.daily_loss_pct is not None:
         loss = daily_loss_pct(state)
         if loss >= limits.daily_loss_pct:
-            return _refuse("daily_loss", f"Daily loss {_pct(loss)} reached the limit of {limits.daily_loss_pct}% "
-                                         f"of the day's starting equity")
+            return _refuse("daily_loss", f"Daily loss {_pct(loss)} reached the limit of "
+                                         f"{_money(limits.daily_loss_pct, None)}% of the day's starting equity")
     if limits.max_drawdown_pct is not None:
         dd = drawdown_pct(state)
         if dd >= limits.max_drawdown_pct:
             return _refuse("max_drawdown", f"Drawdown {_pct(dd)} from peak equity reached the limit of "
-                                           f"{limits.max_drawdown_pct}%")
+                                           f"{_money(limits.max_drawdown_pct, None)}%")
     return ALLOWED
 
 
@@ -166,15 +177,16 @@ def check_order(proposal: OrderProposal, state: RiskState, limits: Limits) -> De
                                           f"(max {limits.max_open_trades})")
     after = state.position_value + proposal.value
     if limits.max_position_quote is not None and after > limits.max_position_quote:
-        return _refuse("max_position", f"Position would be {after.normalize():f} in quote, above the limit of "
-                                       f"{limits.max_position_quote}")
+        places = proposal.money_places
+        return _refuse("max_position", f"Position would be {_money(after, places)} in quote, above the limit of "
+                                       f"{_money(limits.max_position_quote, places)}")
     if limits.max_position_pct is not None:
         if state.equity <= 0:
             return _refuse("max_position", "Position size limit: equity is zero")
         pct = after / state.equity * HUNDRED
         if pct > limits.max_position_pct:
             return _refuse("max_position", f"Position would be {_pct(pct)} of equity, above the limit of "
-                                           f"{limits.max_position_pct}%")
+                                           f"{_money(limits.max_position_pct, None)}%")
     return ALLOWED
 
 

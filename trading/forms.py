@@ -1,8 +1,10 @@
+import json
 import re
 
 from django import forms
 from django.conf import settings
 
+from exchanges.adapter import exchange_timeframes
 from trading.engine.candles import TIMEFRAMES
 from trading.selectors import markets_suggest
 
@@ -31,6 +33,11 @@ class BotForm(forms.Form):
         self.suggestions: list[str] = []
         self.fields["exchange"].choices = [(e, e) for e in settings.SUPPORTED_EXCHANGES]
         self.fields["strategy"].choices = [(s["id"], s["name"]) for s in strategies]
+        # what each exchange offers (ccxt's `timeframes`, no network call): the page lists only those (the
+        # service refuses the others with a field error, whatever posts them)
+        offered = {e: [tf for tf in TIMEFRAMES if tf in exchange_timeframes(e)] or list(TIMEFRAMES)
+                   for e in settings.SUPPORTED_EXCHANGES}
+        self.fields["timeframe"].widget.attrs["data-exchange-timeframes"] = json.dumps(offered)
         if bot is not None:
             for name in ("exchange", "symbol", "starting_balance"):
                 self.fields[name].disabled = True

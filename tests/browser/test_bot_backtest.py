@@ -115,3 +115,39 @@ def test_a_range_too_short_for_the_strategy_shows_why(page, login, alice, bot, b
     page.get_by_test_id("backtest-run").click()
     expect(error).to_contain_text("Must be after the start")
     assert page.js_errors == []
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_run_with_no_trades_says_why_and_never_contradicts_itself(page, login, alice, bars, width):
+    """Every order refused by a risk limit: the card says the strategy wanted to trade and names the refusals,
+    never "the strategy never signalled"; a strategy that never signals says that, with no refusals."""
+    from risk.models import RiskPolicy
+
+    blocked = bot_create(owner=alice, name="Stacker", exchange="binance", symbol="BTC/USDT", strategy="dca",
+                         params={"interval_minutes": 1, "order_amount": "100"}, starting_balance=Decimal("1000"),
+                         seed=7)
+    RiskPolicy.objects.create(scope="bot", bot=blocked, max_position_quote=Decimal("50"))
+    quiet = bot_create(owner=alice, name="Quiet", exchange="binance", symbol="BTC/USDT", strategy="rsi",
+                       params={"period": 14, "oversold": "1", "overbought": "99"}, starting_balance=Decimal("1000"),
+                       seed=7)
+    expected = bot_backtest(bot=blocked)
+    assert expected["closed_trades"] == 0 and expected["rejects"].get("max_position", 0) > 0
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, alice)
+
+    page.goto(f"/bots/{blocked.pk}/")
+    page.get_by_test_id("backtest-card").scroll_into_view_if_needed()
+    run(page)
+    card = page.get_by_test_id("backtest-card")
+    refused = expected["rejects"]["max_position"]
+    expect(page.get_by_test_id("backtest-card-trades")).to_contain_text(
+        f"the strategy wanted to trade, but every order was refused ({refused} refused")
+    expect(card).to_contain_text(f"refused orders: max_position × {refused}")
+    expect(card).not_to_contain_text("never signalled")
+    expect(page.get_by_test_id("bt-card-closed")).to_have_text("0")
+
+    page.goto(f"/bots/{quiet.pk}/")
+    run(page)
+    expect(page.get_by_test_id("backtest-card-trades")).to_contain_text("the strategy never signalled")
+    expect(card).not_to_contain_text("refused")
+    assert page.js_errors == []

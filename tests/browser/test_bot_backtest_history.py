@@ -19,9 +19,11 @@ def bot(alice, binance_markets):
                       params={"fast": 3, "slow": 8}, starting_balance=Decimal("1000"), seed=7)
 
 
+@pytest.mark.parametrize("width", [390, 1280])
 def test_the_first_backtest_fetches_history_with_progress_and_the_second_reuses_it(page, login, alice, bot,
-                                                                                  binance_markets):
+                                                                                  binance_markets, width):
     assert not Candle.objects.exists()
+    page.set_viewport_size({"width": width, "height": 900})
     # each klines page takes a while, as a real exchange's would: the progress is on screen meanwhile
     binance_markets.fail("timeout", path="/api/v3/klines", times=2, seconds=1.5)
     login(page, alice)
@@ -30,6 +32,7 @@ def test_the_first_backtest_fetches_history_with_progress_and_the_second_reuses_
     card.scroll_into_view_if_needed()
     page.get_by_test_id("backtest-run").click()
     expect(page.locator("#bt-status")).to_contain_text("Fetching history from the exchange", timeout=RUN)
+    expect(page.locator("#bt-status")).to_be_in_viewport()  # the progress is where the person looks
     expect(page.locator("#backtest-card")).to_have_attribute("data-state", "done", timeout=RUN)
     expect(page.get_by_test_id("backtest-range")).to_contain_text("2,000 1m candles of BTC/USDT")
     expect(page.locator("#bt-note")).to_contain_text("2,000 candles fetched from the exchange")

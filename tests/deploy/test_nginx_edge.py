@@ -97,6 +97,7 @@ def _wait_ready(edge):
 
 
 def test_every_answer_carries_the_security_headers_once_and_admin_wants_the_second_password(edge):
+    """Also: a body above the request size limit is a 413 from nginx."""
     import base64
 
     _wait_ready(edge)
@@ -120,6 +121,28 @@ def test_every_answer_carries_the_security_headers_once_and_admin_wants_the_seco
     status, _, body = _get(edge, "/admin/login/", {"Authorization": f"Basic {right}"})
     assert status == 200 and b"Trading platform admin" in body  # Django's own login comes next
     assert _get(edge, "/login/")[0] == 200  # the rest of the site needs no second password
+
+    # a body above the request size limit (client_max_body_size 2m) is refused by nginx before the app
+    status, headers, _ = _post_declared(edge, "/api/auth/login/", 3 * 1024 * 1024)
+    assert status == 413 and headers.get_all("X-Frame-Options") == ["DENY"]
+    assert _post_declared(edge, "/api/auth/login/", 1024)[0] in (400, 401)  # a small one reaches the app
+
+
+def _post_declared(edge, path: str, length: int) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """A JSON POST that declares `length` bytes (sends them if small): nginx judges the Content-Length."""
+    conn = http.client.HTTPSConnection("localhost", edge["port"], timeout=10, context=edge["context"])
+    try:
+        conn.putrequest("POST", path, skip_host=True)
+        for name, value in (("Host", "localhost"), ("Content-Type", "application/json"),
+                            ("Content-Length", str(length))):
+            conn.putheader(name, value)
+        conn.endheaders()
+        if length <= 4096:
+            conn.send(b"{" + b" " * (length - 2) + b"}")
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
 
 
 def test_an_api_burst_gets_429_with_a_json_error_through_nginx(edge):

@@ -62,13 +62,30 @@ def test_the_summary_lists_each_bots_day_and_reaches_dingtalk(alice, summary_cha
     assert row.event == "daily_summary" and row.channel == summary_channel
     assert outbox_deliver(outbox_id=row.pk, now=row.next_attempt_at) == "ok"
     card = standin.received[0]["actionCard"]
-    assert card["title"] == "Daily summary: −38.80 across 2 bot(s)"
+    assert card["title"] == "Daily summary: −38.80 USDT across 2 bot(s)"
     assert card["singleURL"] == "https://trade.example.com/bots/"
     text = card["text"]
     assert "**grid-winner** (BTC/USDT, running): +12.50 USDT (+1.25%), 2 fill(s), fees 0.50" in text
     assert "**dca-loser** (BTC/USDT, halted): −51.30 USDT (−5.13%), 0 fill(s), fees 0.00, 1 risk event(s)" in text
     assert "1 risk event(s)" in text
     assert text.index("dca-loser") < text.index("grid-winner")  # the worst day first
+
+
+def test_money_is_shown_at_each_quote_currencys_decimals_and_never_added_across_currencies(alice):
+    from trading.services.summary import daily_summary_compose
+
+    usdt = _bot(alice, "usdt")
+    btc = bot_create(owner=alice, name="eth-btc", exchange="binance", symbol="ETH/BTC", strategy="dca",
+                     params={"interval_minutes": 1, "order_amount": "0.001"}, starting_balance=Decimal("0.5"))
+    Bot.objects.filter(pk=btc.pk).update(created_at=NOW - timedelta(days=3))
+    _equity(usdt, NOW - timedelta(hours=30), "1000")
+    _equity(usdt, NOW - timedelta(hours=1), "1012.5")
+    _equity(btc, NOW - timedelta(hours=30), "0.5")
+    _equity(btc, NOW - timedelta(hours=1), "0.50012345678")
+    title, text = daily_summary_compose(user=alice, since=NOW - timedelta(days=1), until=NOW)
+    assert title == "Daily summary: +0.00012346 BTC, +12.50 USDT across 2 bot(s)"  # not "+12.50" for both
+    assert "**eth-btc** (ETH/BTC, stopped): +0.00012346 BTC (+0.02%), 0 fill(s), fees 0.00000000" in text
+    assert "**usdt** (BTC/USDT, running): +12.50 USDT (+1.25%)" in text
 
 
 def test_only_users_who_asked_get_one_and_only_once_a_day(alice, bob, summary_channel, standin, enqueued):

@@ -140,3 +140,35 @@ def test_a_fill_digest_waiting_for_its_window_is_not_a_late_alert(alice, charlie
     Outbox.objects.create(channel=channel, user=alice, event="risk", severity="critical", title="late",
                           created_at=now - timedelta(minutes=7), next_attempt_at=now - timedelta(minutes=7))
     assert _scrape(_staff_client(charlie))[("tp_alert_outbox_oldest_seconds", ())] == pytest.approx(420, abs=10)
+
+
+def test_failed_alert_sends_of_the_last_5_minutes_are_counted_by_outcome(alice, charlie, settings):
+    """tp_alert_delivery_failures_5m: a DingTalk robot that answers 503 is a "retry", a wrong signing secret a
+    "failed" (given up, the channel disabled); a delivered message is no failure."""
+    from notifications.models import Outbox
+    from notifications.services import channel_create, notify, outbox_deliver
+    from tests.notifications.dingtalk_standin import SECRET, DingTalkStandIn
+
+    settings.DINGTALK_WEBHOOK_URL = ""
+    settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+
+    def failures():
+        samples = _scrape(_staff_client(charlie))
+        return {o: samples[("tp_alert_delivery_failures_5m", (("outcome", o),))] for o in ("retry", "failed")}
+
+    assert failures() == {"retry": 0, "failed": 0}
+    robot = DingTalkStandIn().start()
+    try:
+        channel_create(owner=alice, kind="dingtalk", name="desk", webhook_url=robot.url, secret=SECRET)
+        channel_create(owner=alice, kind="dingtalk", name="typo", webhook_url=robot.url, secret="SECwrong" + "0" * 20)
+        notify(user=alice, event="risk", severity="critical", title="Bot halted", text="daily loss")
+        good, wrong = Outbox.objects.order_by("channel__name")
+        robot.mode = "fail"
+        assert outbox_deliver(outbox_id=good.pk, now=good.next_attempt_at) == "retry"
+        robot.mode = "ok"
+        assert outbox_deliver(outbox_id=wrong.pk, now=wrong.next_attempt_at) == "failed"
+        good.refresh_from_db()
+        assert outbox_deliver(outbox_id=good.pk, now=good.next_attempt_at) == "ok"
+    finally:
+        robot.stop()
+    assert failures() == {"retry": 1, "failed": 1}

@@ -135,6 +135,27 @@ def test_the_position_limit_as_percent_of_equity():
     assert check_order(buy("0.1"), state(equity=D("0"), day_start_equity=D("0")), limits).code == "max_position"
 
 
+def test_refusal_messages_show_money_at_the_quote_currencys_decimals_and_limits_without_padding():
+    """The issue's "Position would be 4995.00499498675668 in quote": money at the quote currency's decimals (the
+    caller knows them), else at most 8 decimals trimmed; a limit read from the database (18 decimal places) is
+    never shown padded or in exponent notation."""
+    limits = Limits(max_position_quote=D("50.000000000000000000"), max_trades_per_day=None, daily_loss_pct=None)
+    order = OrderProposal("buy", D("0.0768461538461538"), D("65000.014999999"), money_places=2)
+    d = check_order(order, state(), limits)
+    assert d.message == "Position would be 4995.00 in quote, above the limit of 50.00"
+    d = check_order(OrderProposal("buy", D("1.000000000000000001"), D("99.900099900006")), state(), limits)
+    assert d.message == "Position would be 99.9000999 in quote, above the limit of 50"
+    pct = Limits(max_position_pct=D("25.000"), daily_loss_pct=D("5.000"), max_drawdown_pct=D("12.500"),
+                 max_trades_per_day=None)
+    assert check_order(buy("2.6"), state(), pct).message.endswith("above the limit of 25%")
+    fallen = state(equity=D("900"), day_start_equity=D("1000"), peak_equity=D("1100"))
+    assert "reached the limit of 5% of the day's" in check_breakers(fallen, pct).message
+    drawdown = Limits(max_drawdown_pct=D("12.500"), daily_loss_pct=None, max_trades_per_day=None)
+    assert check_breakers(state(equity=D("900"), peak_equity=D("1100")), drawdown).message.endswith("limit of 12.5%")
+    for message in (d.message, check_order(buy("2.6"), state(), pct).message):
+        assert "E-" not in message and "E+" not in message and "000000" not in message
+
+
 def test_every_reason_code_is_reachable():
     seen = {
         check_order(buy(), state(kill_switch=True), NONE).code,

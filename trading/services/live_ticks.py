@@ -58,6 +58,7 @@ from trading.execution.routing import (
 from trading.execution.states import UNKNOWN
 from trading.execution.types import OrderRequest
 from trading.execution.venue import VenueError
+from trading.formatting import currency_places
 from trading.models import Bot, EquitySnapshot, Fill, Order
 from trading.promotion.demotion import promotion_demote
 from trading.services.tick_feeds import MIN_BARS, SymbolFeed, feeds_for, lookback, to_dt
@@ -155,9 +156,9 @@ def _decide(bot_id: int, feed: SymbolFeed, tick_key: int,
             rstate = state_build(mem, equity=equity, base=wallet.base,
                                  free_base=free_base, price=price, open_orders=len(open_rows) + len(rows),
                                  now_ms=int(time.time() * 1000), reduce_only=bot.reduce_only, memory_ms=now_ms)
-            decision = order_gate(bot=bot, proposal=OrderProposal(side=intent.side, amount=amount, price=price,
-                                                                  reduces_position=intent.side == "sell"),
-                                  state=rstate, limits=limits)
+            decision = order_gate(bot=bot, proposal=OrderProposal(
+                side=intent.side, amount=amount, price=price, reduces_position=intent.side == "sell",
+                money_places=currency_places(bot.symbol.rpartition("/")[2])), state=rstate, limits=limits)
             if not decision.allowed:
                 summary.refused += 1
                 bot.last_tick_note = f"risk: {decision.message}"[:200]

@@ -29,6 +29,7 @@ from trading.events import bot_event_on_commit
 from trading.execution.flatten import position_flatten
 from trading.execution.safety import KillSwitchEngaged, bot_resume
 from trading.execution.writer import orders_cancel_open
+from trading.formatting import currency_places
 from trading.models import Bot, Order
 from trading.price_selectors import tickers_latest
 
@@ -71,8 +72,9 @@ def bot_position_close(*, bot: Bot, actor: User, request=None) -> CloseResult:
         open_count = Order.objects.filter(bot=bot, status__in=Order.OPEN_STATUSES).count()
         state = state_build((bot.state or {}).get("risk") or {}, equity=bot.quote + bot.base * price, base=bot.base,
                             price=price, now_ms=now_ms, open_orders=open_count, reduce_only=bot.reduce_only)
-        decision = order_gate(bot=bot, proposal=OrderProposal(side="sell", amount=bot.base, price=price,
-                                                              reduces_position=True), state=state)
+        decision = order_gate(bot=bot, proposal=OrderProposal(
+            side="sell", amount=bot.base, price=price, reduces_position=True,
+            money_places=currency_places(bot.symbol.rpartition("/")[2])), state=state)
         if not decision.allowed:
             refusal = decision  # commit the gate's risk event, then answer
             audit_record(action="bot.close_position", actor=actor, target=f"bot:{bot.pk}", request=request,

@@ -18,6 +18,7 @@ from accounts.models import User
 from notifications.models import Channel
 from notifications.services import notify
 from risk.models import RiskEvent
+from trading.formatting import currency_places, fixed
 from trading.models import Bot, EquitySnapshot, Fill
 
 MAX_BOTS_LISTED = 25
@@ -69,8 +70,13 @@ def bot_days(*, user, since: datetime, until: datetime) -> list[BotDay]:
     return days
 
 
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')):,}"
+def _money(value: Decimal, currency: str) -> str:
+    """Money at the currency's decimals: 2 for USDT, 8 for BTC (trading.formatting), grouped."""
+    return fixed(value, currency_places(currency), grouped=True)
+
+
+def _signed(value: Decimal, currency: str) -> str:
+    return f"{'+' if value >= 0 else '−'}{_money(abs(value), currency)}"
 
 
 def daily_summary_compose(*, user, since: datetime, until: datetime) -> tuple[str, str] | None:
@@ -78,21 +84,22 @@ def daily_summary_compose(*, user, since: datetime, until: datetime) -> tuple[st
     days = bot_days(user=user, since=since, until=until)
     if not days:
         return None
-    total_start = sum((d.equity_start for d in days), Decimal(0))
-    total_end = sum((d.equity_end for d in days), Decimal(0))
-    change = total_end - total_start
+    changes: dict[str, Decimal] = {}  # per quote currency: money in different currencies is never added up
+    for d in days:
+        quote = d.bot.symbol.split("/")[-1]
+        changes[quote] = changes.get(quote, Decimal(0)) + d.change
     running = sum(1 for d in days if d.bot.status == Bot.Status.RUNNING)
     fills = sum(d.fills for d in days)
-    sign = "+" if change >= 0 else "−"
-    title = f"Daily summary: {sign}{_money(abs(change))} across {len(days)} bot(s)"
+    total = ", ".join(f"{_signed(change, quote)} {quote}" for quote, change in sorted(changes.items()))
+    title = f"Daily summary: {total} across {len(days)} bot(s)"
     lines = [f"{until:%Y-%m-%d %H:%M} UTC, last 24 hours · {running} running · {fills} fill(s)", ""]
     for d in sorted(days, key=lambda d: d.change)[:MAX_BOTS_LISTED]:
         pct = "" if d.change_pct is None else f" ({'+' if d.change_pct >= 0 else '−'}{abs(d.change_pct):.2f}%)"
         quote = d.bot.symbol.split("/")[-1]
         extra = f", {d.risk_events} risk event(s)" if d.risk_events else ""
         lines.append(f"- **{d.bot.name}** ({d.bot.symbol}, {d.bot.get_status_display().lower()}): "
-                     f"{'+' if d.change >= 0 else '−'}{_money(abs(d.change))} {quote}{pct}, "
-                     f"{d.fills} fill(s), fees {_money(d.fees)}{extra}")
+                     f"{_signed(d.change, quote)} {quote}{pct}, "
+                     f"{d.fills} fill(s), fees {_money(d.fees, quote)}{extra}")
     if len(days) > MAX_BOTS_LISTED:
         lines.append(f"- … and {len(days) - MAX_BOTS_LISTED} more on the Bots page")
     return title, "\n".join(lines)

@@ -55,7 +55,9 @@ from trading.events import events_on_commit, stale_bot_json
 from trading.execution.paper_orders import fill_config_for, platform_fill_config
 from trading.execution.routing import PAPER
 from trading.execution.safety import breakers_check
+from trading.formatting import currency_places
 from trading.models import Bot, Order, TickRun
+from trading.selectors import market_formats
 from trading.services.tick_feeds import (
     MIN_BARS,
     SymbolFeed,
@@ -150,7 +152,7 @@ class _Chunk:
             writes.flush(self.summary)
             if writes.fill_bots:
                 bots = dict(writes.fill_bots)
-                transaction.on_commit(lambda: _notify_fills(bots))
+                transaction.on_commit(lambda: _notify_fills(bots, exchange=self.exchange))
             for bot_id, rstate in writes.breaches:  # halts in this transaction: the row is ours already
                 breakers_check(bot=Bot.objects.select_for_update(no_key=True).get(pk=bot_id), state=rstate,
                                limits=limits[bot_id])
@@ -193,6 +195,7 @@ class _Chunk:
         """The engine's pre-trade gate for one bot: risk.services.order_gate inside this transaction (it
         locks the owner's kill switch rows FOR SHARE until the chunk commits)."""
         bot_cache: list[Bot] = []
+        money_places = currency_places(row["symbol"].rpartition("/")[2])  # the risk messages' money decimals
 
         def gate(req: GateRequest):
             if not bot_cache:
@@ -202,7 +205,7 @@ class _Chunk:
                                  now_ms=int(time.time() * 1000), reduce_only=row["reduce_only"],
                                  cooldown_until_ms=cooldown_until_ms, memory_ms=market_ms)
             proposal = OrderProposal(side=req.side, amount=req.amount, price=req.price,
-                                     reduces_position=req.reduces_position)
+                                     reduces_position=req.reduces_position, money_places=money_places)
             decision = order_gate(bot=bot_cache[0], proposal=proposal, state=rstate, limits=limits)
             if decision.allowed:  # counted like the backtest counts them (risk.checks' trades_today)
                 memory_count_order(mem)
@@ -211,20 +214,20 @@ class _Chunk:
         return gate
 
 
-def _notify_fills(bots: dict[int, dict]) -> None:
-    """After commit: one "fills" notification per bot (its fills of this tick, one per line) for users with a
-    channel; channels keep a digest per bot by default (notifications.outbox). Never raises, never blocks
-    trading."""
+def _notify_fills(bots: dict[int, dict], *, exchange: str) -> None:
+    """After commit: one "fills" notification per bot (its fills of this tick, one per line, amounts and prices
+    at the market's precision) for users with a channel; channels keep a digest per bot by default
+    (notifications.outbox). Never raises, never blocks trading."""
     try:
         owners = {b["owner_id"] for b in bots.values()}
         # most users have no alert channel: skip them with one query instead of one notify() each
         listening = set(Channel.objects.filter(owner_id__in=owners).values_list("owner_id", flat=True))
         users = User.objects.in_bulk(listening)
-        for bot_id, info in bots.items():
-            if info["owner_id"] not in users:
-                continue
-            base = info["symbol"].split("/")[0]
-            lines = [f"- {side} {amount.normalize():f} {base} @ {price.normalize():f}"
+        heard = {bot_id: info for bot_id, info in bots.items() if info["owner_id"] in users}
+        formats = market_formats((exchange, info["symbol"]) for info in heard.values()) if heard else {}
+        for bot_id, info in heard.items():
+            fmt = formats[(exchange, info["symbol"])]
+            lines = [f"- {side} {fmt.amount(amount)} {fmt.base} @ {fmt.price(price)} {fmt.quote}"
                      for side, amount, price in info["fills"]]
             try:
                 notify(user=users[info["owner_id"]], event="fills", severity="info",

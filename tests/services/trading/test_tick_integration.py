@@ -77,6 +77,35 @@ def test_fills_raise_a_fills_notification(alice, recording, settings, django_cap
     assert row.items == 1 and row.bot_label == "Stacker (BTC/USDT)"
 
 
+@pytest.mark.parametrize("market", [False, True], ids=["markets-unknown", "market-steps"])
+def test_fill_alerts_show_amounts_and_prices_at_the_markets_precision(alice, recording, settings, market,
+                                                                     django_capture_on_commit_callbacks):
+    import re
+
+    from notifications.models import Outbox
+    from notifications.services import channel_create
+    from trading.models import Market
+
+    settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+    if market:
+        Market.objects.create(exchange="binance", symbol="BTC/USDT", base="BTC", quote="USDT",
+                              price_step=Decimal("0.01"), amount_step=Decimal("0.00001"), min_cost=Decimal("5"))
+    channel_create(owner=alice, kind="apprise", name="hook", apprise_url="json://127.0.0.1:9/alerts",
+                   events=["fills"])
+    bot = _buyer(alice, name="Stacker")
+    with django_capture_on_commit_callbacks(execute=True):
+        poll_and_tick()
+    fill = Fill.objects.get(bot=bot)
+    text = Outbox.objects.get(event="fills").text
+    shown = re.fullmatch(r"- buy (\d+\.\d+) BTC @ (\d+(?:\.\d+)?) USDT", text)
+    assert shown, text
+    if market:  # the market's steps: 5 amount decimals, 2 price decimals
+        assert text == f"- buy {fill.amount:.5f} BTC @ {fill.price:.2f} USDT"
+    else:  # steps unknown: exact amounts can run to 18 digits; a message shows at most 8, trailing zeros dropped
+        assert len(f"{fill.amount.normalize():f}".partition(".")[2]) > 8
+        assert len(shown[1].partition(".")[2]) <= 8 and Decimal(shown[1]) == fill.amount.quantize(Decimal("1e-8"))
+
+
 def test_shards_split_one_tick_between_workers_without_overlap(alice, recording):
     bots = [_buyer(alice, name=f"dca {i}", seed=i) for i in range(6)]
     result = prices_poll(exchange="binance", symbols={"BTC/USDT"})
