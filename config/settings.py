@@ -342,6 +342,9 @@ MARKET_DATA_REPLAY_SPEED = env.int("MARKET_DATA_REPLAY_SPEED", default=1)  # can
 MARKET_DATA_SYNTHETIC_SEED = env.int("MARKET_DATA_SYNTHETIC_SEED", default=42)
 PRICE_POLL_SECONDS = env.float("PRICE_POLL_SECONDS", default=2.0)
 PRICE_STALE_AFTER_SECONDS = env.float("PRICE_STALE_AFTER_SECONDS", default=30.0)
+# ccxt source: 1m candles of minutes no poll saw (Redis, PostgreSQL or the workers down) are fetched from the
+# exchange's OHLCV endpoint on the first poll after, at most this many back (trading.services.prices)
+PRICE_BACKFILL_BARS = env.int("PRICE_BACKFILL_BARS", default=60)
 # a running bot that no tick has evaluated for this long shows "stale prices" (poller or workers down)
 BOT_TICK_STALE_SECONDS = env.float("BOT_TICK_STALE_SECONDS", default=180.0)
 # a /ws/prices/ client whose socket has not taken a frame for this long is dropped
