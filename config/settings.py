@@ -107,7 +107,7 @@ DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DB_POOL_MAX_SIZE:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool and persistent connections exclude each other
     DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": min(2, DB_POOL_MAX_SIZE), "max_size": DB_POOL_MAX_SIZE,
-                                               "timeout": env.int("DB_POOL_TIMEOUT", default=3)}
+                                               "timeout": env.float("DB_POOL_TIMEOUT", default=3.0)}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -267,6 +267,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# kombu's Redis transport with the fix that keeps a worker alive when Redis drops it (config/broker.py)
+if CELERY_BROKER_URL.split("://", 1)[0] in ("redis", "rediss"):
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -339,6 +342,9 @@ MARKET_DATA_REPLAY_SPEED = env.int("MARKET_DATA_REPLAY_SPEED", default=1)  # can
 MARKET_DATA_SYNTHETIC_SEED = env.int("MARKET_DATA_SYNTHETIC_SEED", default=42)
 PRICE_POLL_SECONDS = env.float("PRICE_POLL_SECONDS", default=2.0)
 PRICE_STALE_AFTER_SECONDS = env.float("PRICE_STALE_AFTER_SECONDS", default=30.0)
+# ccxt source: 1m candles of minutes no poll saw (Redis, PostgreSQL or the workers down) are fetched from the
+# exchange's OHLCV endpoint on the first poll after, at most this many back (trading.services.prices)
+PRICE_BACKFILL_BARS = env.int("PRICE_BACKFILL_BARS", default=60)
 # a running bot that no tick has evaluated for this long shows "stale prices" (poller or workers down)
 BOT_TICK_STALE_SECONDS = env.float("BOT_TICK_STALE_SECONDS", default=180.0)
 # a /ws/prices/ client whose socket has not taken a frame for this long is dropped

@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import RETRY_AFTER_SECONDS
 from ops.health import DOWN, health_report
 
 STATUSES = ["ok", "degraded", "down"]
@@ -37,4 +38,8 @@ class HealthApi(APIView):
     )
     def get(self, request):
         status, checks = health_report()
-        return Response({"status": status, "checks": checks}, status=503 if status == DOWN else 200)
+        if status != DOWN:
+            return Response({"status": status, "checks": checks})
+        # as every other answer while PostgreSQL or Redis is down (config/errors.py): say when to ask again
+        return Response({"status": status, "checks": checks}, status=503,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

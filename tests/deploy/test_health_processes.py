@@ -1,10 +1,11 @@
 """/api/health/ with real processes: a Celery worker frozen with SIGSTOP shows as "degraded" (200) within the
-heartbeat threshold and "ok" again after SIGCONT; a web process whose PostgreSQL is gone answers 503 "down".
+heartbeat threshold and "ok" again after SIGCONT; a web process whose PostgreSQL is gone answers 503 "down", and every operation of the schema 503 with Retry-After.
 (Exchange down -> degraded 200, and two beats: tests/api/system/test_health.py, tests/deploy/test_two_beats.py.)
 """
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -14,6 +15,7 @@ import urllib.request
 import pytest
 from django.test import Client
 
+from accounts.services import tokens_issue
 from tests.deploy.test_nginx import ROOT, VENV_BIN, _free_port
 
 pytestmark = pytest.mark.slow
@@ -92,11 +94,42 @@ def test_a_frozen_worker_is_degraded_within_the_threshold_and_ok_after_it_resume
         log.close()
 
 
-def test_a_web_process_without_its_database_answers_503_down(tmp_path, settings):
+def _every_operation(port: int, token: str) -> list[str]:
+    """Every operation of the schema (ids filled with 1), signed in and not: what did not answer 503 + JSON
+    + Retry-After. The answers of the process alone (ping, schema, docs) are left out."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    problems = []
+    for path, ops in schema["paths"].items():
+        if path in {"/api/health/ping/", "/api/schema/", "/api/docs/"}:
+            continue
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        for method in ops:
+            for headers in ({"Authorization": f"Bearer {token}"}, {}):
+                req = urllib.request.Request(f"http://127.0.0.1:{port}{url}", method=method.upper(),
+                                             data=b"{}" if method != "get" else None,
+                                             headers={"Content-Type": "application/json", **headers})
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r:
+                        code, head, body = r.status, r.headers, r.read()
+                except urllib.error.HTTPError as exc:
+                    code, head, body = exc.code, exc.headers, exc.read()
+                what = f"{method.upper()} {url} {'signed in' if headers else 'anonymous'} -> {code}"
+                if code == 401 and not headers or code == 400 and path.startswith("/api/auth/"):
+                    continue  # no token, or an empty sign-in form: refused before any store is asked
+                if code != 503 or not (head.get("Retry-After") or "").isdigit():
+                    problems.append(what)
+                elif path != "/api/health/" and json.loads(body)["error"]["code"] != "service_unavailable":
+                    problems.append(f"{what}: {body[:120]!r}")
+    return problems
+
+
+def test_a_web_process_without_its_database_answers_503_down(tmp_path, settings, alice):
     port = _free_port()
     dead = _free_port()  # nothing listens there: "PostgreSQL is down"
     env = _env(settings, DATABASE_URL=f"postgres://nobody@127.0.0.1:{dead}/gone", DEBUG="false",
-               ALLOWED_HOSTS="127.0.0.1")
+               ALLOWED_HOSTS="127.0.0.1", DB_POOL_TIMEOUT="0.2")  # each request waits this for the pool
     web = subprocess.Popen([str(VENV_BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1",
                             "--port", str(port), "--lifespan", "off", "--log-level", "warning"], cwd=ROOT, env=env)
 
@@ -118,5 +151,8 @@ def test_a_web_process_without_its_database_answers_503_down(tmp_path, settings)
         assert body["checks"]["database"]["status"] == "down" and body["checks"]["database"]["ok"] is False
         assert body["checks"]["redis"]["status"] == "ok"  # it says which one
         assert get("/api/health/ping/")[0] == 200  # liveness: the process itself is fine
+        # and every other operation degrades the same way: 503 in the error shape with Retry-After, no 500
+        problems = _every_operation(port, tokens_issue(user=alice)["access_token"])
+        assert not problems, f"{len(problems)}:\n" + "\n".join(problems[:40])
     finally:
         _stop([web])

@@ -124,6 +124,13 @@ def test_make_run_is_healthy_within_60s_and_ctrl_c_stops_everything(stack):
     env_file = stack.tmp / ".env"
     assert env_file.exists() and (env_file.stat().st_mode & 0o777) == 0o600
     assert "SECRET_KEY=" in env_file.read_text()
+    # the pages send their policies themselves: they hold under `make run` (no nginx in front) too
+    for path in ("/login/", "/api/health/"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports['PORT']}{path}", timeout=5) as r:
+            csp = r.headers.get_all("Content-Security-Policy") or []
+            assert len(csp) == 1 and "object-src 'none'" in csp[0] and "frame-ancestors 'none'" in csp[0], (path, csp)
+            assert "'unsafe-inline'" not in csp[0].split("script-src")[1].split(";")[0], (path, csp)
+            assert "camera=()" in r.headers.get("Permissions-Policy", ""), path
 
     os.killpg(stack.proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     left = _wait_gone(stack)

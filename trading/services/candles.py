@@ -54,6 +54,27 @@ def candles_fetch(*, exchange: str, symbol: str, timeframe: str = "1m", since_ms
     return candles_store(exchange=exchange, symbol=symbol, timeframe=timeframe, bars=bars)
 
 
+def candles_backfill(*, exchange: str, symbol: str, since_ms: int, until_ms: int) -> int:
+    """Store the exchange's CLOSED 1m candles with open time in [since_ms, until_ms) (one OHLCV request,
+    at most what fits in one page), replacing what the polls built of them (a candle the polls saw only
+    part of gets the exchange's own open, high, low, close and volume). Returns candles stored; raises
+    ExchangeError."""
+    want = (until_ms - since_ms) // 60_000
+    if want <= 0:
+        return 0
+    rows = fetch_ohlcv(public_client(exchange), symbol, "1m", since_ms, min(want, HISTORY_PAGE)) or []
+    bars = []
+    for row in rows:
+        try:
+            ts, o, h, low, c, v = row[:6]
+            bar = Bar(int(ts), *(Decimal(str(x)) for x in (o, h, low, c, v)))
+        except (TypeError, ValueError, ArithmeticError):
+            continue  # a junk row is skipped, never stored
+        if since_ms <= bar.ts_ms < until_ms and bar.ts_ms % 60_000 == 0:
+            bars.append(bar)
+    return candles_store(exchange=exchange, symbol=symbol, timeframe="1m", bars=bars)
+
+
 # --- history for backtests ---------------------------------------------------------------------
 
 STEP_SECONDS = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200, "4h": 14400,

@@ -3,7 +3,9 @@
 Latest tickers live in a Redis hash per exchange (`prices:<exchange>`, field = symbol,
 value = Tick JSON); 1-minute candles built from them go to PostgreSQL. Every failure marks
 tickers stale with a reason (logged when the reason changes, not every tick) and never
-escapes the poll.
+escapes the poll. Minutes no poll saw at all (an outage) are filled from the exchange's own
+candles on the first poll after (ccxt source, `_candles_backfill`), so the next tick can
+evaluate the candles its bots missed.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ from trading.price_selectors import (
     symbols_in_use,
     tickers_latest,
 )
+from trading.services.candles import candles_backfill
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "prices:lock:{exchange}"
 REASON_KEY = "prices:reason:{exchange}"
+BACKFILL_KEY = "prices:backfilled:{exchange}"  # the minute whose earlier candles are known to be complete
 SUBSCRIPTION_TTL = 120
 
 
@@ -169,6 +173,49 @@ def _candles_upsert(ticks: list[Tick]) -> None:
         )
 
 
+def _candles_backfill(exchange: str, ticks: list[Tick], now: float) -> int:
+    """ccxt source: if a symbol's newest stored closed 1m candle is older than the previous minute, no poll
+    saw the minutes in between (Redis or PostgreSQL down, no worker, beat stopped): fetch them from the
+    exchange (fetch_ohlcv from that newest stored candle, which the polls may have seen only part of, to the
+    previous minute; at most PRICE_BACKFILL_BARS back), so the next tick catches up the candles its bots
+    missed (BOT_TICK_CATCHUP_BARS). Checked once a minute per exchange (one indexed read for all symbols);
+    a symbol that never had a candle is not backfilled (nothing says where it started). Returns candles
+    stored; never raises into the poll (a failure is logged and tried again on the next poll)."""
+    if settings.MARKET_DATA_SOURCE != "ccxt" or settings.PRICE_BACKFILL_BARS <= 0:
+        return 0
+    symbols = sorted({t.symbol for t in ticks if not t.stale and t.last is not None})
+    if not symbols:
+        return 0
+    minute_ms = int(now // 60) * 60_000
+    r = get_redis()
+    mark = BACKFILL_KEY.format(exchange=exchange)
+    if r.get(mark) == str(minute_ms):
+        return 0
+    with connection.cursor() as cur:
+        cur.execute("SELECT s, (SELECT max(ts) FROM trading_candle WHERE exchange = %s AND symbol = s "
+                    "AND timeframe = '1m' AND ts < %s) FROM unnest(%s::text[]) AS s",
+                    [exchange, datetime.fromtimestamp(minute_ms / 1000, tz=UTC), symbols])
+        newest = {s: int(ts.timestamp() * 1000) for s, ts in cur.fetchall() if ts is not None}
+    stored, failed = 0, False
+    oldest = minute_ms - settings.PRICE_BACKFILL_BARS * 60_000
+    for symbol, last_ms in sorted(newest.items()):
+        if last_ms >= minute_ms - 60_000:
+            continue  # the previous minute is there: nothing missing
+        try:
+            n = candles_backfill(exchange=exchange, symbol=symbol, since_ms=max(last_ms, oldest), until_ms=minute_ms)
+        except Exception as exc:  # noqa: BLE001 - the poll's prices are stored already; try again next poll
+            failed = True
+            log.warning("could not backfill the 1m candles of %s %s since %s: %s", exchange, symbol,
+                        datetime.fromtimestamp(last_ms / 1000, tz=UTC).isoformat(), getattr(exc, "message", exc))
+            continue
+        stored += n
+        log.info("backfilled %d 1m candle(s) of %s %s that no poll saw (since %s)", n, exchange, symbol,
+                 datetime.fromtimestamp(last_ms / 1000, tz=UTC).isoformat())
+    if not failed:
+        r.set(mark, str(minute_ms), ex=600)
+    return stored
+
+
 async def _publish_all(ticks: list[Tick]) -> None:
     for t in ticks:
         data = t.to_json()
@@ -232,6 +279,7 @@ def prices_poll(*, exchange: str, symbols: set[str] | None = None) -> PollResult
         _log_reason_change(exchange, ticks)
         ticks = _store(exchange, ticks)
         _candles_upsert(ticks)
+        _candles_backfill(exchange, ticks, now)
         publish(ticks)
         return PollResult(exchange, ticks=ticks, tick_key=_tick_key(exchange, now))
     finally:

@@ -46,6 +46,18 @@ def test_guessing_from_many_addresses_never_locks_the_owner_out(anon, alice, bra
     assert "access_token" in r.json()
 
 
+def test_one_address_failing_for_many_usernames_gets_429_for_any_username(anon, alice, brakes):
+    """Failures are counted per address too (LOGIN_MAX_FAILURES_PER_IP): spraying usernames, 4 guesses each
+    (under the per-username-and-address limit), stops at the address's limit, for alice's right password too;
+    another address is not affected."""
+    codes = [_login(anon, f"user{i // 4}", f"guess{i}", "10.0.6.1").status_code for i in range(22)]
+    assert codes[:20] == [401] * 20 and codes[20:] == [429, 429]
+    r = _login(anon, "alice", PASSWORD, "10.0.6.1")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "your address" in r.json()["error"]["message"]
+    assert _login(anon, "alice", PASSWORD, "10.0.6.2").status_code == 200
+
+
 def test_the_owner_is_told_once_after_n_failures_by_email_and_on_their_channels(anon, alice, brakes,
                                                                                mail_tasks_run_here):
     from django.core import mail
