@@ -4,6 +4,7 @@ Production-safe by default: DEBUG is off unless set, SECRET_KEY has no default o
 DEBUG, cookies are secure when HTTPS is on.
 """
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -113,6 +114,12 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:56379/0")
+# Under pytest-xdist (`make test` runs the suite in parallel) each test worker gets a Redis database and a
+# channel prefix of its own: tests flush their database between tests, and pub/sub spans databases. The
+# processes a test starts inherit the variable and so land on the same database.
+_TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _TEST_WORKER.startswith("gw"):
+    REDIS_URL = f"{REDIS_URL.rsplit('/', 1)[0]}/{2 + int(_TEST_WORKER[2:])}"
 
 CACHES = {
     "default": {
@@ -127,7 +134,7 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="tp")},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="tp") + _TEST_WORKER},
     }
 }
 

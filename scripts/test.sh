@@ -28,9 +28,14 @@ if [ "${LINT:-1}" = 1 ]; then
   echo "==> import contracts"
   .venv/bin/lint-imports --no-cache
 fi
-echo "==> pytest"
+# The whole suite runs on parallel workers (pytest-xdist), a test file per worker at a time, each with a test
+# database and a Redis database of its own (config/settings.py); most of the slow tests wait on processes
+# they started, so more workers than cores pays. A run of chosen tests stays in one process unless
+# TEST_WORKERS says otherwise.
+workers="${TEST_WORKERS:-$([ $# -eq 0 ] && echo 3 || echo 0)}"
+echo "==> pytest ($workers parallel workers)"
 set +e
-.venv/bin/pytest "$@"
+.venv/bin/pytest -n "$workers" --dist loadfile "$@"
 code=$?
 set -e
 # pytest exits 5 when it collected nothing: that is a failure of the suite, say so.

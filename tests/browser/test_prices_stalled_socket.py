@@ -113,7 +113,9 @@ def test_a_frozen_socket_is_dropped_and_the_others_keep_their_pace(live_server_u
 
     assert [n for n, _ in got] == list(range(40))  # every tick, in order, none skipped
     delays = [at - sent_at[n] for n, at in got]
-    assert max(delays) < 0.5, f"the healthy client waited up to {max(delays):.2f} s for a tick"
+    # held behind the frozen client, a tick would wait until it is dropped (>= PRICE_WS_STALL_SECONDS, 1 s);
+    # under 1 s leaves room for a loaded machine (the suite runs on parallel workers)
+    assert max(delays) < 0.9, f"the healthy client waited up to {max(delays):.2f} s for a tick"
 
     # The frozen client, reading again: a bounded backlog (what the buffers held when it was dropped),
     # then the server's close frame 1013 "try again later" - not the 40 ticks published meanwhile.

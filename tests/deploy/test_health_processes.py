@@ -83,7 +83,7 @@ def test_a_frozen_worker_is_degraded_within_the_threshold_and_ok_after_it_resume
                                        "a frozen worker still looked healthy", 10)
         noticed = time.monotonic() - frozen
         assert code == 200 and overall == "degraded"  # the web keeps serving: not a 503
-        assert celery["error"] == "worker heartbeat is too old" and celery["heartbeat_age_seconds"] > 3
+        assert celery["error"] == "worker heartbeat is too old" and celery["heartbeat_age_seconds"] >= 3  # shown to 0.1 s
         assert noticed < 3 + 2, f"noticed after {noticed:.1f}s"
 
         worker.send_signal(signal.SIGCONT)
