@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 PASSWORD = "load-bench-password-1"  # a throwaway database's seeded users; never a real account  # pragma: allowlist secret
 PER_USER_RPS = 5.0
+PRICES = "/api/prices/live/?exchange=binance&symbols=BTC/USDT,ETH/USDT"
 LIST_ENDPOINTS = ("GET /api/bots/", "GET /api/bots/{id}/orders/", "GET /api/prices/live/")
 
 
@@ -57,7 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--orders", type=int, default=100, help="orders per bot")
     ap.add_argument("--ws-prices", type=int, default=100, help="/ws/prices/ subscribers during each run")
     ap.add_argument("--ws-events", type=int, default=100, help="/ws/events/ subscribers during each run")
-    ap.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")), help="uvicorn workers")
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")),
+                    help="uvicorn worker processes")
+    ap.add_argument("--handler", choices=["threads", "django-asgi"], default="threads",
+                    help="WEB_HTTP_HANDLER of the web (config/asgi_http.py); django-asgi for comparison")
     ap.add_argument("--quick", action="store_true", help="make bench: 15 s per rate")
     ap.add_argument("--keepdb", action="store_true")
     args = ap.parse_args(argv)
@@ -165,42 +169,71 @@ def seed(args) -> tuple[list[dict], list[str], list[str]]:
     return accounts, price_tokens, event_tokens
 
 
-def start_server(db_name: str, workers: int) -> tuple[subprocess.Popen, int]:
+def _server_env(db_name: str) -> dict:
     parts = urlsplit(os.environ["DATABASE_URL"])
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEBUG": "false",
-           "DATABASE_URL": urlunsplit(parts._replace(path=f"/{db_name}")),
-           "THROTTLE_AUTH_IP": "1000000/min",  # every simulated client is 127.0.0.1
-           "ALLOWED_HOSTS": "127.0.0.1,localhost"}
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--lifespan", "off", "--log-level", "warning", "--no-access-log",
-         "--no-proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false", "--backlog", "4096"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 60
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "DEBUG": "false",
+            "DATABASE_URL": urlunsplit(parts._replace(path=f"/{db_name}")),
+            "THROTTLE_AUTH_IP": "1000000/min",  # every simulated client is 127.0.0.1
+            "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+
+
+def _uvicorn(port: int, workers: int) -> list[str]:
+    return [str(ROOT / ".venv/bin/uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--lifespan", "off", "--log-level", "warning", "--no-access-log",
+            "--no-proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false", "--backlog", "4096"]
+
+
+def _wait_http(proc: subprocess.Popen, port: int, what: str) -> None:
     import urllib.request
 
+    deadline = time.time() + 60
     while time.time() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"uvicorn exited: {server.stderr.read().decode()[-2000:]}")
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited: {proc.stderr.read().decode()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/ping/", timeout=2):
-                return server, port
+                return
         except OSError:
             time.sleep(0.2)
-    raise SystemExit("uvicorn did not answer within 60 s")
+    raise SystemExit(f"{what} did not answer within 60 s")
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    import signal
+class Servers:
+    """uvicorn with `workers` processes of the real ASGI app, HTTP and /ws/ on one port, as `make run` and
+    deploy/ serve it. `handler` is WEB_HTTP_HANDLER: "threads" (the default, config/asgi_http.py) or
+    "django-asgi" (Django's own ASGI handler, for comparison)."""
 
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    def __init__(self, db_name: str, workers: int, handler: str = "threads"):
+        self.workers, self.handler = workers, handler
+        self.http_port = self.ws_port = _free_port()
+        self.proc = subprocess.Popen(_uvicorn(self.http_port, workers), cwd=ROOT,
+                                     env={**_server_env(db_name), "WEB_HTTP_HANDLER": handler},
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            _wait_http(self.proc, self.http_port, "uvicorn")
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def http_pid(self) -> int:
+        return self.proc.pid
+
+    def describe(self) -> str:
+        return f"uvicorn x{self.workers} (HTTP handler {self.handler})"
+
+    def stop(self) -> None:
+        import signal
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
 
 # --- one rate ---------------------------------------------------------------------------------
@@ -220,14 +253,14 @@ def publish_once(user_ids: list[int], price: Decimal) -> None:
                     for uid in user_ids])
 
 
-def run_rate(rps: int, args, port: int, accounts_file: Path, user_ids: list[int], price_tokens, event_tokens,
+def run_rate(rps: int, args, servers: Servers, accounts_file: Path, user_ids: list[int], price_tokens, event_tokens,
              out_dir: Path) -> dict:
     ctx = mp.get_context("spawn")
     ready, stop, results = ctx.Queue(), ctx.Event(), ctx.Queue()
     ws = None
     connected = 0
     if price_tokens or event_tokens:
-        ws = ctx.Process(target=_ws_proc, args=(port, price_tokens, event_tokens, ready, stop, results), daemon=True)
+        ws = ctx.Process(target=_ws_proc, args=(servers.ws_port, price_tokens, event_tokens, ready, stop, results), daemon=True)
         ws.start()
         connected = ready.get(timeout=180)
     users = max(1, round(rps / PER_USER_RPS))
@@ -236,7 +269,7 @@ def run_rate(rps: int, args, port: int, accounts_file: Path, user_ids: list[int]
     load_before = os.getloadavg()
     locust = subprocess.Popen(
         [str(ROOT / ".venv/bin/locust"), "-f", str(ROOT / "bench/locustfile.py"), "--headless",
-         "--host", f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(users), "-t", f"{args.seconds + 3}s",
+         "--host", f"http://127.0.0.1:{servers.http_port}", "-u", str(users), "-r", str(users), "-t", f"{args.seconds + 3}s",
          "--reset-stats", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     price = Decimal("30000")
@@ -310,16 +343,16 @@ def main(argv: list[str] | None = None) -> None:
         accounts_file.write_text(json.dumps(accounts))
         user_ids = list(User.objects.filter(username__in=[a["username"] for a in accounts]).values_list("pk", flat=True))
         connection.close()
-        server, port = start_server(db_name, args.workers)
-        print(f"API load: uvicorn x{args.workers} (DEBUG off), {args.users} users x {args.bots} bots x "
+        server = Servers(db_name, args.workers, args.handler)
+        print(f"API load: {server.describe()} (DEBUG off), {args.users} users x {args.bots} bots x "
               f"{args.orders} orders, {args.ws_prices} /ws/prices/ + {args.ws_events} /ws/events/ subscribers, "
               f"{os.cpu_count()} CPUs", flush=True)
         for rps in args.rps:
-            report(run_rate(rps, args, port, accounts_file, user_ids, price_tokens, event_tokens, out_dir),
+            report(run_rate(rps, args, server, accounts_file, user_ids, price_tokens, event_tokens, out_dir),
                    args.seconds)
     finally:
         if server is not None:
-            stop_server(server)
+            server.stop()
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=args.keepdb)
         shutil.rmtree(out_dir, ignore_errors=True)
