@@ -7,10 +7,11 @@ with --bots paper bots of --orders orders. Locust (bench/locustfile.py, a separa
 each simulated client in and then lists bots, one bot's orders and the live prices at a fixed
 rate. Meanwhile a separate process holds --ws-prices `/ws/prices/` and --ws-events `/ws/events/`
 subscribers; this process publishes a price tick (store + publish, as a poll does) and one event
-per seeded user every 0.5 s, and the subscribers time each from publish to arrival.
+per seeded user every 0.5 s, and the subscribers time each from publish to arrival. Last, one more
+run at the lowest rate with --ws-clients (1,000) subscribers, half on prices and half on events.
 
 Prints, per rate: requests, errors, p50/p95/p99/max per endpoint (locust's figures, ms) and the WS
-latencies, plus the machine's load average. All clients come from 127.0.0.1, so the per-IP login
+latencies, the CPU the web server and the load generator used, and the machine's load average. All clients come from 127.0.0.1, so the per-IP login
 throttle is raised for the run (THROTTLE_AUTH_IP); everything else is the production default.
 
 Needs locust (requirements/bench.txt; `make bench` installs it). With the local services up:
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--orders", type=int, default=100, help="orders per bot")
     ap.add_argument("--ws-prices", type=int, default=100, help="/ws/prices/ subscribers during each run")
     ap.add_argument("--ws-events", type=int, default=100, help="/ws/events/ subscribers during each run")
+    ap.add_argument("--ws-clients", type=int, default=1000,
+                    help="then one more run at the lowest rate with this many subscribers, half prices, half "
+                         "events (0: none)")
     ap.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")),
                     help="uvicorn worker processes")
     ap.add_argument("--handler", choices=["threads", "django-asgi"], default="threads",
@@ -66,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--keepdb", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
-        args.seconds = min(args.seconds, 15)
+        args.seconds = min(args.seconds, 12)
     return args
 
 
@@ -219,6 +223,16 @@ class Servers:
     def http_pid(self) -> int:
         return self.proc.pid
 
+    def cpu_seconds(self) -> float:
+        """user + sys of uvicorn's supervisor and its worker processes so far (from /proc)."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+        total = 0.0
+        for pid in [self.proc.pid, *map(int, out.stdout.split())]:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(fields[i]) for i in (11, 12)) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def describe(self) -> str:
         return f"uvicorn x{self.workers} (HTTP handler {self.handler})"
 
@@ -267,6 +281,10 @@ def run_rate(rps: int, args, servers: Servers, accounts_file: Path, user_ids: li
     prefix = out_dir / f"rps{rps}"
     env = {**os.environ, "BENCH_ACCOUNTS": str(accounts_file), "BENCH_USER_RPS": str(rps / users)}
     load_before = os.getloadavg()
+    import resource
+
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before, wall_before = servers.cpu_seconds(), time.monotonic()
     locust = subprocess.Popen(
         [str(ROOT / ".venv/bin/locust"), "-f", str(ROOT / "bench/locustfile.py"), "--headless",
          "--host", f"http://127.0.0.1:{servers.http_port}", "-u", str(users), "-r", str(users), "-t", f"{args.seconds + 3}s",
@@ -278,6 +296,10 @@ def run_rate(rps: int, args, servers: Servers, accounts_file: Path, user_ids: li
         publish_once(user_ids, price)
         time.sleep(0.5)
     load_after = os.getloadavg()
+    wall = time.monotonic() - wall_before
+    server_cpu = servers.cpu_seconds() - server_before
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust, reaped above (the WS process is not yet)
+    locust_cpu = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
     stop.set()
     ws_stats = results.get(timeout=60) if ws else {"connected": 0, "errors": [], "ticks": [], "events": []}
     if ws:
@@ -297,6 +319,7 @@ def run_rate(rps: int, args, servers: Servers, accounts_file: Path, user_ids: li
         with open(f"{prefix}_failures.csv") as fh:
             failures = [f"{r['Name']}: {r['Error']} x{r['Occurrences']}" for r in csv.DictReader(fh)]
     return {"rps": rps, "users": users, "rows": rows, "failures": failures, "load": (load_before, load_after),
+            "server_cpu": server_cpu, "locust_cpu": locust_cpu, "wall": wall,
             "ws_clients": len(price_tokens) + len(event_tokens), "ws_connected": connected,
             "ws_errors": ws_stats["errors"], "ticks": ws_stats["ticks"], "events": ws_stats["events"]}
 
@@ -313,6 +336,10 @@ def report(r: dict, seconds: int) -> None:
         print(f"{kind:<30} {len(lat):>9} {'':>7} {'':>7} {_pct(lat, .5) or '-':>7} {_pct(lat, .95) or '-':>7} "
               f"{_pct(lat, .99) or '-':>7} {round(max(lat) * 1000) if lat else '-':>7}")
     print(f"WebSocket subscribers: {r['ws_connected']} of {r['ws_clients']} connected, {len(r['ws_errors'])} errors")
+    served = sum(row["requests"] for name, row in r["rows"].items() if name != "Aggregated")
+    print(f"CPU over the run ({r['wall']:.0f} s): web server {r['server_cpu'] / r['wall'] * 100:.0f} % of one core "
+          f"({r['server_cpu'] * 1000 / max(1, served):.1f} ms per request, WebSocket work included), "
+          f"load generator (locust) {r['locust_cpu'] / r['wall'] * 100:.0f} % of one core")
     for line in (r["failures"] + r["ws_errors"])[:10]:
         print(f"  error: {line}")
     worst = max((float(r["rows"][n]["p99"]) for n in LIST_ENDPOINTS if n in r["rows"]), default=float("nan"))
@@ -350,6 +377,14 @@ def main(argv: list[str] | None = None) -> None:
         for rps in args.rps:
             report(run_rate(rps, args, server, accounts_file, user_ids, price_tokens, event_tokens, out_dir),
                    args.seconds)
+        if args.ws_clients:
+            tokens = [a["access"] for a in accounts]
+            half = args.ws_clients // 2
+            print(f"\n{args.ws_clients} WebSocket clients ({half} /ws/prices/ + {args.ws_clients - half} /ws/events/) "
+                  f"with the API at {min(args.rps)} requests/s:", flush=True)
+            report(run_rate(min(args.rps), args, server, accounts_file, user_ids,
+                            [tokens[i % len(tokens)] for i in range(half)],
+                            [tokens[i % len(tokens)] for i in range(args.ws_clients - half)], out_dir), args.seconds)
     finally:
         if server is not None:
             server.stop()

@@ -52,15 +52,15 @@ BENCHES = (
           ("emergency_stop.py", "--bots", "1", "100", "1000", "--rounds", "3", "--load", "0"), 60),
     Bench("api_cpu", "server CPU per API request (what caps the requests/s two cores serve)",
           ("api_cpu.py", "--requests", "100", "--rounds", "3"), 25),
-    Bench("load_api", "API under load: 50 and 200 requests/s, p50/p95/p99 and errors per endpoint",
-          ("load_api.py", "--quick"), 100, needs="locust"),
+    Bench("load_api", "API under load: 50 and 200 requests/s, then 1,000 WebSocket clients; p50/p95/p99, errors",
+          ("load_api.py", "--quick"), 130, needs="locust"),
     Bench("live_orders", "live order latency, decision -> exchange acknowledgement (emulator)",
           ("live_orders.py", "--bots", "1", "10"), 90),
     Bench("token_check", "cost of the token checks per authenticated request",
-          ("token_check.py", "--requests", "500"), 30),
+          ("token_check.py", "--requests", "500"), 20),
     Bench("notify", "notification send and storm folding", ("notify.py", "--calls", "100", "--storm", "100"), 30),
-    Bench("equity_compact", "nightly equity compaction", ("equity_compact.py", "--bots", "100"), 30),
-    Bench("bot_backtest", "a bot's backtest from its page", ("bot_backtest.py", "--candles", "2000", "10000", "--repeat", "1"), 30),
+    Bench("equity_compact", "nightly equity compaction", ("equity_compact.py", "--bots", "100"), 20),
+    Bench("bot_backtest", "a bot's backtest from its page", ("bot_backtest.py", "--candles", "2000", "10000", "--repeat", "1"), 20),
 )
 
 
