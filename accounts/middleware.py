@@ -12,9 +12,10 @@ class PasswordChangeRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(("/api/", "/static/")):  # before request.user: the API has its own check
+            return self.get_response(request)
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated and getattr(user, "must_change_password", False)
-                and not request.path.startswith(("/api/", "/static/"))
                 and request.path not in {reverse(name) for name in ALLOWED_NAMES}):
             messages.warning(request, "Choose your own password first: the one printed on the first run works once.")
             return redirect("password_change")

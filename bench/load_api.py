@@ -7,10 +7,11 @@ with --bots paper bots of --orders orders. Locust (bench/locustfile.py, a separa
 each simulated client in and then lists bots, one bot's orders and the live prices at a fixed
 rate. Meanwhile a separate process holds --ws-prices `/ws/prices/` and --ws-events `/ws/events/`
 subscribers; this process publishes a price tick (store + publish, as a poll does) and one event
-per seeded user every 0.5 s, and the subscribers time each from publish to arrival.
+per seeded user every 0.5 s, and the subscribers time each from publish to arrival. Last, one more
+run at the lowest rate with --ws-clients (1,000) subscribers, half on prices and half on events.
 
 Prints, per rate: requests, errors, p50/p95/p99/max per endpoint (locust's figures, ms) and the WS
-latencies, plus the machine's load average. All clients come from 127.0.0.1, so the per-IP login
+latencies, the CPU the web server and the load generator used, and the machine's load average. All clients come from 127.0.0.1, so the per-IP login
 throttle is raised for the run (THROTTLE_AUTH_IP); everything else is the production default.
 
 Needs locust (requirements/bench.txt; `make bench` installs it). With the local services up:
@@ -45,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 PASSWORD = "load-bench-password-1"  # a throwaway database's seeded users; never a real account  # pragma: allowlist secret
 PER_USER_RPS = 5.0
+PRICES = "/api/prices/live/?exchange=binance&symbols=BTC/USDT,ETH/USDT"
 LIST_ENDPOINTS = ("GET /api/bots/", "GET /api/bots/{id}/orders/", "GET /api/prices/live/")
 
 
@@ -57,12 +59,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--orders", type=int, default=100, help="orders per bot")
     ap.add_argument("--ws-prices", type=int, default=100, help="/ws/prices/ subscribers during each run")
     ap.add_argument("--ws-events", type=int, default=100, help="/ws/events/ subscribers during each run")
-    ap.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")), help="uvicorn workers")
+    ap.add_argument("--ws-clients", type=int, default=1000,
+                    help="then one more run at the lowest rate with this many subscribers, half prices, half "
+                         "events (0: none)")
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")),
+                    help="uvicorn worker processes")
+    ap.add_argument("--handler", choices=["threads", "django-asgi"], default="threads",
+                    help="WEB_HTTP_HANDLER of the web (config/asgi_http.py); django-asgi for comparison")
     ap.add_argument("--quick", action="store_true", help="make bench: 15 s per rate")
     ap.add_argument("--keepdb", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
-        args.seconds = min(args.seconds, 15)
+        args.seconds = min(args.seconds, 12)
     return args
 
 
@@ -165,42 +173,81 @@ def seed(args) -> tuple[list[dict], list[str], list[str]]:
     return accounts, price_tokens, event_tokens
 
 
-def start_server(db_name: str, workers: int) -> tuple[subprocess.Popen, int]:
+def _server_env(db_name: str) -> dict:
     parts = urlsplit(os.environ["DATABASE_URL"])
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEBUG": "false",
-           "DATABASE_URL": urlunsplit(parts._replace(path=f"/{db_name}")),
-           "THROTTLE_AUTH_IP": "1000000/min",  # every simulated client is 127.0.0.1
-           "ALLOWED_HOSTS": "127.0.0.1,localhost"}
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--lifespan", "off", "--log-level", "warning", "--no-access-log",
-         "--no-proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false", "--backlog", "4096"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 60
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "DEBUG": "false",
+            "DATABASE_URL": urlunsplit(parts._replace(path=f"/{db_name}")),
+            "THROTTLE_AUTH_IP": "1000000/min",  # every simulated client is 127.0.0.1
+            "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+
+
+def _uvicorn(port: int, workers: int) -> list[str]:
+    return [str(ROOT / ".venv/bin/uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--lifespan", "off", "--log-level", "warning", "--no-access-log",
+            "--no-proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false", "--backlog", "4096"]
+
+
+def _wait_http(proc: subprocess.Popen, port: int, what: str) -> None:
     import urllib.request
 
+    deadline = time.time() + 60
     while time.time() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"uvicorn exited: {server.stderr.read().decode()[-2000:]}")
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited: {proc.stderr.read().decode()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/ping/", timeout=2):
-                return server, port
+                return
         except OSError:
             time.sleep(0.2)
-    raise SystemExit("uvicorn did not answer within 60 s")
+    raise SystemExit(f"{what} did not answer within 60 s")
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    import signal
+class Servers:
+    """uvicorn with `workers` processes of the real ASGI app, HTTP and /ws/ on one port, as `make run` and
+    deploy/ serve it. `handler` is WEB_HTTP_HANDLER: "threads" (the default, config/asgi_http.py) or
+    "django-asgi" (Django's own ASGI handler, for comparison)."""
 
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    def __init__(self, db_name: str, workers: int, handler: str = "threads"):
+        self.workers, self.handler = workers, handler
+        self.http_port = self.ws_port = _free_port()
+        self.proc = subprocess.Popen(_uvicorn(self.http_port, workers), cwd=ROOT,
+                                     env={**_server_env(db_name), "WEB_HTTP_HANDLER": handler},
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            _wait_http(self.proc, self.http_port, "uvicorn")
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def http_pid(self) -> int:
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        """user + sys of uvicorn's supervisor and its worker processes so far (from /proc)."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+        total = 0.0
+        for pid in [self.proc.pid, *map(int, out.stdout.split())]:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(fields[i]) for i in (11, 12)) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def describe(self) -> str:
+        return f"uvicorn x{self.workers} (HTTP handler {self.handler})"
+
+    def stop(self) -> None:
+        import signal
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
 
 # --- one rate ---------------------------------------------------------------------------------
@@ -220,23 +267,27 @@ def publish_once(user_ids: list[int], price: Decimal) -> None:
                     for uid in user_ids])
 
 
-def run_rate(rps: int, args, port: int, accounts_file: Path, user_ids: list[int], price_tokens, event_tokens,
+def run_rate(rps: int, args, servers: Servers, accounts_file: Path, user_ids: list[int], price_tokens, event_tokens,
              out_dir: Path) -> dict:
     ctx = mp.get_context("spawn")
     ready, stop, results = ctx.Queue(), ctx.Event(), ctx.Queue()
     ws = None
     connected = 0
     if price_tokens or event_tokens:
-        ws = ctx.Process(target=_ws_proc, args=(port, price_tokens, event_tokens, ready, stop, results), daemon=True)
+        ws = ctx.Process(target=_ws_proc, args=(servers.ws_port, price_tokens, event_tokens, ready, stop, results), daemon=True)
         ws.start()
         connected = ready.get(timeout=180)
     users = max(1, round(rps / PER_USER_RPS))
     prefix = out_dir / f"rps{rps}"
     env = {**os.environ, "BENCH_ACCOUNTS": str(accounts_file), "BENCH_USER_RPS": str(rps / users)}
     load_before = os.getloadavg()
+    import resource
+
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before, wall_before = servers.cpu_seconds(), time.monotonic()
     locust = subprocess.Popen(
         [str(ROOT / ".venv/bin/locust"), "-f", str(ROOT / "bench/locustfile.py"), "--headless",
-         "--host", f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(users), "-t", f"{args.seconds + 3}s",
+         "--host", f"http://127.0.0.1:{servers.http_port}", "-u", str(users), "-r", str(users), "-t", f"{args.seconds + 3}s",
          "--reset-stats", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     price = Decimal("30000")
@@ -245,6 +296,10 @@ def run_rate(rps: int, args, port: int, accounts_file: Path, user_ids: list[int]
         publish_once(user_ids, price)
         time.sleep(0.5)
     load_after = os.getloadavg()
+    wall = time.monotonic() - wall_before
+    server_cpu = servers.cpu_seconds() - server_before
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust, reaped above (the WS process is not yet)
+    locust_cpu = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
     stop.set()
     ws_stats = results.get(timeout=60) if ws else {"connected": 0, "errors": [], "ticks": [], "events": []}
     if ws:
@@ -264,6 +319,7 @@ def run_rate(rps: int, args, port: int, accounts_file: Path, user_ids: list[int]
         with open(f"{prefix}_failures.csv") as fh:
             failures = [f"{r['Name']}: {r['Error']} x{r['Occurrences']}" for r in csv.DictReader(fh)]
     return {"rps": rps, "users": users, "rows": rows, "failures": failures, "load": (load_before, load_after),
+            "server_cpu": server_cpu, "locust_cpu": locust_cpu, "wall": wall,
             "ws_clients": len(price_tokens) + len(event_tokens), "ws_connected": connected,
             "ws_errors": ws_stats["errors"], "ticks": ws_stats["ticks"], "events": ws_stats["events"]}
 
@@ -280,6 +336,10 @@ def report(r: dict, seconds: int) -> None:
         print(f"{kind:<30} {len(lat):>9} {'':>7} {'':>7} {_pct(lat, .5) or '-':>7} {_pct(lat, .95) or '-':>7} "
               f"{_pct(lat, .99) or '-':>7} {round(max(lat) * 1000) if lat else '-':>7}")
     print(f"WebSocket subscribers: {r['ws_connected']} of {r['ws_clients']} connected, {len(r['ws_errors'])} errors")
+    served = sum(row["requests"] for name, row in r["rows"].items() if name != "Aggregated")
+    print(f"CPU over the run ({r['wall']:.0f} s): web server {r['server_cpu'] / r['wall'] * 100:.0f} % of one core "
+          f"({r['server_cpu'] * 1000 / max(1, served):.1f} ms per request, WebSocket work included), "
+          f"load generator (locust) {r['locust_cpu'] / r['wall'] * 100:.0f} % of one core")
     for line in (r["failures"] + r["ws_errors"])[:10]:
         print(f"  error: {line}")
     worst = max((float(r["rows"][n]["p99"]) for n in LIST_ENDPOINTS if n in r["rows"]), default=float("nan"))
@@ -310,16 +370,24 @@ def main(argv: list[str] | None = None) -> None:
         accounts_file.write_text(json.dumps(accounts))
         user_ids = list(User.objects.filter(username__in=[a["username"] for a in accounts]).values_list("pk", flat=True))
         connection.close()
-        server, port = start_server(db_name, args.workers)
-        print(f"API load: uvicorn x{args.workers} (DEBUG off), {args.users} users x {args.bots} bots x "
+        server = Servers(db_name, args.workers, args.handler)
+        print(f"API load: {server.describe()} (DEBUG off), {args.users} users x {args.bots} bots x "
               f"{args.orders} orders, {args.ws_prices} /ws/prices/ + {args.ws_events} /ws/events/ subscribers, "
               f"{os.cpu_count()} CPUs", flush=True)
         for rps in args.rps:
-            report(run_rate(rps, args, port, accounts_file, user_ids, price_tokens, event_tokens, out_dir),
+            report(run_rate(rps, args, server, accounts_file, user_ids, price_tokens, event_tokens, out_dir),
                    args.seconds)
+        if args.ws_clients:
+            tokens = [a["access"] for a in accounts]
+            half = args.ws_clients // 2
+            print(f"\n{args.ws_clients} WebSocket clients ({half} /ws/prices/ + {args.ws_clients - half} /ws/events/) "
+                  f"with the API at {min(args.rps)} requests/s:", flush=True)
+            report(run_rate(min(args.rps), args, server, accounts_file, user_ids,
+                            [tokens[i % len(tokens)] for i in range(half)],
+                            [tokens[i % len(tokens)] for i in range(args.ws_clients - half)], out_dir), args.seconds)
     finally:
         if server is not None:
-            stop_server(server)
+            server.stop()
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=args.keepdb)
         shutil.rmtree(out_dir, ignore_errors=True)

@@ -10,9 +10,9 @@ _pool_default = "DB_POOL_MAX_SIZE" not in os.environ
 if _pool_default:
     os.environ["DB_POOL_MAX_SIZE"] = "10"
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-django_asgi = get_asgi_application()
+django_wsgi = get_wsgi_application()
 if _pool_default:
     del os.environ["DB_POOL_MAX_SIZE"]
 
@@ -20,6 +20,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from accounts.ws_auth import BrowserOriginValidator, SessionOrJWTAuthStack, ws_log_filter_install  # noqa: E402
+from config.asgi_http import WsgiOnThreads  # noqa: E402
 from config.proxy import TrustedProxyHeaders  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from keys.services import encryption_verify  # noqa: E402
@@ -28,11 +29,23 @@ from ops.websockets import count_websockets  # noqa: E402
 ws_log_filter_install()  # no query string of a WebSocket path in the server's logs
 encryption_verify()  # refuse to serve if the configured keys cannot open the stored secrets
 
-http_app = django_asgi
-if settings.SERVE_STATIC:
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+# HTTP: Django's WSGI handler on a pool of threads, one hop per request (config/asgi_http.py).
+# WEB_HTTP_HANDLER=django-asgi serves it through Django's own ASGI handler instead (bench comparisons).
+if settings.WEB_HTTP_HANDLER == "django-asgi":
+    from django.core.asgi import ASGIHandler
 
-    http_app = ASGIStaticFilesHandler(django_asgi)
+    http_app = ASGIHandler()
+    if settings.SERVE_STATIC:
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        http_app = ASGIStaticFilesHandler(http_app)
+else:
+    http_wsgi = django_wsgi
+    if settings.SERVE_STATIC:
+        from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+        http_wsgi = StaticFilesHandler(django_wsgi)
+    http_app = WsgiOnThreads(http_wsgi)
 
 
 

@@ -109,6 +109,13 @@ if DB_POOL_MAX_SIZE:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool and persistent connections exclude each other
     DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": min(2, DB_POOL_MAX_SIZE), "max_size": DB_POOL_MAX_SIZE,
                                                "timeout": env.float("DB_POOL_TIMEOUT", default=3.0)}
+# HTTP under the ASGI server (config/asgi_http.py): request threads per web process, and which handler runs
+# them: "threads" (Django's WSGI handler, one thread hop per request) or "django-asgi" (Django's own ASGI
+# handler, several hops per request; kept for comparisons: bench/api_cpu.py --handler).
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+WEB_HTTP_HANDLER = env.str("WEB_HTTP_HANDLER", default="threads")
+if WEB_HTTP_HANDLER not in {"threads", "django-asgi"}:
+    raise ImproperlyConfigured("WEB_HTTP_HANDLER must be threads or django-asgi.")
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -123,7 +130,7 @@ if _TEST_WORKER.startswith("gw"):
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",  # one redis client per process (config/cache.py)
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tp"),
         # one pool per process, not one per request (config/cache.py)

@@ -2,14 +2,24 @@
 
 DRF imports throttle classes while it is itself being imported (APIView's class body), before Django's
 apps are ready: this module imports no models at the top; the quota is read per request.
+
+The window is DRF's (SimpleRateThrottle): a sliding minute, every allowed request remembered, refused
+ones not counted. DRF keeps that history as one pickled list in the cache, read and written back whole
+on every request (two round trips, and up to a minute's worth of timestamps unpickled and pickled each
+time); here it is a Redis sorted set per user, trimmed, added to and counted in one MULTI/EXEC round trip.
 """
+
+import os
+import time
 
 from rest_framework import exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
+KEY_PREFIX = "throttle:user-requests:"
+
 
 class UserRequestThrottle(SimpleRateThrottle):
-    """The per-user API request quota, per user id (a minute window). Signed-out requests are left to the
+    """The per-user API request quota, per user id (a sliding minute). Signed-out requests are left to the
     sign-in throttles. Over it: 429 `throttled` naming the limit, with Retry-After."""
 
     scope = "user_requests"
@@ -20,17 +30,41 @@ class UserRequestThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         if not request.user or not request.user.is_authenticated:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        return f"{KEY_PREFIX}{request.user.pk}"
 
     def allow_request(self, request, view):
         if not request.user or not request.user.is_authenticated:
             return True
-        from risk.quotas import quotas_for  # at request time: DRF loads this module before apps are ready
+        from config.redis import get_redis  # at request time: DRF loads this module before apps are ready
+        from risk.quotas import quotas_for  # same
 
-        self.rate = f"{quotas_for(user_id=request.user.pk).api_requests_per_minute}/min"
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        if super().allow_request(request, view):
+        self.num_requests = quotas_for(user_id=request.user.pk).api_requests_per_minute
+        self.duration = 60
+        self.rate = f"{self.num_requests}/min"
+        key, now = self.get_cache_key(request, view), time.time()
+        member = f"{now:.6f}:{os.urandom(4).hex()}"  # unique even for two requests in the same microsecond
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", now - self.duration)
+        pipe.zadd(key, {member: now})
+        pipe.zcard(key)
+        pipe.zrange(key, 0, 0, withscores=True)
+        pipe.expire(key, self.duration + 1)
+        _, _, count, oldest, _ = pipe.execute()
+        if count <= self.num_requests:
             return True
-        raise exceptions.Throttled(wait=self.wait(), detail=(
+        get_redis().zrem(key, member)  # a refused request is not remembered (as DRF's throttle)
+        self._wait = self._wait_for(now, history=count - 1, oldest=oldest[0][1] if oldest else now)
+        raise exceptions.Throttled(wait=self._wait, detail=(
             f"Quota reached: at most {self.num_requests} API requests per minute per user. "
-            f"Try again in {max(1, round(self.wait() or 1))} seconds."))
+            f"Try again in {max(1, round(self._wait or 1))} seconds."))
+
+    def _wait_for(self, now: float, *, history: int, oldest: float) -> float | None:
+        """DRF's SimpleRateThrottle.wait(): the rest of the oldest request's minute, spread over the requests
+        that will then be free again (None when the quota was lowered below what is already remembered)."""
+        available = self.num_requests - history + 1
+        if available <= 0:
+            return None
+        return (self.duration - (now - oldest)) / available
+
+    def wait(self):
+        return getattr(self, "_wait", None)
