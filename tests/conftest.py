@@ -3,11 +3,41 @@
 Tests run on the real PostgreSQL and Redis that `make test` starts (never SQLite or fakeredis).
 """
 
+import importlib
+
 import pytest
 from django.core.cache import cache
+from django.db.models.signals import post_migrate
 from rest_framework.test import APIClient
 
 PASSWORD = "correct horse battery staple 42"
+
+
+# Rows the data migrations write: the platform risk policy, the global kill switch, the staff role groups and
+# their permissions. (module, function) in migration order.
+DATA_MIGRATIONS = [("risk.migrations.0002_defaults_and_staff_roles", "forwards"),
+                   ("risk.migrations.0003_user_daily_loss", "platform_default"),
+                   ("trading.migrations.0005_promotion", "grant_roles")]
+_migrated_apps = None
+
+
+def _data_migrations_again(sender, using="default", **kwargs):
+    """A transactional test ends with a flush of every table, these rows included, and Django then sends
+    post_migrate: write them again, as the migrations did, so that no test depends on running before the first
+    flush of its process (the suite runs on parallel workers, test files in any order)."""
+    global _migrated_apps
+    if sender.label != "risk":  # once per flush (post_migrate is sent per app)
+        return
+    from django.db import connections
+    from django.db.migrations.loader import MigrationLoader
+
+    if _migrated_apps is None:
+        _migrated_apps = MigrationLoader(connections[using]).project_state().apps
+    for module, function in DATA_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(_migrated_apps, None)
+
+
+post_migrate.connect(_data_migrations_again, dispatch_uid="tests-data-migrations-again")
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,8 @@ def replay(settings, tmp_path):
 
 def _start(owner, **kw):
     args = {"name": "Stacker", "exchange": "binance", "symbol": "BTC/USDT", "strategy": "dca",
-            "params": {"interval_minutes": 1, "order_amount": "100"}, "starting_balance": Decimal("1000"), "seed": 7}
+            "params": {"interval_minutes": 1, "order_amount": "100"}, "starting_balance": Decimal("1000"), "seed": 7,
+            "fill_overrides": {"reject_rate": "0"}}  # the paper venue's random rejections are seeded by the bot id
     args.update(kw)
     return bot_start(bot=bot_create(owner=owner, **args), actor=owner)
 
