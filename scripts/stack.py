@@ -455,6 +455,8 @@ def cmd_run(cfg: Config) -> int:
         # alert delivery on its own worker: a slow alert channel never holds up a tick
         sup.start("alerts", [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO", "-Q", "alerts",
                              "--concurrency", cfg.get("ALERTS_CONCURRENCY", "2"), "-n", f"alerts.{cfg.port}@%h"])
+        # beat's pidfile lives here; with external PostgreSQL and Redis nothing else has made the folder
+        (cfg.var / "run").mkdir(parents=True, exist_ok=True)
         (cfg.var / "run" / "beat.pid").unlink(missing_ok=True)  # a stale one would stop beat starting
         sup.start("beat", [str(VENV_BIN / "celery"), "-A", "config", "beat", "-l", "INFO",
                            "--pidfile", str(cfg.var / "run" / "beat.pid")])

@@ -12,9 +12,12 @@ import socket
 import subprocess
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -49,7 +52,7 @@ def _leftovers(markers: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def stack(tmp_path):
+def stack(tmp_path, request):
     os.chmod(tmp_path, 0o755)  # the postgres user must reach the cluster under it
     for parent in tmp_path.parents:
         if parent.stat().st_mode & 0o001 == 0:
@@ -63,6 +66,9 @@ def stack(tmp_path):
     env.update({"VAR_DIR": str(var), "ENV_FILE": str(tmp_path / ".env"),
                 "HEARTBEAT_INTERVAL_SECONDS": "2",
                 "MARKET_DATA_SOURCE": "synthetic"})  # the default watchlist's feed is polled: never the internet
+    if getattr(request, "param", None) == "external":  # another host's servers, named by DATABASE_URL and REDIS_URL
+        servers = request.getfixturevalue("external_servers")
+        env.update({"DATABASE_URL": servers["DATABASE_URL"], "REDIS_URL": servers["REDIS_URL"]})
     log = open(tmp_path / "run.log", "w+")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(["make", "-s", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
@@ -196,3 +202,37 @@ def test_a_process_that_keeps_crashing_stops_the_stack_saying_why(stack):
     assert "beat exited with code -9, 5 times within 60s; stopping everything" in out
     assert stack.proc.returncode != 0
     assert not _wait_gone(stack)
+
+
+@pytest.fixture
+def external_servers(settings):
+    """An empty database on the tests' PostgreSQL server and a Redis database of their Redis: the servers of
+    another host, as DATABASE_URL and REDIS_URL name them."""
+    db = settings.DATABASES["default"]
+    name = f"external_{uuid.uuid4().hex[:8]}"
+    admin = dict(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db.get("PASSWORD") or None,
+                 dbname="postgres", autocommit=True)
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis_url = f"{settings.REDIS_URL.rsplit('/', 1)[0]}/15"
+    redis.Redis.from_url(redis_url).flushdb()
+    yield {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}", "REDIS_URL": redis_url,
+           "conn": dict(admin, dbname=name)}
+    redis.Redis.from_url(redis_url).flushdb()
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("stack", [pytest.param("external", id="external")], indirect=True)
+def test_make_run_on_external_postgresql_and_redis_starts_neither(stack, external_servers):
+    _, body = _wait_healthy(stack)
+    assert body["checks"]["database"]["status"] == body["checks"]["redis"]["status"] == "ok"
+    assert not (stack.var / "pg").exists(), "a local PostgreSQL cluster was created"
+    assert not _open(stack.ports["PG_PORT"]) and not _open(stack.ports["REDIS_PORT"])
+
+    with psycopg.connect(**external_servers["conn"]) as conn:  # migrated, and the first run's staff account is there
+        assert conn.execute("SELECT count(*) FROM accounts_user WHERE is_staff").fetchone()[0] == 1
+    assert redis.Redis.from_url(external_servers["REDIS_URL"]).dbsize() > 0  # beat, heartbeats and prices live there
+    os.killpg(stack.proc.pid, signal.SIGINT)
+    left = _wait_gone(stack)
+    assert not left, f"processes left after Ctrl-C: {left}\n{stack.output()[-2000:]}"
