@@ -59,7 +59,8 @@ def stack(tmp_path, request):
             os.chmod(parent, parent.stat().st_mode | 0o001)
     ports = {"PORT": _free_port(), "PG_PORT": _free_port(), "REDIS_PORT": _free_port()}
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "FIELD_ENCRYPTION_KEYS", "HTTPS"}}
+           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "FIELD_ENCRYPTION_KEYS", "HTTPS",
+                        "PYTEST_XDIST_WORKER"}}  # a user's stack: no test worker's Redis database or channel prefix
     env.update({k: str(v) for k, v in ports.items()})
     # deep on purpose: a checkout far down a file tree must still start (unix socket paths max out at 107 bytes)
     var = tmp_path / "a-checkout-somewhere-deep-in-a-home-folder" / "var"
