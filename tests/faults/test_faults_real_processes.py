@@ -226,7 +226,13 @@ def _check_books(plat: Platform) -> None:
     # the others are running, and Carol's bots evaluated candles after the release too
     assert all(s == "running" for (s,) in plat.sql(
         "SELECT b.status FROM trading_bot b JOIN accounts_user u ON u.id = b.owner_id WHERE u.username <> 'dave'"))
-    assert all(after for (after,) in plat.sql(
-        "SELECT b.last_tick_at > %s FROM trading_bot b JOIN accounts_user u ON u.id = b.owner_id "
-        "WHERE u.username = 'carol'", [released]))
+    # (a tick that began before the release may still be writing: wait for the next one, at most 40 s)
+    deadline = time.monotonic() + 40
+    while True:
+        ticks = plat.sql("SELECT b.id, b.last_tick_at FROM trading_bot b JOIN accounts_user u ON u.id = b.owner_id "
+                         "WHERE u.username = 'carol'")
+        if ticks and all(at is not None and at > released for _, at in ticks):
+            break
+        assert time.monotonic() < deadline, f"Carol's bots did not tick after the release at {released}: {ticks}"
+        time.sleep(0.5)
     return {"fills": fills, "kill-switch refusals": refused}
