@@ -24,10 +24,13 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import User
+from accounts.selectors import user_by_pk
 
 VERSION_CLAIM = "tv"
 DENYLIST_PREFIX = "accounts:jwt-denied:"
@@ -100,9 +103,23 @@ class PlatformJWTAuthentication(JWTAuthentication):
     """simplejwt's bearer authentication plus the token version and the logout denylist."""
 
     def get_user(self, validated_token: Token) -> User:
+        """simplejwt's get_user (same answers: user_not_found, user_inactive, password_changed), with the
+        user read by accounts.selectors.user_by_pk, then the logout denylist and the token version."""
         if access_token_denied(validated_token):
             raise AuthenticationFailed("This token was ended by a logout.", code="token_not_valid")
-        user = super().get_user(validated_token)
+        if jwt_settings.USER_ID_CLAIM not in validated_token:
+            raise InvalidToken("Token contained no recognizable user identification")
+        if User._meta.pk.name != jwt_settings.USER_ID_FIELD:  # not the primary key: simplejwt's own lookup
+            user = super().get_user(validated_token)
+        else:
+            user = user_by_pk(validated_token[jwt_settings.USER_ID_CLAIM])
+            if user is None:
+                raise AuthenticationFailed("User not found", code="user_not_found")
+            if jwt_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+                raise AuthenticationFailed("User is inactive", code="user_inactive")
+            if jwt_settings.CHECK_REVOKE_TOKEN and (validated_token.get(jwt_settings.REVOKE_TOKEN_CLAIM)
+                                                    != get_md5_hash_password(user.password)):
+                raise AuthenticationFailed("The user's password has been changed.", code="password_changed")
         if not token_version_matches(validated_token, user):
             raise AuthenticationFailed("This token was ended by a password change or reset.",
                                        code="token_not_valid")

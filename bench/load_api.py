@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 PASSWORD = "load-bench-password-1"  # a throwaway database's seeded users; never a real account  # pragma: allowlist secret
 PER_USER_RPS = 5.0
+WARMUP_SECONDS = 3  # not counted: each run's first seconds open connections (bench/locustfile.py)
 PRICES = "/api/prices/live/?exchange=binance&symbols=BTC/USDT,ETH/USDT"
 LIST_ENDPOINTS = ("GET /api/bots/", "GET /api/bots/{id}/orders/", "GET /api/prices/live/")
 
@@ -279,7 +280,8 @@ def run_rate(rps: int, args, servers: Servers, accounts_file: Path, user_ids: li
         connected = ready.get(timeout=180)
     users = max(1, round(rps / PER_USER_RPS))
     prefix = out_dir / f"rps{rps}"
-    env = {**os.environ, "BENCH_ACCOUNTS": str(accounts_file), "BENCH_USER_RPS": str(rps / users)}
+    env = {**os.environ, "BENCH_ACCOUNTS": str(accounts_file), "BENCH_USER_RPS": str(rps / users),
+           "BENCH_WARMUP_SECONDS": str(WARMUP_SECONDS)}
     load_before = os.getloadavg()
     import resource
 
@@ -287,7 +289,7 @@ def run_rate(rps: int, args, servers: Servers, accounts_file: Path, user_ids: li
     server_before, wall_before = servers.cpu_seconds(), time.monotonic()
     locust = subprocess.Popen(
         [str(ROOT / ".venv/bin/locust"), "-f", str(ROOT / "bench/locustfile.py"), "--headless",
-         "--host", f"http://127.0.0.1:{servers.http_port}", "-u", str(users), "-r", str(users), "-t", f"{args.seconds + 3}s",
+         "--host", f"http://127.0.0.1:{servers.http_port}", "-u", str(users), "-r", str(users), "-t", f"{args.seconds + 1 + WARMUP_SECONDS}s",
          "--reset-stats", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     price = Decimal("30000")
@@ -336,9 +338,9 @@ def report(r: dict, seconds: int) -> None:
         print(f"{kind:<30} {len(lat):>9} {'':>7} {'':>7} {_pct(lat, .5) or '-':>7} {_pct(lat, .95) or '-':>7} "
               f"{_pct(lat, .99) or '-':>7} {round(max(lat) * 1000) if lat else '-':>7}")
     print(f"WebSocket subscribers: {r['ws_connected']} of {r['ws_clients']} connected, {len(r['ws_errors'])} errors")
-    served = sum(row["requests"] for name, row in r["rows"].items() if name != "Aggregated")
+    served_rps = r["rows"].get("Aggregated", {}).get("rps") or 0.0  # over the measured seconds (after the warm-up)
     print(f"CPU over the run ({r['wall']:.0f} s): web server {r['server_cpu'] / r['wall'] * 100:.0f} % of one core "
-          f"({r['server_cpu'] * 1000 / max(1, served):.1f} ms per request, WebSocket work included), "
+          f"({r['server_cpu'] / r['wall'] * 1000 / max(1.0, served_rps):.1f} ms per request, WebSocket work included), "
           f"load generator (locust) {r['locust_cpu'] / r['wall'] * 100:.0f} % of one core")
     for line in (r["failures"] + r["ws_errors"])[:10]:
         print(f"  error: {line}")

@@ -6,6 +6,9 @@ from datetime import UTC
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet, Window
+from django.db.models.query import ModelIterable
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework import fields as drf_fields
@@ -106,10 +109,36 @@ def query_data(request) -> dict:
     return request.query_params.dict()
 
 
+class OneQueryPaginator(Paginator):
+    """Django's Paginator, but a page of a plain model queryset and the total count come from one query.
+
+    Django counts first (SELECT COUNT(*)) and then fetches the page; here the page's rows carry the count
+    (COUNT(*) OVER (), which PostgreSQL computes over every matching row before LIMIT/OFFSET). Only a page
+    with no rows (an empty list, a page past the end) asks for the count on its own, as Django does, so the
+    answers and the 404 past the last page stay Django's. Querysets that are not plain rows of a model
+    (values(), DISTINCT, a union, already sliced) take Django's way.
+    """
+
+    def page(self, number):
+        qs = self.object_list
+        if ("count" in self.__dict__ or self.orphans or not isinstance(qs, QuerySet)
+                or qs._iterable_class is not ModelIterable or qs.query.distinct or qs.query.combinator
+                or qs.query.is_sliced or not str(number).isdigit() or int(number) < 1):
+            return super().page(number)
+        number = int(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(qs.annotate(page_total_count=Window(Count("*")))[bottom:bottom + self.per_page])
+        if not rows:
+            return super().page(number)
+        self.__dict__["count"] = rows[0].page_total_count  # Paginator.count is a cached_property
+        return self._get_page(rows, number, self)
+
+
 class Pagination(PageNumberPagination):
     """Pages of 50 (page_size up to 500). A page or page_size that is not a positive whole number is a 400
     (DRF would silently use the default size); a page past the last one is a 404, as DRF answers."""
 
+    django_paginator_class = OneQueryPaginator
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500

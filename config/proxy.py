@@ -28,6 +28,7 @@ def _trusted(spec: tuple[str, ...]) -> tuple[bool, tuple]:
     return unix, tuple(nets)
 
 
+@lru_cache(maxsize=1024)  # per request it parsed the peer's address again: a few % of a request's CPU
 def _is_trusted(host: str, nets: tuple) -> bool:
     try:
         ip = ipaddress.ip_address(host)
@@ -39,6 +40,8 @@ def _is_trusted(host: str, nets: tuple) -> bool:
 def forwarded_client(scope: dict, spec: tuple[str, ...]) -> tuple[str, int] | None:
     """The client address to use for this connection, or None to keep the scope's own."""
     unix, nets = _trusted(spec)
+    if not unix and not nets:  # trust nobody (the default): nothing to look at
+        return None
     peer = scope.get("client")
     peer_trusted = (unix and not peer) or (bool(peer) and _is_trusted(peer[0], nets))
     if not peer_trusted:

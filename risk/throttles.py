@@ -11,11 +11,29 @@ time); here it is a Redis sorted set per user, trimmed, added to and counted in 
 
 import os
 import time
+from functools import lru_cache
 
 from rest_framework import exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
 KEY_PREFIX = "throttle:user-requests:"
+
+# One round trip per request: forget what left the window, remember this request, count, the oldest one's
+# time, and (for risk.quotas) the user's cached quota values. KEYS: the user's sorted set, the quota
+# generation, the user's cached quotas; ARGV: now, this request's member, the window in seconds.
+ADMIT_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]) + 1)
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {redis.call('ZCARD', KEYS[1]), oldest[2] or false, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3])}
+"""
+
+
+@lru_cache(maxsize=4)
+def _admit(client):
+    """The admission script bound to `client` (EVALSHA, loaded again by redis-py after a Redis restart)."""
+    return client.register_script(ADMIT_SCRIPT)
 
 
 class UserRequestThrottle(SimpleRateThrottle):
@@ -36,24 +54,19 @@ class UserRequestThrottle(SimpleRateThrottle):
         if not request.user or not request.user.is_authenticated:
             return True
         from config.redis import get_redis  # at request time: DRF loads this module before apps are ready
-        from risk.quotas import quotas_for  # same
+        from risk.quotas import quotas_cache_keys, quotas_from  # same
 
-        self.num_requests = quotas_for(user_id=request.user.pk).api_requests_per_minute
         self.duration = 60
-        self.rate = f"{self.num_requests}/min"
         key, now = self.get_cache_key(request, view), time.time()
         member = f"{now:.6f}:{os.urandom(4).hex()}"  # unique even for two requests in the same microsecond
-        pipe = get_redis().pipeline(transaction=True)
-        pipe.zremrangebyscore(key, "-inf", now - self.duration)
-        pipe.zadd(key, {member: now})
-        pipe.zcard(key)
-        pipe.zrange(key, 0, 0, withscores=True)
-        pipe.expire(key, self.duration + 1)
-        _, _, count, oldest, _ = pipe.execute()
+        count, oldest, gen, cached = _admit(get_redis())(
+            keys=[key, *quotas_cache_keys(request.user.pk)], args=[now, member, self.duration])
+        self.num_requests = quotas_from(user_id=request.user.pk, gen=gen, cached=cached).api_requests_per_minute
+        self.rate = f"{self.num_requests}/min"
         if count <= self.num_requests:
             return True
         get_redis().zrem(key, member)  # a refused request is not remembered (as DRF's throttle)
-        self._wait = self._wait_for(now, history=count - 1, oldest=oldest[0][1] if oldest else now)
+        self._wait = self._wait_for(now, history=count - 1, oldest=float(oldest) if oldest else now)
         raise exceptions.Throttled(wait=self._wait, detail=(
             f"Quota reached: at most {self.num_requests} API requests per minute per user. "
             f"Try again in {max(1, round(self._wait or 1))} seconds."))

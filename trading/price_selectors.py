@@ -54,7 +54,12 @@ def tickers_latest(*, exchange: str, symbols: list[str]) -> dict[str, Tick | Non
     """The stored tickers, marked stale if they are older than PRICE_STALE_AFTER_SECONDS."""
     if not symbols:
         return {}
-    raw = get_redis().hmget(PRICES_KEY.format(exchange=exchange), symbols)
+    return tickers_parse(exchange=exchange, symbols=symbols, raw=get_redis().hmget(PRICES_KEY.format(exchange=exchange),
+                                                                                   symbols))
+
+
+def tickers_parse(*, exchange: str, symbols: list[str], raw: list[str | None]) -> dict[str, Tick | None]:
+    """The stored tickers from what HMGET of PRICES_KEY returned for `symbols` (tickers_latest)."""
     now = time.time()
     out: dict[str, Tick | None] = {}
     for symbol, value in zip(symbols, raw, strict=True):

@@ -35,6 +35,7 @@ from trading.price_selectors import (
     replay_feed,
     symbols_in_use,
     tickers_latest,
+    tickers_parse,
 )
 from trading.services.candles import candles_backfill
 
@@ -66,6 +67,17 @@ def subscriptions_touch(*, exchange: str, symbols: list[str]) -> None:
         return
     until = time.time() + SUBSCRIPTION_TTL
     get_redis().zadd(SUBS_KEY.format(exchange=exchange), {s: until for s in symbols})
+
+
+def tickers_for_page(*, exchange: str, symbols: list[str]) -> dict[str, Tick | None]:
+    """subscriptions_touch and tickers_latest in one round trip: what GET /api/prices/live/ does."""
+    if not symbols:
+        return {}
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.zadd(SUBS_KEY.format(exchange=exchange), {s: time.time() + SUBSCRIPTION_TTL for s in symbols})
+    pipe.hmget(PRICES_KEY.format(exchange=exchange), symbols)
+    _, raw = pipe.execute()
+    return tickers_parse(exchange=exchange, symbols=symbols, raw=raw)
 
 
 def _fetch_ccxt(exchange: str, symbols: list[str], now: float) -> dict[str, Tick]:
