@@ -183,9 +183,10 @@ def _server_env(db_name: str) -> dict:
 
 
 def _uvicorn(port: int, workers: int) -> list[str]:
-    return [str(ROOT / ".venv/bin/uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--lifespan", "off", "--log-level", "warning", "--no-access-log",
-            "--no-proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false", "--backlog", "4096"]
+    """As `make run` starts the web (config/serve.py: one SO_REUSEPORT socket per process)."""
+    return [str(ROOT / ".venv/bin/python"), "-m", "config.serve", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--backlog", "4096", "--", "--lifespan", "off", "--log-level", "warning",
+            "--no-access-log", "--no-proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false"]
 
 
 def _wait_http(proc: subprocess.Popen, port: int, what: str) -> None:
@@ -204,8 +205,8 @@ def _wait_http(proc: subprocess.Popen, port: int, what: str) -> None:
 
 
 class Servers:
-    """uvicorn with `workers` processes of the real ASGI app, HTTP and /ws/ on one port, as `make run` and
-    deploy/ serve it. `handler` is WEB_HTTP_HANDLER: "threads" (the default, config/asgi_http.py) or
+    """uvicorn with `workers` processes of the real ASGI app, HTTP and /ws/ on one port, as `make run` serves
+    it (config/serve.py). `handler` is WEB_HTTP_HANDLER: "threads" (the default, config/asgi_http.py) or
     "django-asgi" (Django's own ASGI handler, for comparison)."""
 
     def __init__(self, db_name: str, workers: int, handler: str = "threads"):

@@ -445,8 +445,10 @@ def cmd_run(cfg: Config) -> int:
         if sup.stopping:
             return 0
         workers = cfg.get("WEB_WORKERS", "1")
-        sup.start("web", [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--host", cfg.host,
-                          "--port", str(cfg.port), "--workers", workers, "--lifespan", "off",
+        # WEB_WORKERS uvicorn processes, each on a socket of its own (config/serve.py: SO_REUSEPORT, so the
+        # kernel spreads connections evenly; uvicorn's own --workers let one process take most of them)
+        sup.start("web", [str(VENV_BIN / "python"), "-m", "config.serve", "--host", cfg.host,
+                          "--port", str(cfg.port), "--workers", workers, "--", "--lifespan", "off",
                           # forwarded headers are believed only from FORWARDED_ALLOW_IPS (empty here: nobody),
                           # in the app (config/proxy.py), never by uvicorn itself
                           "--no-proxy-headers", "--no-server-header", "--ws-per-message-deflate", "false"])
