@@ -158,7 +158,9 @@ def _page(request, view, queryset, serializer):
 class BotsApi(APIView):
     @extend_schema(responses={200: BotOut(many=True)})
     def get(self, request):
-        return Response(BotOut(bots_for(request.user).order_by("-created_at", "-id"), many=True).data)
+        # the strategy's state (its JSON, up to a window of candles per bot) is not part of the answer
+        bots = bots_for(request.user).defer("state").order_by("-created_at", "-id")
+        return Response(BotOut(bots, many=True).data)
 
     @extend_schema(request=BotIn, responses={201: BotOut}, description=(
         "The symbol must be listed and trading on the exchange (400 unknown_symbol, with suggestions in "
