@@ -121,7 +121,8 @@ def test_configure_creates_the_admin_htpasswd_once(tmp_path):
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     password = password_file.read_text().strip()
     assert len(password) >= 18 and password not in result.stdout + result.stderr  # never printed
-    check = subprocess.run(["openssl", "passwd", "-6", "-salt", digest.split("$")[2], password],
+    # on standard input: a generated password may begin with "-", which openssl would take for an option
+    check = subprocess.run(["openssl", "passwd", "-6", "-salt", digest.split("$")[2], "-stdin"], input=password,
                            capture_output=True, text=True, check=True)
     assert check.stdout.strip() == digest
 
