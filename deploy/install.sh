@@ -29,7 +29,9 @@ TLS_CERT=${TLS_CERT:-/etc/ssl/certs/ssl-cert-snakeoil.pem}
 TLS_KEY=${TLS_KEY:-/etc/ssl/private/ssl-cert-snakeoil.key}
 HTTP_LISTEN=${HTTP_LISTEN:-80}
 HTTPS_LISTEN=${HTTPS_LISTEN:-443}
-UPSTREAM=${UPSTREAM:-unix:/run/tradeplatform/web.sock}  # several web instances: space separated
+WEB_WORKERS=${WEB_WORKERS:-2}  # web processes, each on its own socket (config/serve.py); nginx lists them all
+# several web instances (scale-out): space separated; by default this host's WEB_WORKERS sockets
+UPSTREAM=${UPSTREAM:-$(for n in $(seq 1 "$WEB_WORKERS"); do printf 'unix:/run/tradeplatform/web-%s.sock ' "$n"; done)}
 STATIC_ROOT=${STATIC_ROOT:-$STATE/static}
 BACKUP_DIR=${BACKUP_DIR:-$STATE/backups}
 NGINX_SNIPPETS=${NGINX_SNIPPETS:-/etc/nginx/snippets}
@@ -126,7 +128,7 @@ configure_env() {
     echo "ENABLE_TRADING=true"
     echo "ENABLE_LIVE_TRADING=false"
     echo "ENABLE_SCHEDULERS=true"
-    echo "WEB_WORKERS=2"
+    echo "WEB_WORKERS=$WEB_WORKERS"  # nginx's upstream lists this many sockets: change both with the installer
     echo "CELERY_CONCURRENCY=2"
     echo "ALERTS_CONCURRENCY=2"
   } > "$tmp"

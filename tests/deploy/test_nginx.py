@@ -108,7 +108,8 @@ def test_systemd_units_run_the_four_processes_as_the_service_user():
     for text in units.values():
         assert "User=tradeplatform" in text and "EnvironmentFile=/etc/tradeplatform/env" in text
         assert "Restart=on-failure" in text and "NoNewPrivileges=true" in text
-    assert "--uds /run/tradeplatform/web.sock" in units["tradeplatform-web.service"]
+    assert "config.serve \\\n    --uds /run/tradeplatform/web-{n}.sock --workers ${WEB_WORKERS}" in units[
+        "tradeplatform-web.service"]
     assert "celery -A config beat" in units["tradeplatform-beat.service"]
     # trading work and alert delivery never share a worker: a slow alert channel cannot delay a tick
     assert "-Q celery " in units["tradeplatform-worker.service"]
@@ -133,18 +134,19 @@ def deployed(tmp_path, transactional_db, settings):
     # a unix socket path may be at most 107 bytes: keep it short however deep the checkout lies
     sock_dir = Path(tempfile.mkdtemp(prefix="tp-web-"))
     os.chmod(sock_dir, 0o755)
-    sock = sock_dir / "web.sock"
+    socks = [sock_dir / "web-1.sock", sock_dir / "web-2.sock"]  # two web processes, as the unit runs them
+    sock = socks[0]
     cert, key = _self_signed(tmp_path)
     http_port, https_port = _free_port(), _free_port()
     conf = _render(tmp_path, SERVER_NAME="localhost", TLS_CERT=str(cert), TLS_KEY=str(key),
-                   STATIC_ROOT=str(tmp_path / "static"), UPSTREAM=f"unix:{sock}",
+                   STATIC_ROOT=str(tmp_path / "static"), UPSTREAM=" ".join(f"unix:{s}" for s in socks),
                    HTTP_LISTEN=f"127.0.0.1:{http_port}", HTTPS_LISTEN=f"127.0.0.1:{https_port}")
     procs: dict[str, subprocess.Popen] = {}
     try:
         procs["web"] = subprocess.Popen(
-            [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--uds", str(sock), "--lifespan", "off",
-             "--proxy-headers", "--forwarded-allow-ips", "*", "--no-server-header", "--ws", "websockets-sansio",
-             "--log-level", "warning"], cwd=ROOT, env=env)
+            [str(VENV_BIN / "python"), "-m", "config.serve", "--uds", str(sock_dir / "web-{n}.sock"), "--workers", "2",
+             "--", "--lifespan", "off", "--proxy-headers", "--forwarded-allow-ips", "*", "--no-server-header",
+             "--ws", "websockets-sansio", "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
         for name, queue in (("worker", "celery"), ("alerts", "alerts")):  # as the two systemd units run them
             procs[name] = subprocess.Popen(
                 [str(VENV_BIN / "celery"), "-A", "config", "worker", "-P", "solo", "-c", "1", "-Q", queue,
@@ -162,7 +164,7 @@ def deployed(tmp_path, transactional_db, settings):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/health/ping/", timeout=2):
                     pass
-                if (sock.exists() and cache.get(heartbeat_key("worker")) and cache.get(heartbeat_key("alerts"))
+                if (all(s.exists() for s in socks) and cache.get(heartbeat_key("worker")) and cache.get(heartbeat_key("alerts"))
                         and beat_last_run()):
                     break
             except OSError:
