@@ -29,7 +29,12 @@ TLS_CERT=${TLS_CERT:-/etc/ssl/certs/ssl-cert-snakeoil.pem}
 TLS_KEY=${TLS_KEY:-/etc/ssl/private/ssl-cert-snakeoil.key}
 HTTP_LISTEN=${HTTP_LISTEN:-80}
 HTTPS_LISTEN=${HTTPS_LISTEN:-443}
-WEB_WORKERS=${WEB_WORKERS:-2}  # web processes, each on its own socket (config/serve.py); nginx lists them all
+# web processes, each on its own socket (config/serve.py); nginx lists them all. Unset: what the env file says
+if [ -z "${WEB_WORKERS:-}" ] && [ -r "$ETC/env" ]; then
+  WEB_WORKERS=$(sed -n 's/^WEB_WORKERS=\([0-9][0-9]*\)$/\1/p' "$ETC/env" | tail -n 1)
+fi
+WEB_WORKERS=${WEB_WORKERS:-2}
+[[ $WEB_WORKERS =~ ^[1-9][0-9]?$ ]] || { echo "install: WEB_WORKERS must be a number from 1 to 99" >&2; exit 1; }
 # several web instances (scale-out): space separated; by default this host's WEB_WORKERS sockets
 UPSTREAM=${UPSTREAM:-$(for n in $(seq 1 "$WEB_WORKERS"); do printf 'unix:/run/tradeplatform/web-%s.sock ' "$n"; done)}
 STATIC_ROOT=${STATIC_ROOT:-$STATE/static}

@@ -92,6 +92,26 @@ def test_the_rendered_site_passes_nginx_t(tmp_path):
     assert "return 301 https://$host:8443$request_uri;" in site
 
 
+def test_the_upstream_lists_one_socket_per_web_process(tmp_path):
+    """The unit starts WEB_WORKERS processes on web-1.sock ... (config/serve.py); nginx must know every one."""
+    base = {"SERVER_NAME": "trade.example.com", "STATIC_ROOT": str(tmp_path / "static")}
+    env = {k: v for k, v in os.environ.items() if k not in ("WEB_WORKERS", "UPSTREAM")}
+
+    def upstream(out: Path, **extra) -> list[str]:
+        subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--render-nginx", str(out)], check=True,
+                       env={**env, **base, "ETC": str(tmp_path / "etc"), **extra})
+        return re.findall(r"server (unix:\S+) max_fails", (out / "tradeplatform.conf").read_text())
+
+    assert upstream(tmp_path / "a") == ["unix:/run/tradeplatform/web-1.sock", "unix:/run/tradeplatform/web-2.sock"]
+    assert len(upstream(tmp_path / "b", WEB_WORKERS="3")) == 3
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "env").write_text("SECRET_KEY=placeholder\nWEB_WORKERS=4\n")
+    assert upstream(tmp_path / "c")[-1] == "unix:/run/tradeplatform/web-4.sock"  # what the host runs now
+    bad = subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--render-nginx", str(tmp_path / "d")],
+                         capture_output=True, text=True, env={**env, **base, "WEB_WORKERS": "two"})
+    assert bad.returncode != 0 and "WEB_WORKERS must be a number" in bad.stderr
+
+
 def test_rendering_without_a_server_name_says_what_is_missing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SERVER_NAME"}
     result = subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--render-nginx", str(tmp_path)],
