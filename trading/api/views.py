@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import Pagination, query_data
+from config.api import Pagination, iso_utc, query_data
 from trading.api.serializers import (
     BotIn,
     BotOut,
@@ -63,11 +63,6 @@ def _num(v):
     return None if v is None else float(v)
 
 
-def _iso_utc(ts: float) -> str:
-    """A unix time as DRF's DateTimeField writes it (ISO 8601, UTC as "Z")."""
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
 class LivePricesApi(APIView):
     @extend_schema(parameters=[LivePricesIn], responses={200: LivePricesOut})
     def get(self, request):
@@ -89,7 +84,8 @@ class LivePricesApi(APIView):
                 "exchange": exchange, "symbol": symbol, "bid": _num(tick.bid), "ask": _num(tick.ask),
                 "last": _num(tick.last), "change_24h_pct": _num(tick.change_24h_pct),
                 "volume_24h": _num(tick.volume_24h), "ts": None if tick.exchange_ts is None else int(tick.exchange_ts),
-                "received_at": _iso_utc(tick.received_at), "age_seconds": round(now - tick.received_at, 3),
+                "received_at": iso_utc(datetime.fromtimestamp(tick.received_at, tz=UTC)),
+                "age_seconds": round(now - tick.received_at, 3),
                 "stale": bool(tick.stale), "reason": None if tick.reason is None else str(tick.reason),
             })
         return Response({**data_source_label(), "prices": prices})

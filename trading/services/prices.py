@@ -61,12 +61,13 @@ class PollResult:
 
 # --- polling -----------------------------------------------------------------------
 
-def subscriptions_touch(*, exchange: str, symbols: list[str]) -> None:
-    """An open page wants these symbols polled for the next couple of minutes."""
+def subscriptions_touch(*, exchange: str, symbols: list[str], client=None) -> None:
+    """An open page wants these symbols polled for the next couple of minutes (`client`: a pipeline to
+    send it in, else the Redis client)."""
     if not symbols:
         return
     until = time.time() + SUBSCRIPTION_TTL
-    get_redis().zadd(SUBS_KEY.format(exchange=exchange), {s: until for s in symbols})
+    (client or get_redis()).zadd(SUBS_KEY.format(exchange=exchange), {s: until for s in symbols})
 
 
 def tickers_for_page(*, exchange: str, symbols: list[str]) -> dict[str, Tick | None]:
@@ -74,7 +75,7 @@ def tickers_for_page(*, exchange: str, symbols: list[str]) -> dict[str, Tick | N
     if not symbols:
         return {}
     pipe = get_redis().pipeline(transaction=False)
-    pipe.zadd(SUBS_KEY.format(exchange=exchange), {s: time.time() + SUBSCRIPTION_TTL for s in symbols})
+    subscriptions_touch(exchange=exchange, symbols=symbols, client=pipe)
     pipe.hmget(PRICES_KEY.format(exchange=exchange), symbols)
     _, raw = pipe.execute()
     return tickers_parse(exchange=exchange, symbols=symbols, raw=raw)
