@@ -182,7 +182,7 @@ def _server_env(db_name: str) -> dict:
             "ALLOWED_HOSTS": "127.0.0.1,localhost"}
 
 
-def _uvicorn(port: int, workers: int) -> list[str]:
+def _web_command(port: int, workers: int) -> list[str]:
     """As `make run` starts the web (config/serve.py: one SO_REUSEPORT socket per process)."""
     return [str(ROOT / ".venv/bin/python"), "-m", "config.serve", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--backlog", "4096", "--", "--lifespan", "off", "--log-level", "warning",
@@ -212,7 +212,7 @@ class Servers:
     def __init__(self, db_name: str, workers: int, handler: str = "threads"):
         self.workers, self.handler = workers, handler
         self.http_port = self.ws_port = _free_port()
-        self.proc = subprocess.Popen(_uvicorn(self.http_port, workers), cwd=ROOT,
+        self.proc = subprocess.Popen(_web_command(self.http_port, workers), cwd=ROOT,
                                      env={**_server_env(db_name), "WEB_HTTP_HANDLER": handler},
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         try:
