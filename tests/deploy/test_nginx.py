@@ -92,6 +92,20 @@ def test_the_rendered_site_passes_nginx_t(tmp_path):
     assert "return 301 https://$host:8443$request_uri;" in site
 
 
+def test_the_site_with_the_admin_lock_passes_nginx_t(tmp_path):
+    """With the installer's htpasswd present, /admin/ gets its second lock, and nginx -t still passes."""
+    cert, key = _self_signed(tmp_path)
+    htpasswd = tmp_path / "admin.htpasswd"
+    htpasswd.write_text("ops:$6$placeholder$notarealhash\n")
+    conf = _render(tmp_path, SERVER_NAME="trade.example.com", TLS_CERT=str(cert), TLS_KEY=str(key),
+                   STATIC_ROOT=str(tmp_path / "static"), HTTP_LISTEN="127.0.0.1:8080", HTTPS_LISTEN="127.0.0.1:8443",
+                   ADMIN_HTPASSWD=str(htpasswd))
+    result = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    site = (tmp_path / "site" / "tradeplatform.conf").read_text()
+    assert f"auth_basic_user_file {htpasswd};" in site and "auth_basic off;" not in site
+
+
 def test_the_upstream_lists_one_socket_per_web_process(tmp_path):
     """The unit starts WEB_WORKERS processes on web-1.sock ... (config/serve.py); nginx must know every one."""
     base = {"SERVER_NAME": "trade.example.com", "STATIC_ROOT": str(tmp_path / "static")}

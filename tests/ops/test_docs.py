@@ -74,3 +74,17 @@ def test_the_readmes_deploy_section_is_short_and_points_to_the_docs():
     for doc in ("docs/deploy.md", "docs/operations.md", "docs/scale-out.md"):
         assert f"]({doc})" in deploy, doc
         assert (ROOT / doc).exists(), doc
+
+
+def test_the_readme_says_live_trading_is_off_and_gated_and_the_checklist_exists():
+    readme = (ROOT / "README.md").read_text()
+    intro = readme.split("```", 1)[0]
+    assert "ENABLE_LIVE_TRADING=true" in intro and "off until the operator" in intro
+    for doc in ("docs/promotion.md", "docs/live-trading.md"):
+        assert f"]({doc})" in intro and (ROOT / doc).exists(), doc
+    checklist = (ROOT / "docs" / "live-trading.md").read_text()
+    for heading in ("## Before turning it on", "## What happens on every live order", "## When the exchange misbehaves",
+                    "## Stopping", "## Settings"):
+        assert heading in checklist, heading
+    before = _section(checklist, "## Before turning it on")
+    assert "no withdrawal permission" in before and "ENABLE_LIVE_TRADING=true" in before

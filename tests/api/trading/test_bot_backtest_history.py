@@ -66,3 +66,11 @@ def test_an_unreachable_exchange_is_a_clear_400_not_a_500(api, alice, bot, setti
 def test_progress_is_idle_when_nothing_runs(api, alice, bot):
     r = api(alice).get(f"/api/bots/{bot.pk}/backtest/progress/")
     assert r.status_code == 200 and r.json() == {"state": "idle", "done": 0, "total": 0}
+
+
+def test_the_history_is_fetched_through_ccxts_rate_limiter(binance_markets):
+    """candles_history pages through public_client: ccxt spaces its requests by the exchange's rateLimit."""
+    from exchanges.adapter import public_client
+
+    client = public_client("binance")
+    assert client.enableRateLimit is True and client.rateLimit > 0

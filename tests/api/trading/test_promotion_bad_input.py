@@ -44,3 +44,20 @@ def test_garbage_to_every_promotion_endpoint_is_a_clear_4xx_and_changes_nothing(
     promotion = PromotionRequest.objects.get()
     assert promotion.status == "pending_approval" and promotion.attempts == 0
     assert not Bot.objects.filter(mode="live").exists()
+
+
+def test_garbage_to_demote_is_never_a_500_and_another_users_bot_is_a_404(api, alice, bob, eligible_bot):
+    owner, other = api(alice), api(bob)
+    for c in (owner, other):
+        c.raise_request_exception = False
+    url = f"/api/bots/{eligible_bot.pk}/demote/"
+    for raw in ["text{", "[1, 2]", '"x"', *[json.dumps({"mode": v}) for v in WRONG_VALUES]]:
+        r = owner.post(url, raw, content_type="application/json")
+        assert r.status_code < 500 and r["Content-Type"].startswith("application/json"), (raw[:40], r.status_code)
+    r = other.post(url, {}, format="json")
+    assert r.status_code == 404 and r.json()["error"]["message"]
+    for bad in ("/api/bots/abc/demote/", "/api/bots/999999999/demote/"):
+        r = owner.post(bad, {}, format="json")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", bad
+    eligible_bot.refresh_from_db()
+    assert eligible_bot.mode == "paper"
