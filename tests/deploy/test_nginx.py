@@ -238,23 +238,30 @@ def test_the_deployed_stack_passes_verify_deployment(deployed, capsys):
     assert error is None, out
     assert "FAIL" not in out
     assert "All 13 checks passed" in out
+    assert ("ok    live trading state (bots run; live trading off (paper only); promotions need a staff approval)"
+            in out)  # the default policy
     assert "unauthenticated handshake refused by the app (403)" in out
     assert "-> https://localhost:" in out  # plain HTTP was redirected
 
 
 def test_verify_deployment_opt_in_checks_rate_limit_and_the_operator_robot(deployed, capsys, settings):
     from tests.notifications.dingtalk_standin import SECRET, DingTalkStandIn
+    from trading.promotion.selectors import promotion_policy
 
     standin = DingTalkStandIn().start()
     try:
         settings.DINGTALK_WEBHOOK_URL, settings.DINGTALK_SECRET = standin.url, SECRET
         settings.NOTIFICATION_ALLOWED_HOSTS = ["127.0.0.1"]
+        policy = promotion_policy()
+        policy.require_staff_approval = False  # the operator turned the staff approval off in admin
+        policy.save()
         out, error = _verify(capsys, url=deployed["url"], http_url=deployed["http_url"], ca_file=deployed["ca"],
                              rate_limit_test=True, dingtalk_test=True)
         assert error is None, out
         assert "All 15 checks passed" in out
         assert "ok    /metrics is not public (403 without a staff session)" in out
-        assert "ok    live trading state (bots run; live trading off (paper only))" in out
+        assert ("ok    live trading state (bots run; live trading off (paper only); PROMOTIONS NEED NO STAFF "
+                "APPROVAL (the owner's two confirmations are enough))") in out  # as the policy was set above
         assert "API rate limit answers 429 through the proxy (" in out and "of 60 answered 429" in out
         assert "operator DingTalk robot accepts a test message (delivered (HTTP 200))" in out
         assert [m[m["msgtype"]]["title"] for m in standin.received] == ["Deployment check"]
@@ -320,7 +327,7 @@ def test_verify_deployment_reports_a_dead_worker_and_an_untrusted_certificate(de
     assert error is not None and "TLS failed" in out and "CERTIFICATE_VERIFY_FAILED" in out
 
 
-def test_verify_deployment_says_when_nothing_answers(capsys):
+def test_verify_deployment_says_when_nothing_answers(capsys, db):  # db: the promotion policy is read
     port = _free_port()
     out, error = _verify(capsys, url=f"https://127.0.0.1:{port}", http_url=f"http://127.0.0.1:{port}", timeout=2)
     # all but "HTTPS in use" and the live trading state (read from this host's settings)

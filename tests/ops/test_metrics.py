@@ -172,3 +172,28 @@ def test_failed_alert_sends_of_the_last_5_minutes_are_counted_by_outcome(alice, 
     finally:
         robot.stop()
     assert failures() == {"retry": 1, "failed": 1}
+
+
+def test_rejected_orders_risk_breaches_and_open_websockets_are_scraped(alice, charlie, settings):
+    """What the runbook's alerts read: paper rejects by mode, a real risk breach (a daily-loss halt) by code,
+    and the open WebSockets of every web process, all as /metrics shows them."""
+    from config.redis import get_redis
+    from ops.websockets import WS_KEY_PREFIX
+    from risk.models import RiskEvent
+
+    bot = bot_create(owner=alice, name="Rejects", exchange="binance", symbol="BTC/USDT", strategy="sma_cross",
+                     params={}, starting_balance=Decimal("1000"))
+    before = _scrape(_staff_client(charlie))
+    Order.objects.create(bot=bot, client_id="metrics:reject", side="buy", type="market", amount=Decimal("1"),
+                         status="rejected", reason="insufficient_funds: test")
+    RiskEvent.objects.create(user=alice, bot=bot, code="daily_loss", severity="critical",
+                             message="Daily loss limit reached: bot halted")
+    get_redis().set(f"{WS_KEY_PREFIX}web-9:999", 3, ex=60)  # another web process's open sockets
+    try:
+        samples = _scrape(_staff_client(charlie))
+    finally:
+        get_redis().delete(f"{WS_KEY_PREFIX}web-9:999")
+    key = ("tp_orders_5m", (("mode", "paper"), ("status", "rejected")))
+    assert samples[key] == before.get(key, 0) + 1
+    assert samples[("tp_risk_events_5m", (("code", "daily_loss"), ("severity", "critical")))] == 1
+    assert samples[("tp_websocket_connections", ())] == before[("tp_websocket_connections", ())] + 3

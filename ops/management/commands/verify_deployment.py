@@ -292,7 +292,27 @@ class Command(BaseCommand):
         trading = "bots run" if settings.ENABLE_TRADING else "bots do not run (ENABLE_TRADING=false)"
         live = ("LIVE TRADING ON (ENABLE_LIVE_TRADING=true): promoted bots place real orders"
                 if settings.ENABLE_LIVE_TRADING else "live trading off (paper only)")
-        return f"{trading}; {live}"
+        return f"{trading}; {live}; {self._approval()}"
+
+    @staticmethod
+    def _approval() -> str:
+        """Whether a promotion to live needs a staff member's approval: the platform policy (admin), else
+        PROMOTION_REQUIRE_STAFF_APPROVAL. Read only: the check writes nothing."""
+        from django.conf import settings
+        from django.db import DatabaseError
+
+        from trading.promotion.models import PromotionPolicy
+        from trading.promotion.selectors import POLICY_PK
+
+        try:
+            required = (PromotionPolicy.objects.filter(pk=POLICY_PK).values_list("require_staff_approval", flat=True)
+                        .first())
+        except DatabaseError:
+            return "staff approval unknown (this host cannot read the database)"
+        if required is None:
+            required = settings.PROMOTION_REQUIRE_STAFF_APPROVAL
+        return ("promotions need a staff approval" if required
+                else "PROMOTIONS NEED NO STAFF APPROVAL (the owner's two confirmations are enough)")
 
     def check_rate_limit(self):
         from concurrent.futures import ThreadPoolExecutor
