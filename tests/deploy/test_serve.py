@@ -64,7 +64,8 @@ def test_two_web_processes_share_the_connections_come_back_when_killed_and_stop_
     port = _free_port()
     env = _env(settings, DEBUG="false", ALLOWED_HOSTS="127.0.0.1")
     serve = subprocess.Popen([str(VENV_BIN / "python"), "-m", "config.serve", "--host", "127.0.0.1", "--port",
-                              str(port), "--workers", "2", "--", "--lifespan", "off", "--log-level", "warning"],
+                              str(port), "--workers", "2", "--", "--lifespan", "off", "--log-level", "warning",
+                              "--timeout-keep-alive", "60"],  # idle clients stay open while a process restarts
                              cwd=ROOT, env=env, start_new_session=True)
     conns: list[http.client.HTTPConnection] = []
     try:
@@ -91,6 +92,8 @@ def test_two_web_processes_share_the_connections_come_back_when_killed_and_stop_
 
         victim = workers[0]
         os.kill(victim, signal.SIGKILL)
+        survivors = [c for c in conns if holder[c.sock.getsockname()[1]] != victim]
+        assert survivors and all(_ping(c) == 200 for c in survivors)  # the other process's clients never noticed
         _until(lambda: len(_children(serve.pid)) == 2 and victim not in _children(serve.pid),
                "the killed web process was not started again", 30)
         replacement = (set(_children(serve.pid)) - set(workers)).pop()
@@ -108,8 +111,6 @@ def test_two_web_processes_share_the_connections_come_back_when_killed_and_stop_
                     c.close()
 
         _until(replacement_serves, "the restarted process got no connections", 30)
-        survivors = [c for c in conns if holder[c.sock.getsockname()[1]] != victim]
-        assert survivors and all(_ping(c) == 200 for c in survivors)  # the other process's clients never noticed
     finally:
         for c in conns:
             c.close()
